@@ -1,0 +1,127 @@
+"""The YOLOv8 person tracker: ultralytics lives here only.
+
+``PersonTracker`` turns one frame at a time into tracked person boxes. Frames come from
+our own reader (see ``videos.FrameReader``), so decoding overlaps inference and we know
+exactly which frame each box belongs to.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import TRACKERS
+from .errors import ModelNotFoundError, ReidError
+
+log = logging.getLogger(__name__)
+
+PERSON_CLASS = 0  # COCO
+# ultralytics' own tracking-mode detection threshold: low-confidence boxes let ByteTrack
+# keep existing tracks through partial occlusion; new tracks still need 0.25 (bytetrack.yaml).
+TRACKER_INPUT_CONF = 0.1
+
+
+def configure_offline() -> None:
+    """Keep ultralytics from probing the network, sending analytics or pip-installing at run
+    time. Must run before ``import ultralytics``. Weight downloads still work when online:
+    ultralytics tries them and only skips its retries when offline. Users may override
+    either variable in their environment."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+    os.environ.setdefault("YOLO_VERBOSE", "False")
+
+
+@dataclass(frozen=True)
+class Detection:
+    track_id: int
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels
+    conf: float
+
+
+class PersonTracker:
+    """Loads a YOLO model once and tracks persons frame by frame."""
+
+    def __init__(self, model: str, tracker: str = "bytetrack", conf: float = 0.25, imgsz: int = 640,
+                 threads: int | None = None):
+        if tracker not in TRACKERS:
+            raise ValueError(f"tracker must be one of {', '.join(TRACKERS)}")
+        self.tracker_config = TRACKERS[tracker]
+        self.conf = min(conf, TRACKER_INPUT_CONF)
+        self.imgsz = imgsz
+        self.threads = threads or os.cpu_count() or 1
+        self.model = _load_model(model, self.threads)
+        self._warm_up(model)
+
+    def start_video(self) -> None:
+        """Forget all tracks: the next frame starts a new video with fresh track ids."""
+        predictor = getattr(self.model, "predictor", None)
+        if predictor is not None and hasattr(predictor, "trackers"):
+            # ultralytics recreates its trackers when none are attached (persist=True only reuses them)
+            del predictor.trackers
+
+    def update(self, frame: np.ndarray) -> list[Detection]:
+        """Track persons in the next frame of the current video."""
+        result = self.model.track(frame, persist=True, classes=[PERSON_CLASS], conf=self.conf, imgsz=self.imgsz,
+                                  tracker=self.tracker_config, verbose=False)[0]
+        boxes = result.boxes
+        if boxes is None or boxes.id is None or len(boxes) == 0:
+            return []
+        ids = boxes.id.cpu().numpy().astype(int)
+        xyxy = boxes.xyxy.cpu().numpy().astype(float)
+        confs = boxes.conf.cpu().numpy().astype(float)
+        return [Detection(int(i), (b[0], b[1], b[2], b[3]), float(c)) for i, b, c in zip(ids, xyxy, confs)]
+
+    def _warm_up(self, model: str) -> None:
+        """Run one blank frame: ultralytics loads a model file lazily, so a damaged file fails
+        here, before any work starts, and the first real frame is not slowed by the set-up."""
+        try:
+            self.model.track(np.zeros((self.imgsz, self.imgsz, 3), np.uint8), persist=True, classes=[PERSON_CLASS],
+                             conf=self.conf, imgsz=self.imgsz, tracker=self.tracker_config, verbose=False)
+        except Exception as exc:  # any failure here means the file is not a usable detector
+            raise ReidError(f"cannot run model {model}: {_first_line(exc)}") from None
+        # ultralytics resets torch to cpu_count-1 threads while setting up its predictor
+        import torch
+
+        torch.set_num_threads(self.threads)
+        self.start_video()
+
+
+def _load_model(model: str, threads: int):
+    configure_offline()
+    _set_ultralytics_threads(threads)
+    from ultralytics import YOLO
+
+    path = Path(model)
+    # A bare name such as "yolov8n.pt" may be downloaded by ultralytics; a path that names a
+    # folder or a non-PyTorch format must exist, or the download attempt is pointless.
+    if not path.exists() and (path.parent != Path(".") or path.suffix != ".pt"):
+        raise ModelNotFoundError(f"model file {model} not found; pass --model PATH to a YOLO weights file")
+    try:
+        return YOLO(str(path), task="detect")
+    except ConnectionError:
+        raise ModelNotFoundError(
+            f"model file {model} not found and it could not be downloaded (offline?); "
+            f"download it on a connected machine into this folder, or pass --model PATH") from None
+    except FileNotFoundError:
+        raise ModelNotFoundError(f"model file {model} not found; pass --model PATH to a YOLO weights file") from None
+    except Exception as exc:  # ultralytics raises many types for a bad file; all mean "unusable model"
+        raise ReidError(f"cannot load model {model}: {_first_line(exc)}") from None
+
+
+def _set_ultralytics_threads(threads: int) -> None:
+    """ultralytics uses cpu_count-1 threads (1 on a 2-core machine); inference is ~1.7x faster
+    with all of them. Set it where the LiteRT and torch backends read it."""
+    import ultralytics.nn.backends.litert as litert_backend
+    import ultralytics.utils.torch_utils as torch_utils
+
+    litert_backend.NUM_THREADS = threads
+    torch_utils.NUM_THREADS = threads
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
