@@ -13,13 +13,13 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
 
-from reid.cli import (EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, ArgumentParser, add_logging_flags, run_reporting_errors,
+from reid.cli import (EXIT_OK, EXIT_PARTIAL, ArgumentParser, add_logging_flags, run_reporting_errors,
                       setup_logging)
 from reid.config import DEFAULT_PERSONS, DEFAULT_STATUS, DEFAULT_VIDEOS, TRACKERS, TrackingConfig
-from reid.errors import OutputError
+from reid.errors import InputError
+from reid.persons import prepare_persons_dir
 from reid.status import SectionReporter, StatusFile
 
 log = logging.getLogger("obj_counting")
@@ -82,18 +82,6 @@ def parse_args(argv: list[str] | None) -> "argparse.Namespace":
     return args
 
 
-def check_writable_folder(folder: Path) -> None:
-    """Create ``folder`` if needed and prove a file can be written there (before hours of tracking)."""
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder} exists and is not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        raise OutputError(f"cannot write in {folder}: {exc.strerror or exc}") from None
-
-
 def print_summary(result, persons_dir: Path) -> None:
     print()
     print("Persons per video:")
@@ -122,7 +110,7 @@ def run(args) -> int:
     from reid.videos import find_videos
 
     videos = find_videos(args.videos)
-    check_writable_folder(args.persons)
+    prepare_persons_dir(args.persons)
     status = StatusFile(args.status)
     status.read()  # a malformed status file is reported now, not after loading the model
 
@@ -145,7 +133,8 @@ def run(args) -> int:
                     error="no video could be processed" if all_failed else None)
     print_summary(result, args.persons)
     if all_failed:
-        return EXIT_ERROR
+        noun = "video" if len(result.videos) == 1 else f"{len(result.videos)} videos"
+        raise InputError(f"no {noun} could be processed (see the summary above)")
     return EXIT_PARTIAL if result.failed else EXIT_OK
 
 

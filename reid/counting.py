@@ -23,7 +23,7 @@ from tqdm import tqdm
 from .config import TrackingConfig
 from .crops import Candidate, SamplerActions, TrackSampler, clip_box, crop_rejection
 from .errors import InputError, OutputError, ReidError
-from .persons import IdAllocator, crop_filename, write_track_metadata
+from .persons import IdAllocator, crop_filename, prepare_persons_dir, write_track_metadata
 from .status import SectionReporter, utc_now_iso
 from .videos import FrameReader, VideoInfo, probe_video
 from .writer import CropWriter
@@ -157,6 +157,7 @@ class CountingRun:
 
     def run(self, videos: Sequence[Path]) -> RunResult:
         self._started = time.monotonic()
+        prepare_persons_dir(self.persons_dir)
         results = [VideoResult(video=Path(v)) for v in videos]
         infos = {r.video: self._probe(r) for r in results}
         frames_total = sum(self._frames_to_process(info) for info in infos.values() if info)

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,20 @@ def list_images(folder: Path) -> list[Path]:
     """Image files directly in ``folder`` (hidden and temporary files excluded), sorted by name."""
     return sorted(p for p in Path(folder).iterdir()
                   if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+
+
+def prepare_persons_dir(folder: Path) -> None:
+    """Create ``folder`` if needed and prove a file can be written there, so a run fails
+    before hours of work rather than at its first crop."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder} exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write in {folder}: {exc.strerror or exc}") from None
 
 
 def _highest_id_in(folder: Path, depth: int) -> int:

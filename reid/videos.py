@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import cv2
+# FFmpeg prints its own decoder complaints ("moov atom not found", "Invalid NAL unit") to
+# stderr; we report damaged videos in one clear line instead. Set before cv2 loads FFmpeg.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+import cv2  # noqa: E402
 import numpy as np
 
 from .config import VIDEO_SUFFIXES

@@ -1,0 +1,105 @@
+"""Shared fixtures: the real data in ../shared/data, script runners, small generated videos.
+
+The shared data folder is found through ``REID_TEST_DATA`` (default: ``../shared/data``
+next to the repository). Tests that need it fail in CI when it is missing (CI=true), and
+are skipped with a reason elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+# TensorFlow and torch in one process segfault once ultralytics loads triton; no test needs
+# triton (CPU only), so hide it before anything imports torch.
+sys.modules.setdefault("triton", None)
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("REID_TEST_DATA", REPO.parent / "shared" / "data"))
+VIDEO = DATA_DIR / "video" / "one-by-one-person-detection.mp4"
+DETECTOR = DATA_DIR / "weights" / "yolov8n_int8.tflite"
+
+
+def _require(path: Path) -> Path:
+    if path.exists():
+        return path
+    message = f"{path} is missing: set REID_TEST_DATA to the shared data folder"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def video() -> Path:
+    """The real indoor video: 768x432, 10 fps, 1394 frames; persons walk in one at a time."""
+    return _require(VIDEO)
+
+
+@pytest.fixture(scope="session")
+def detector() -> Path:
+    """The real YOLOv8n COCO detector, INT8 TFLite."""
+    return _require(DETECTOR)
+
+
+def run_script(script: str, *args: str | Path, cwd: Path, timeout: float = 600,
+               stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run one of the project's scripts as a user would, from ``cwd``."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout, input=stdin,
+                          stdin=None if stdin is not None else subprocess.DEVNULL)
+
+
+def assert_clean_error(proc: subprocess.CompletedProcess, code: int, fragment: str) -> None:
+    """The run failed with exit ``code`` and one ``Error: ...`` line naming ``fragment``, no traceback."""
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == code, output
+    assert "Traceback" not in output, output
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, proc.stderr
+    assert fragment in errors[0], errors[0]
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file below ``root``, by relative path."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def write_video(path: Path, frames: int, size: tuple[int, int] = (320, 240), fps: float = 10.0) -> Path:
+    """A small synthetic MJPG video whose frame i has brightness i (so frames can be told apart)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    assert writer.isOpened()
+    for i in range(frames):
+        frame = np.full((size[1], size[0], 3), i % 256, np.uint8)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def readonly_dir(tmp_path: Path):
+    """A folder nothing can be written into, even by root (a read-only tmpfs when running as root)."""
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", f"ro-{uuid.uuid4().hex[:6]}", str(folder)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot make a read-only folder as root here: {result.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
