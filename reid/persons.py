@@ -54,16 +54,47 @@ def crop_filename(video: Path, frame_index: int) -> str:
 
 
 def is_person_folder(path: Path) -> bool:
-    return path.is_dir() and not path.name.startswith(".") and path.name != BACKUP_DIRNAME
+    """A real folder (a symlink is never followed out of persons/) that is not hidden or the backup."""
+    return (not path.name.startswith(".") and path.name != BACKUP_DIRNAME
+            and path.is_dir() and not path.is_symlink())
 
 
-def list_person_folders(persons_dir: Path) -> list[Path]:
-    """Person folders directly in ``persons_dir``, by numeric id, then by name."""
+def list_person_folders(persons_dir: Path, *, missing_ok: bool = True) -> list[Path]:
+    """Person folders directly in ``persons_dir``, by numeric id, then by name.
+
+    A missing ``persons_dir`` gives an empty list, or ``FileNotFoundError`` without ``missing_ok``.
+    """
     persons_dir = Path(persons_dir)
-    if not persons_dir.is_dir():
-        return []
-    folders = [p for p in persons_dir.iterdir() if is_person_folder(p)]
+    try:
+        entries = list(persons_dir.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        if missing_ok:
+            return []
+        raise FileNotFoundError(f"persons folder {persons_dir} does not exist") from None
+    folders = [p for p in entries if is_person_folder(p)]
     return sorted(folders, key=lambda p: (parse_person_id(p.name) is None, parse_person_id(p.name) or 0, p.name))
+
+
+def folder_summary(folder: Path) -> dict[str, Any]:
+    """Name, id, image count and bytes of one person folder, without following symlinks.
+
+    A folder that vanishes while it is read (a merge moved it) reads as empty.
+    """
+    images = size = 0
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if (entry.name.startswith(".") or not entry.is_file(follow_symlinks=False)
+                        or os.path.splitext(entry.name)[1].lower() not in IMAGE_SUFFIXES):
+                    continue
+                try:
+                    size += entry.stat(follow_symlinks=False).st_size
+                except FileNotFoundError:
+                    continue
+                images += 1
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    return {"name": folder.name, "id": parse_person_id(folder.name), "images": images, "bytes": size}
 
 
 def list_images(folder: Path) -> list[Path]:
