@@ -9,8 +9,6 @@ from typing import Callable, NoReturn
 
 from .errors import ReidError
 
-log = logging.getLogger("reid")
-
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2

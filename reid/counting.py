@@ -202,33 +202,10 @@ class CountingRun:
                  info.frame_count)
         result.state = "running"
         self.reporter.update(force=True, current_video=str(info.path), videos=[r.to_status() for r in results])
-        self.tracker.start_video()
         tracks: dict[int, TrackRecord] = {}
-        window = max(1, round(self.config.crop_interval_s * info.fps))
-        last_checkpoint = time.monotonic()
         complete = False
         try:
-            with FrameReader(info.path, self.config.max_frames) as reader:
-                for index, frame in reader:
-                    detections = self.tracker.update(frame)
-                    for detection in detections:
-                        record = tracks.get(detection.track_id)
-                        if record is None:
-                            record = tracks[detection.track_id] = TrackRecord(
-                                detection.track_id, TrackSampler(self.config.max_crops, window))
-                        self._observe(record, index, frame, detection, info, writer)
-                    self._flush_stale(tracks, index, info, writer)
-                    writer.check()
-                    result.frames = index + 1
-                    self._frames_done += 1
-                    bar.update(1)
-                    if time.monotonic() - last_checkpoint >= self.config.metadata_interval_s:
-                        self._write_metadata(tracks, info, writer, complete=False)
-                        last_checkpoint = time.monotonic()
-                    self._report_progress(result, info, bar)
-            if reader.error:
-                raise InputError(f"{info.path}: {reader.error}")
-            self._check_length(info, result)
+            self._track_frames(info, result, writer, bar, tracks)
             complete = True
         except OutputError:
             raise  # the disk is the problem, not this video: stop the run
@@ -238,6 +215,7 @@ class CountingRun:
             log.debug("processing %s failed", info.path, exc_info=True)
             self._fail(result, f"{info.path}: processing failed: {exc}")
         finally:
+            # also on failure or Ctrl-C: every folder made gets its chosen crops and its metadata
             for record in tracks.values():
                 self._apply(record, self._finish_track(record), info, writer)
             self._write_metadata(tracks, info, writer, complete=complete)
@@ -250,6 +228,36 @@ class CountingRun:
             result.state = "done"
         log.info("%s: %d persons (%d tracks, %d crops, %d frames)", info.path.name, result.persons, result.tracks,
                  result.crops, result.frames)
+
+    def _track_frames(self, info: VideoInfo, result: VideoResult, writer: CropWriter, bar: tqdm,
+                      tracks: dict[int, TrackRecord]) -> None:
+        """The frame loop: track, choose crops, write them, report progress."""
+        self.tracker.start_video()
+        window = max(1, round(self.config.crop_interval_s * info.fps))
+        pending: dict[int, TrackRecord] = {}  # tracks holding an unsaved best crop
+        last_checkpoint = time.monotonic()
+        with FrameReader(info.path, self.config.max_frames) as reader:
+            for index, frame in reader:
+                for detection in self.tracker.update(frame):
+                    record = tracks.get(detection.track_id)
+                    if record is None:
+                        record = tracks[detection.track_id] = TrackRecord(
+                            detection.track_id, TrackSampler(self.config.max_crops, window))
+                    self._observe(record, index, frame, detection, info, writer)
+                    if record.sampler.has_pending:
+                        pending[detection.track_id] = record
+                self._flush_stale(pending, index, info, writer)
+                writer.check()
+                result.frames = index + 1
+                self._frames_done += 1
+                bar.update(1)
+                if time.monotonic() - last_checkpoint >= self.config.metadata_interval_s:
+                    self._write_metadata(tracks, info, writer, complete=False)
+                    last_checkpoint = time.monotonic()
+                self._report_progress(bar)
+        if reader.error:
+            raise InputError(f"{info.path}: {reader.error}")
+        self._check_length(info, result)
 
     def _observe(self, record: TrackRecord, index: int, frame: np.ndarray, detection: Any, info: VideoInfo,
                  writer: CropWriter) -> None:
@@ -267,12 +275,13 @@ class CountingRun:
         actions = record.sampler.offer(candidate, may_save=record.frames_seen >= cfg.min_track_frames)
         self._apply(record, actions, info, writer)
 
-    def _flush_stale(self, tracks: dict[int, TrackRecord], index: int, info: VideoInfo, writer: CropWriter) -> None:
+    def _flush_stale(self, pending: dict[int, TrackRecord], index: int, info: VideoInfo,
+                     writer: CropWriter) -> None:
         """Write out the pending crop of tracks not seen for a while, so memory does not hold
         one crop per track for the rest of a long video."""
-        for record in tracks.values():
-            if record.sampler.has_pending and index - record.last_frame > self.config.stale_after_frames:
-                self._apply(record, self._finish_track(record), info, writer)
+        for track_id in [t for t, r in pending.items() if index - r.last_frame > self.config.stale_after_frames]:
+            record = pending.pop(track_id)
+            self._apply(record, self._finish_track(record), info, writer)
 
     def _finish_track(self, record: TrackRecord) -> SamplerActions:
         if record.frames_seen >= self.config.min_track_frames:
@@ -312,7 +321,7 @@ class CountingRun:
             log.warning("%s", result.warning)
             self._record_error(str(info.path), result.warning)
 
-    def _report_progress(self, result: VideoResult, info: VideoInfo, bar: tqdm) -> None:
+    def _report_progress(self, bar: tqdm) -> None:
         elapsed = max(time.monotonic() - self._started, 1e-6)
         fps = self._frames_done / elapsed
         remaining = max(0, (bar.total or 0) - self._frames_done)
