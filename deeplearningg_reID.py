@@ -1,30 +1,263 @@
 #!/usr/bin/env python3
-"""Step 3: find person folders that show the same person and merge them.
+"""Step 3: find person folders that show the same person and merge them, safely.
 
-The merge stage is not part of this version yet: this script says so and changes nothing.
+    python deeplearningg_reID.py              # show proposed merges, ask y/n, back up, merge
+    python deeplearningg_reID.py --dry-run    # only show them
+    python deeplearningg_reID.py --undo       # restore the folders of the last merge
+
+Progress goes to the "processing" and "reid" sections of status.json. See README.md.
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
+import re
 import sys
+import time
 from pathlib import Path
 
-from reid.cli import EXIT_ERROR, ArgumentParser
-from reid.config import DEFAULT_PERSONS, DEFAULT_STATUS
+from tqdm import tqdm
+
+from reid.cli import EXIT_OK, ArgumentParser, add_logging_flags, run_reporting_errors, setup_logging
+from reid.config import DEFAULT_PERSONS, DEFAULT_STATUS, DEFAULT_THRESHOLDS, ReidConfig
+from reid.errors import InputError, ReidError
+from reid.status import SectionReporter, StatusFile, utc_now_iso
+
+log = logging.getLogger("deeplearningg_reID")
+DEFAULTS = ReidConfig()
+MAX_STATUS_ERRORS = 100
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="deeplearningg_reID.py",
-                            description="Find person folders that show the same person and merge them "
-                                        "(not available in this version).")
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    thresholds = ", ".join(f"{name} {value}" for name, value in DEFAULT_THRESHOLDS.items())
+    parser = ArgumentParser(
+        prog="deeplearningg_reID.py",
+        description="Find person folders that show the same person (deep features + cosine similarity) and "
+                    "merge them after a backup.",
+        epilog="Exit codes: 0 done (also when nothing needed merging or you answered n); 1 error; "
+               "2 bad arguments; 130 interrupted (run again: an interrupted merge is finished first).")
     parser.add_argument("--persons", type=Path, default=DEFAULT_PERSONS, metavar="DIR",
                         help="person folders made by obj_counting.py (default: %(default)s)")
     parser.add_argument("--status", type=Path, default=DEFAULT_STATUS, metavar="FILE",
                         help="status file shared with the other scripts (default: %(default)s)")
-    parser.parse_args(argv)
-    print("Error: the re-identification merge is not available in this version yet; "
-          "no folder was changed", file=sys.stderr)
-    return EXIT_ERROR
+    parser.add_argument("--threshold", type=float, default=None,
+                        help=f"merge folders whose average cosine similarity is at least this "
+                             f"(default per backbone: {thresholds}; see README)")
+    parser.add_argument("--backbone", choices=sorted(DEFAULT_THRESHOLDS), default=DEFAULTS.backbone,
+                        help="Keras ImageNet network for the features; mobilenet backbones are several times "
+                             "faster than resnet50 (default: %(default)s)")
+    parser.add_argument("--weights", default=DEFAULTS.weights, metavar="imagenet|PATH|none",
+                        help="'imagenet' (Keras' cache, downloaded when missing), a local .h5 weights file "
+                             "for the backbone, or 'none' for random weights (tests only) (default: %(default)s)")
+    parser.add_argument("--input-size", default=f"{DEFAULTS.input_height}x{DEFAULTS.input_width}",
+                        metavar="HxW", help="network input, height x width (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                        help="images per forward pass (default: %(default)s)")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--yes", "-y", action="store_true", help="merge without asking")
+    action.add_argument("--dry-run", action="store_true", help="show the proposed merges and change nothing")
+    action.add_argument("--undo", action="store_true",
+                        help="restore the folders of the last merge from persons/backup_before_merge")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_logging_flags(parser)
+    args = parser.parse_args(argv)
+    size = re.fullmatch(r"(\d+)x(\d+)", args.input_size)
+    if not size:
+        parser.error(f"--input-size must look like 256x128, not {args.input_size!r}")
+    try:
+        args.config = ReidConfig(backbone=args.backbone, weights=args.weights, threshold=args.threshold,
+                                 input_height=int(size.group(1)), input_width=int(size.group(2)),
+                                 batch_size=args.batch_size)
+    except ValueError as exc:
+        parser.error(str(exc).replace("batch_size", "--batch-size"))
+    return args
+
+
+class Stage:
+    """The two status sections this script owns, and its error log."""
+
+    def __init__(self, status: StatusFile, interval: float):
+        self.processing = SectionReporter(status, "processing", interval)
+        self.reid = SectionReporter(status, "reid", interval)
+        self.errors: list[dict[str, str]] = []
+        self._started = time.monotonic()
+        self._operation_started = time.monotonic()
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.append({"time": utc_now_iso(), "path": path, "message": message})
+        del self.errors[:-MAX_STATUS_ERRORS]
+
+    def operation(self, name: str, total: int) -> None:
+        self._operation_started = time.monotonic()
+        self.processing.update(force=True, operation=name, done=0, total=total, percent=0.0, eta_s=None,
+                               current_folder=None)
+
+    def progress(self, done: int, total: int, current: str) -> None:
+        elapsed = time.monotonic() - self._operation_started
+        eta = round(elapsed / done * (total - done), 1) if done and total else None
+        self.processing.update(done=done, total=total, percent=round(100.0 * done / total, 1) if total else 100.0,
+                               current_folder=current, eta_s=eta)
+
+
+def print_plan(proposals, threshold: float, backbone: str) -> None:
+    print(f"\nProposed merges ({backbone}, threshold {threshold:.3f}):")
+    for number, group in enumerate(proposals, 1):
+        members = ", ".join(f"{f.name} ({len(f.images)} crops)" for f in group.members)
+        print(f"  {number}. {group.survivor.name} ({len(group.survivor.images)} crops)  <-  {members}")
+        print(f"     similarity min {group.min_similarity:.3f}  mean {group.mean_similarity:.3f}")
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def confirm(question: str) -> bool:
+    try:
+        answer = input(question)
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def run(args: argparse.Namespace) -> int:
+    from reid import merge
+    from reid.reidentify import scan_folders
+
+    config: ReidConfig = args.config
+    status = StatusFile(args.status)
+    status.read()  # a malformed status file is reported before any work
+    persons_dir: Path = args.persons
+    if not persons_dir.is_dir():
+        raise InputError(f"persons folder {persons_dir} does not exist: run obj_counting.py first")
+    stage = Stage(status, config.status_interval_s)
+    note = merge.recover(persons_dir)
+    if note:
+        print(f"Note: {note}.")
+    if args.undo:
+        return undo(persons_dir, stage)
+
+    folders = scan_folders(persons_dir)
+    if not folders:
+        raise InputError(f"no person folders in {persons_dir}: run obj_counting.py first")
+    for folder in folders:
+        if not folder.images:
+            log.warning("%s has no images; it is left out", folder.path)
+            stage.error(str(folder.path), "no images")
+    with_images = [f for f in folders if f.images]
+    if len(with_images) < 2:
+        detail = "only one person folder has images" if with_images else "no person folder has images"
+        raise InputError(f"{detail} in {persons_dir}: nothing to compare")
+
+    stage.processing.start(operation="loading model", done=0, total=0, percent=0.0, current_folder=None,
+                           eta_s=None, backbone=config.backbone)
+    stage.reid.start(threshold=config.effective_threshold, backbone=config.backbone, folders_before=len(folders),
+                     dry_run=args.dry_run, errors=stage.errors)
+    try:
+        return compare_and_merge(args, config, persons_dir, folders, with_images, stage)
+    except BaseException as exc:
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        stage.processing.finish("failed", error=reason)
+        stage.reid.finish("failed", error=reason, errors=stage.errors)
+        raise
+
+
+def compare_and_merge(args, config: ReidConfig, persons_dir: Path, folders, with_images, stage: Stage) -> int:
+    from reid import merge
+    from reid.embedding_cache import EmbeddingCache
+    from reid.features import FeatureExtractor
+    from reid.reidentify import embed_folders, propose_groups
+
+    extractor = FeatureExtractor(config.backbone, config.weights, (config.input_height, config.input_width),
+                                 config.batch_size)
+    cache = EmbeddingCache(persons_dir, extractor.cache_key)
+    total = sum(len(f.images) for f in with_images)
+    stage.operation("extracting features", total)
+    with tqdm(total=total, unit="img", desc="features", disable=True if args.no_progress else None) as bar:
+        def on_progress(done: int, current: str) -> None:
+            bar.update(done - bar.n)
+            stage.progress(done, total, current)
+
+        unreadable = embed_folders(with_images, extractor, cache, on_progress)
+    for path, message in unreadable.items():
+        log.warning("%s", message)
+        stage.error(str(path), message)
+    log.info("embedded %d images (%d from the cache)", total - len(unreadable), cache.hits)
+
+    stage.operation("comparing", len(with_images))
+    threshold = config.effective_threshold
+    proposals = propose_groups(with_images, threshold)
+    stage.progress(len(with_images), len(with_images), "")
+    involved = sum(len(g.folders) for g in proposals)
+    stage.reid.update(force=True, groups_proposed=len(proposals), errors=stage.errors)
+    if not proposals:
+        print(f"\nNo two folders are similar enough (threshold {threshold:.3f}): nothing to merge.")
+        return finish(stage, folders_after=len(folders), groups=0, moved=0)
+    print_plan(proposals, threshold, config.backbone)
+    question = f"Merge {plural(len(proposals), 'group')} ({involved} folders)? [y/N] "
+    if args.dry_run:
+        print("Dry run: nothing was changed.")
+        return finish(stage, folders_after=len(folders), groups=0, moved=0)
+    if not args.yes:
+        if not sys.stdin or not sys.stdin.isatty():
+            finish(stage, folders_after=len(folders), groups=0, moved=0)
+            raise InputError("cannot ask for confirmation: standard input is not a terminal. Nothing was merged; "
+                             "pass --yes to merge, or --dry-run to only show the plan")
+        if not confirm(question):
+            print("Nothing was merged.")
+            return finish(stage, folders_after=len(folders), groups=0, moved=0)
+
+    groups = [merge.Group(g.survivor.name, [m.name for m in g.members]) for g in proposals]
+    stage.operation("backing up", involved)
+    with tqdm(total=0, unit="step", desc="merging", disable=True if args.no_progress else None) as bar:
+        def on_merge_progress(operation: str, done: int, step_total: int, current: str) -> None:
+            if bar.total != step_total or bar.desc != operation:
+                stage.operation(operation, step_total)
+                bar.reset(total=step_total)
+                bar.set_description(operation)
+            bar.update(done - bar.n)
+            stage.progress(done, step_total, current)
+
+        result = merge.merge(persons_dir, groups, on_merge_progress)
+    for message in result.errors:
+        log.warning("%s", message)
+        stage.error(str(persons_dir), message)
+    folders_after = len(folders) - result.folders_removed
+    print(f"\nMerged {plural(result.groups, 'group')}: {len(folders)} -> {folders_after} person folders, "
+          f"{result.files_moved} files moved.")
+    print(f"Backup of the {involved} folders as they were: {result.backup}")
+    print("Undo with: python deeplearningg_reID.py --undo")
+    return finish(stage, folders_after=folders_after, groups=result.groups, moved=result.files_moved,
+                  backup=str(result.backup))
+
+
+def finish(stage: Stage, folders_after: int, groups: int, moved: int, backup: str | None = None) -> int:
+    stage.processing.finish("done", current_folder=None, eta_s=0)
+    stage.reid.finish("done", folders_after=folders_after, groups_merged=groups, images_moved=moved,
+                      backup=backup, errors=stage.errors)
+    return EXIT_OK
+
+
+def undo(persons_dir: Path, stage: Stage) -> int:
+    from reid import merge
+
+    stage.processing.start(operation="undoing the last merge", done=0, total=0, percent=0.0, current_folder=None,
+                           eta_s=None)
+    try:
+        backup, folders = merge.undo_last(persons_dir, lambda op, done, total, cur: stage.progress(done, total, cur))
+    except BaseException as exc:
+        stage.processing.finish("failed", error=str(exc) or type(exc).__name__)
+        raise
+    stage.processing.finish("done")
+    stage.reid.update(force=True, undone=str(backup), undone_at=utc_now_iso())
+    print(f"Restored {len(folders)} folders ({', '.join(folders)}) as they were before the merge, from {backup}.")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(args.verbose, args.quiet)
+    return run_reporting_errors(lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -83,3 +83,44 @@ def replace_checked(config, **changes):
     if unknown:
         raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return dataclasses.replace(config, **changes)
+
+
+# Default merge thresholds (cosine similarity of folder embeddings), chosen precision first:
+# a wrong merge hides a person, a missed one only counts someone twice. Measured with the
+# genuine ImageNet weights available here (see README "Choosing the threshold"):
+#   mobilenetv2  different people on the sample video reach 0.821, two halves of one person's
+#                track 0.79-0.99; on the cross-camera labelled crops 99.9% of different-person
+#                pairs stay below 0.914. 0.92 merges no two different people on the video.
+#   mobilenet025 the same measurements give 0.935 and 0.957: 0.96.
+#   resnet50     its ImageNet weights cannot be obtained on our machines; like MobileNetV2 it
+#                pools post-ReLU features (all positive, so unrelated crops already score high),
+#                and it gets the same precision-first value until it is measured.
+DEFAULT_THRESHOLDS = {"resnet50": 0.92, "mobilenetv2": 0.92, "mobilenet025": 0.96}
+
+
+@dataclass(frozen=True)
+class ReidConfig:
+    """Settings of the re-identification stage (``deeplearningg_reID.py``)."""
+
+    backbone: str = "resnet50"
+    weights: str = "imagenet"
+    threshold: float | None = None  # None: DEFAULT_THRESHOLDS[backbone]
+    # Person crops are tall: 256x128 is the re-ID norm and ~1.5x cheaper than 224x224.
+    input_height: int = 256
+    input_width: int = 128
+    batch_size: int = 32
+    status_interval_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.backbone not in DEFAULT_THRESHOLDS:
+            raise ValueError(f"backbone must be one of {', '.join(DEFAULT_THRESHOLDS)}, not {self.backbone!r}")
+        if self.threshold is not None and not -1.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be between -1 and 1, not {self.threshold}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
+        if min(self.input_height, self.input_width) < 32:
+            raise ValueError(f"input size must be at least 32x32, not {self.input_height}x{self.input_width}")
+
+    @property
+    def effective_threshold(self) -> float:
+        return DEFAULT_THRESHOLDS[self.backbone] if self.threshold is None else self.threshold

@@ -1,0 +1,478 @@
+"""Merging person folders without ever losing or duplicating a crop.
+
+A merge runs in steps, each recorded as one fsynced line of a journal
+(``persons/.merge_journal.jsonl``) so a killed run can be finished by the next one:
+
+1. ``begin``: the whole plan (every file move with its final name and size, the new
+   metadata, the folders to remove) is written before anything changes.
+2. Backup: every affected folder is copied to ``backup_before_merge/<timestamp>/`` and the
+   copy is verified (file count and sizes); then ``backup_verified``.
+3. Moves: each file is hard-linked to its new name (which fails rather than overwrite),
+   the size checked, then the old name removed; a ``moved`` line per file.
+4. The survivor's ``track.json`` combines the merged tracks; ``metadata``.
+5. The emptied folders are removed; ``removed``; then ``done``, and the journal is filed
+   in the backup folder with the plan (``merge.json``).
+
+Recovery (``recover``): a journal without ``backup_verified`` is rolled back (nothing was
+moved yet; the partial backup is deleted); any later one is rolled forward, every step
+being idempotent. ``undo_last`` restores the last merge from its backup, journaled the
+same way (``persons/.undo_journal.jsonl``).
+
+``REID_FAULT_AT`` (tests only) names a step at which the process kills itself, to prove
+the above under SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import signal
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from .config import BACKUP_DIRNAME
+from .errors import OutputError, ReidError
+from .fsutil import atomic_write_json, fsync_dir
+from .persons import METADATA_FILENAME, read_track_metadata
+
+log = logging.getLogger(__name__)
+
+JOURNAL = ".merge_journal.jsonl"
+UNDO_JOURNAL = ".undo_journal.jsonl"
+LOCK = ".merge.lock"
+MANIFEST = "merge.json"
+
+Progress = Callable[[str, int, int, str], None]  # operation, done, total, current item
+
+
+class MergeError(ReidError):
+    """A merge or undo could not be done safely; nothing was lost."""
+
+
+@dataclass
+class Group:
+    survivor: str  # folder names inside persons/
+    members: list[str]  # folders merged into the survivor
+
+
+@dataclass
+class Move:
+    source: str  # paths relative to persons/
+    target: str
+    size: int
+
+
+@dataclass
+class MergeResult:
+    backup: Path
+    groups: int
+    folders_removed: int
+    files_moved: int
+    errors: list[str] = field(default_factory=list)
+
+
+def _fault(point: str) -> None:
+    """Kill this process with SIGKILL at ``point`` when ``REID_FAULT_AT`` names it (tests)."""
+    if os.environ.get("REID_FAULT_AT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def merge_lock(persons_dir: Path) -> Iterator[None]:
+    """One merge or undo at a time per persons folder."""
+    fd = os.open(persons_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MergeError(f"another merge is running on {persons_dir}") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+class Journal:
+    """Append-only JSON lines, each fsynced before the step it records is considered done."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def append(self, entry: dict[str, Any]) -> None:
+        line = json.dumps(entry, ensure_ascii=False) + "\n"
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def read(self) -> list[dict[str, Any]]:
+        entries = []
+        with open(self.path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    entries.append(json.loads(line))
+                except json.JSONDecodeError:
+                    break  # a line torn by a crash: the step it records did not complete
+        return entries
+
+
+def timestamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+# -- planning ---------------------------------------------------------------------------
+
+def plan_moves(persons_dir: Path, groups: Sequence[Group]) -> list[Move]:
+    """Every file of every member folder, with a name in its survivor that no file has or will have."""
+    moves = []
+    for group in groups:
+        taken = {p.name for p in (persons_dir / group.survivor).iterdir()}
+        for member in group.members:
+            for path in sorted((persons_dir / member).iterdir()):
+                if path.name == METADATA_FILENAME or path.is_symlink() or not path.is_file():
+                    continue  # metadata is combined separately; links and sub-folders stay put
+                name = _free_name(path.name, member, taken)
+                taken.add(name)
+                moves.append(Move(f"{member}/{path.name}", f"{group.survivor}/{name}", path.stat().st_size))
+    return moves
+
+
+def _free_name(name: str, member: str, taken: set[str]) -> str:
+    if name not in taken:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    stem, suffix = (stem, dot + suffix) if dot else (name, "")
+    candidate, n = f"{stem}__{member}{suffix}", 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{stem}__{member}_{n}{suffix}"
+    return candidate
+
+
+def combined_metadata(persons_dir: Path, group: Group, moves: Sequence[Move]) -> dict[str, Any]:
+    """The survivor's new ``track.json``: every merged track, and every crop under its new name."""
+    renamed = {m.source: m.target.split("/", 1)[1] for m in moves}
+    tracks: list[dict[str, Any]] = []
+    crops: list[dict[str, Any]] = []
+    for folder in [group.survivor, *group.members]:
+        meta = read_track_metadata(persons_dir / folder) or {}
+        folder_tracks = meta.get("tracks") if isinstance(meta.get("tracks"), list) else (
+            [{k: v for k, v in meta.items() if k not in ("crops", "schema", "merged_from")}] if meta else [])
+        tracks.extend(folder_tracks)
+        for crop in meta.get("crops", []) if isinstance(meta.get("crops"), list) else []:
+            if not isinstance(crop, dict) or "file" not in crop:
+                continue
+            new_name = renamed.get(f"{folder}/{crop['file']}", crop["file"])
+            crops.append({**crop, "file": new_name, "source_folder": crop.get("source_folder", folder)})
+    listed = {(c["source_folder"], c["file"]) for c in crops}
+    for move in moves:  # crops of folders without metadata are listed too
+        folder, old_name = move.source.split("/", 1)
+        new_folder, new_name = move.target.split("/", 1)
+        if new_folder == group.survivor and folder in group.members and (folder, new_name) not in listed \
+                and not any(c["file"] == new_name for c in crops):
+            crops.append({"file": new_name, "source_folder": folder})
+    survivor_meta = read_track_metadata(persons_dir / group.survivor) or {}
+    merged_from = list(survivor_meta.get("merged_from", [])) + list(group.members)
+    return {"schema": 1, "person_id": survivor_meta.get("person_id"), "merged_from": merged_from,
+            "tracks": tracks, "crops": crops}
+
+
+# -- backup -----------------------------------------------------------------------------
+
+def _file_sizes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_size
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def backup_folders(persons_dir: Path, folders: Sequence[str], backup: Path, progress: Progress | None = None) -> None:
+    """Copy each folder into ``backup`` and verify the copy; ``OutputError`` (e.g. a full disk)
+    leaves the originals untouched."""
+    try:
+        backup.mkdir(parents=True)
+        for done, name in enumerate(folders):
+            source, target = persons_dir / name, backup / name
+            shutil.copytree(source, target, symlinks=True, copy_function=_copy_durably)
+            if _file_sizes(source) != _file_sizes(target):
+                raise OutputError(f"the backup of {name} in {backup} does not match the original")
+            fsync_dir(target)
+            if progress:
+                progress("backing up", done + 1, len(folders), name)
+            _fault(f"backup:{done + 1}")
+        fsync_dir(backup)
+        fsync_dir(backup.parent)
+    except OSError as exc:
+        raise OutputError(f"copying into {backup} failed ({exc.strerror or exc}); nothing was changed") from None
+
+
+def _copy_durably(source: str, target: str) -> str:
+    shutil.copy2(source, target)
+    with open(target, "rb") as handle:
+        os.fsync(handle.fileno())
+    return target
+
+
+# -- the merge --------------------------------------------------------------------------
+
+def merge(persons_dir: Path, groups: Sequence[Group], progress: Progress | None = None) -> MergeResult:
+    """Back up, then merge each group's members into its survivor. See the module docstring."""
+    persons_dir = Path(persons_dir)
+    with merge_lock(persons_dir):
+        if (persons_dir / JOURNAL).exists() or (persons_dir / UNDO_JOURNAL).exists():
+            raise MergeError("an interrupted merge or undo must be finished first (run the script again)")
+        for name in (name for g in groups for name in (g.survivor, *g.members)):
+            if not (persons_dir / name).is_dir() or (persons_dir / name).is_symlink():
+                raise MergeError(f"{persons_dir / name} is not a person folder")
+        stamp = timestamp()
+        backup = persons_dir / BACKUP_DIRNAME / stamp
+        moves = plan_moves(persons_dir, groups)
+        plan = {
+            "op": "begin", "timestamp": stamp, "backup": f"{BACKUP_DIRNAME}/{stamp}",
+            "groups": [{"survivor": g.survivor, "members": g.members} for g in groups],
+            "moves": [[m.source, m.target, m.size] for m in moves],
+            "metadata": {g.survivor: combined_metadata(persons_dir, g, moves) for g in groups},
+        }
+        journal = Journal(persons_dir / JOURNAL)
+        journal.append(plan)
+        _fault("begin")
+        folders = [name for g in groups for name in (g.survivor, *g.members)]
+        try:
+            backup_folders(persons_dir, folders, backup, progress)
+        except BaseException:
+            _roll_back(persons_dir, plan)  # nothing was moved: drop the partial backup and the journal
+            raise
+        atomic_write_json(backup / MANIFEST, {**{k: v for k, v in plan.items() if k != "op"}, "state": "merging"})
+        journal.append({"op": "backup_verified"})
+        _fault("backup_verified")
+        try:
+            return _roll_forward(persons_dir, plan, journal, set(), progress)
+        except OSError as exc:
+            raise MergeError(f"the merge stopped ({exc.strerror or exc}); no crop was lost: every file is in its "
+                             f"folder or in {backup}. Fix the cause and run the script again to finish it") from None
+
+
+def _roll_back(persons_dir: Path, plan: dict[str, Any]) -> None:
+    shutil.rmtree(persons_dir / plan["backup"], ignore_errors=True)
+    (persons_dir / JOURNAL).unlink(missing_ok=True)
+
+
+def _roll_forward(persons_dir: Path, plan: dict[str, Any], journal: Journal, finished: set[str],
+                  progress: Progress | None) -> MergeResult:
+    """Do (or finish) every step after the backup; each is safe to repeat."""
+    errors: list[str] = []
+    moves = [Move(*m) for m in plan["moves"]]
+    for k, move in enumerate(moves):
+        if f"moved:{k}" in finished:
+            continue
+        _move_file(persons_dir, move, k, errors)
+        journal.append({"op": "moved", "k": k})
+        _fault(f"moved:{k}")
+        if progress:
+            progress("merging", k + 1, len(moves), move.source.split("/")[0])
+    for survivor, metadata in plan["metadata"].items():
+        if f"metadata:{survivor}" not in finished:
+            atomic_write_json(persons_dir / survivor / METADATA_FILENAME, metadata)
+            journal.append({"op": "metadata", "folder": survivor})
+            _fault(f"metadata:{survivor}")
+    removed = 0
+    for group in plan["groups"]:
+        for member in group["members"]:
+            if f"removed:{member}" not in finished:
+                _remove_member(persons_dir / member, errors)
+                journal.append({"op": "removed", "folder": member})
+                _fault(f"removed:{member}")
+            removed += not (persons_dir / member).exists()
+    backup = persons_dir / plan["backup"]
+    manifest = {k: v for k, v in plan.items() if k != "op"}
+    atomic_write_json(backup / MANIFEST, {**manifest, "state": "merged", "errors": errors})
+    journal.append({"op": "done"})
+    _fault("done")
+    os.replace(persons_dir / JOURNAL, backup / "journal.jsonl")
+    fsync_dir(persons_dir)
+    return MergeResult(backup, len(plan["groups"]), removed, len(moves), errors)
+
+
+def _move_file(persons_dir: Path, move: Move, k: int, errors: list[str]) -> None:
+    """Give the file its new name, then drop the old one; never overwrite, never lose."""
+    source, target = persons_dir / move.source, persons_dir / move.target
+    if source.exists() and target.exists():
+        if os.path.samefile(source, target):
+            source.unlink()  # killed between link and unlink last time
+        else:
+            errors.append(f"{move.target} already exists; {move.source} was left in place")
+        return
+    if not source.exists():
+        if not target.exists():
+            errors.append(f"{move.source} is missing (its copy is in the backup)")
+        return  # already moved
+    try:
+        os.link(source, target)  # fails if the target exists: nothing is ever overwritten
+    except FileExistsError:
+        errors.append(f"{move.target} appeared during the merge; {move.source} was left in place")
+        return
+    except OSError:
+        _move_without_links(source, target)  # filesystems without hard links
+        return
+    _fault(f"linked:{k}")
+    if target.stat().st_size != move.size:
+        raise MergeError(f"{move.target} does not have the size of {move.source}; merge stopped, nothing lost")
+    source.unlink()
+
+
+def _move_without_links(source: Path, target: Path) -> None:
+    # Under the merge lock nothing else writes here, so checking first is enough.
+    if target.exists():
+        raise MergeError(f"{target} already exists")
+    os.rename(source, target)
+
+
+def _remove_member(folder: Path, errors: list[str]) -> None:
+    """Remove a merged-away folder: its metadata (kept in the survivor and the backup), then
+    the folder itself, only if nothing else is left in it."""
+    (folder / METADATA_FILENAME).unlink(missing_ok=True)
+    for leftover in folder.glob(f".{METADATA_FILENAME}.*.tmp"):
+        leftover.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        left = sorted(p.name for p in folder.iterdir())
+        errors.append(f"{folder.name} was kept: it still holds {', '.join(left[:5])}")
+
+
+def recover(persons_dir: Path, progress: Progress | None = None) -> str | None:
+    """Finish or roll back an interrupted merge or undo; a sentence saying what was done, or None."""
+    persons_dir = Path(persons_dir)
+    if not (persons_dir / JOURNAL).exists() and not (persons_dir / UNDO_JOURNAL).exists():
+        return None
+    with merge_lock(persons_dir):
+        if (persons_dir / UNDO_JOURNAL).exists():
+            return _recover_undo(persons_dir)
+        journal = Journal(persons_dir / JOURNAL)
+        entries = journal.read()
+        if not entries or entries[0].get("op") != "begin":
+            (persons_dir / JOURNAL).unlink()
+            return "an interrupted merge had not started changing anything; its empty journal was removed"
+        plan = entries[0]
+        done_ops = {e["op"] for e in entries}
+        if "backup_verified" not in done_ops:
+            _roll_back(persons_dir, plan)
+            return "an interrupted merge was rolled back (it had not moved anything yet)"
+        finished = {f"moved:{e['k']}" if e["op"] == "moved" else f"{e['op']}:{e.get('folder')}" for e in entries}
+        result = _roll_forward(persons_dir, plan, journal, finished, progress)
+        return f"an interrupted merge was finished: {result.groups} groups, backup in {result.backup}"
+
+
+# -- undo -------------------------------------------------------------------------------
+
+def last_merge(persons_dir: Path) -> Path | None:
+    """The backup folder of the newest merge that has not been undone."""
+    root = Path(persons_dir) / BACKUP_DIRNAME
+    if not root.is_dir():
+        return None
+    for backup in sorted(root.iterdir(), reverse=True):
+        manifest = _read_manifest(backup)
+        if manifest and manifest.get("state") == "merged":
+            return backup
+    return None
+
+
+def _read_manifest(backup: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((backup / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def undo_last(persons_dir: Path, progress: Progress | None = None) -> tuple[Path, list[str]]:
+    """Restore the folders of the last merge, byte for byte, from its backup.
+
+    Refuses (``MergeError``) when a merged folder holds files the merge did not put there,
+    since restoring would drop them.
+    """
+    persons_dir = Path(persons_dir)
+    with merge_lock(persons_dir):
+        if (persons_dir / JOURNAL).exists() or (persons_dir / UNDO_JOURNAL).exists():
+            raise MergeError("an interrupted merge or undo must be finished first (run the script again)")
+        backup = last_merge(persons_dir)
+        if backup is None:
+            raise MergeError(f"no merge to undo in {persons_dir / BACKUP_DIRNAME}")
+        manifest = _read_manifest(backup)
+        folders = [name for g in manifest["groups"] for name in (g["survivor"], *g["members"])]
+        _check_undoable(persons_dir, backup, manifest)
+        staging = persons_dir / f".undo-{backup.name}"
+        journal = Journal(persons_dir / UNDO_JOURNAL)
+        journal.append({"op": "begin", "backup": str(backup.relative_to(persons_dir)), "folders": folders,
+                        "staging": staging.name})
+        _fault("undo:begin")
+        try:
+            backup_folders(backup, folders, staging, progress)  # the restored copies, verified
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            (persons_dir / UNDO_JOURNAL).unlink(missing_ok=True)
+            raise
+        journal.append({"op": "staged"})
+        _fault("undo:staged")
+        _finish_undo(persons_dir, backup, staging, folders, journal)
+        return backup, folders
+
+
+def _check_undoable(persons_dir: Path, backup: Path, manifest: dict[str, Any]) -> None:
+    moved_in = {target for _, target, _ in manifest["moves"]}
+    for group in manifest["groups"]:
+        survivor = persons_dir / group["survivor"]
+        if not survivor.is_dir():
+            raise MergeError(f"{survivor} no longer exists; restore from {backup} by hand")
+        original = set(_file_sizes(backup / group["survivor"]))
+        for name in _file_sizes(survivor):
+            if name != METADATA_FILENAME and name not in original and f"{group['survivor']}/{name}" not in moved_in:
+                raise MergeError(f"{survivor.name}/{name} was added after the merge; undo would drop it, "
+                                 f"so nothing was changed")
+        for member in group["members"]:
+            if (persons_dir / member).exists() and any((persons_dir / member).iterdir()):
+                raise MergeError(f"{member} exists again and is not empty; nothing was changed")
+
+
+def _finish_undo(persons_dir: Path, backup: Path, staging: Path, folders: Sequence[str], journal: Journal) -> None:
+    """Swap each restored folder into place (idempotent), then drop the merged versions."""
+    replaced = staging / ".merged"
+    replaced.mkdir(exist_ok=True)
+    for name in folders:
+        restored, current = staging / name, persons_dir / name
+        if not restored.exists():
+            continue  # swapped in already
+        if current.exists():
+            if (replaced / name).exists():
+                raise MergeError(f"cannot finish the undo: both {current} and {replaced / name} exist")
+            os.rename(current, replaced / name)
+        os.rename(restored, current)
+        journal.append({"op": "restored", "folder": name})
+        _fault(f"undo:restored:{name}")
+    fsync_dir(persons_dir)
+    # every file of the merged versions is also in the backup (checked before starting)
+    shutil.rmtree(staging)
+    manifest = _read_manifest(backup) or {}
+    atomic_write_json(backup / MANIFEST, {**manifest, "state": "undone",
+                                          "undone_at": datetime.now(timezone.utc).isoformat()})
+    journal.append({"op": "done"})
+    os.replace(persons_dir / UNDO_JOURNAL, backup / "undo_journal.jsonl")
+
+
+def _recover_undo(persons_dir: Path) -> str:
+    journal = Journal(persons_dir / UNDO_JOURNAL)
+    entries = journal.read()
+    begin = entries[0] if entries and entries[0].get("op") == "begin" else None
+    if begin is None or "staged" not in {e["op"] for e in entries}:
+        if begin:
+            shutil.rmtree(persons_dir / begin["staging"], ignore_errors=True)
+        (persons_dir / UNDO_JOURNAL).unlink()
+        return "an interrupted undo was rolled back (it had not changed any folder yet)"
+    backup = persons_dir / begin["backup"]
+    _finish_undo(persons_dir, backup, persons_dir / begin["staging"], begin["folders"], journal)
+    return f"an interrupted undo was finished: the merge backed up in {backup.name} is undone"
