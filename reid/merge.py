@@ -86,7 +86,10 @@ def _fault(point: str) -> None:
 @contextlib.contextmanager
 def merge_lock(persons_dir: Path) -> Iterator[None]:
     """One merge or undo at a time per persons folder."""
-    fd = os.open(persons_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(persons_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(f"cannot write in {persons_dir} ({exc.strerror or exc}); nothing was changed") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

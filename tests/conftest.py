@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("REID_TEST_DATA", REPO.parent / "shared" / "data"))
 VIDEO = DATA_DIR / "video" / "one-by-one-person-detection.mp4"
 DETECTOR = DATA_DIR / "weights" / "yolov8n_int8.tflite"
+MOBILENET_V2 = DATA_DIR / "weights" / "mobilenet_v2_1.0_224_no_top_from_tfslim_npy.h5"
+LABELLED = DATA_DIR / "reid_col780_train"
 
 
 def _require(path: Path) -> Path:
@@ -47,6 +49,18 @@ def video() -> Path:
 def detector() -> Path:
     """The real YOLOv8n COCO detector, INT8 TFLite."""
     return _require(DETECTOR)
+
+
+@pytest.fixture(scope="session")
+def mobilenet_v2() -> Path:
+    """Genuine ImageNet MobileNetV2 weights (no top): the only real pretrained features here."""
+    return _require(MOBILENET_V2)
+
+
+@pytest.fixture(scope="session")
+def labelled_crops() -> Path:
+    """Real pedestrian crops, one folder per identity: <pid>/<camera>_<view>.png."""
+    return _require(LABELLED)
 
 
 def run_script(script: str, *args: str | Path, cwd: Path, timeout: float = 600,

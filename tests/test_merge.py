@@ -1,0 +1,262 @@
+"""Merging folders with real files: backup, collision-safe moves, metadata, kills, undo."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, tree_hashes
+from reid.errors import OutputError
+from reid.merge import (JOURNAL, UNDO_JOURNAL, Group, MergeError, last_merge, merge, plan_moves, recover,
+                        undo_last)
+
+
+def make_folder(persons: Path, name: str, files: dict[str, bytes], metadata: dict | None = None) -> Path:
+    folder = persons / name
+    folder.mkdir(parents=True)
+    for file_name, content in files.items():
+        (folder / file_name).write_bytes(content)
+    if metadata is not None:
+        (folder / "track.json").write_text(json.dumps(metadata))
+    return folder
+
+
+def track_meta(person_id: int, files: list[str], first: int) -> dict:
+    return {"schema": 1, "person_id": person_id, "run_id": "r1", "video": "/v/a.mp4", "segments": [[first, first + 9]],
+            "first_frame": first, "last_frame": first + 9,
+            "crops": [{"file": f, "frame": first + i, "box": [1, 2, 3, 4], "conf": 0.9} for i, f in enumerate(files)]}
+
+
+@pytest.fixture
+def persons(tmp_path) -> Path:
+    """Three folders; id_2 and id_3 share crop names with id_1 (same video, same frames)."""
+    root = tmp_path / "persons"
+    make_folder(root, "id_1", {"a_f000001.jpg": b"one-1", "a_f000002.jpg": b"one-2" * 50},
+                track_meta(1, ["a_f000001.jpg", "a_f000002.jpg"], 0))
+    make_folder(root, "id_2", {"a_f000001.jpg": b"two-1", "b_f000009.jpg": b"two-9"},
+                track_meta(2, ["a_f000001.jpg", "b_f000009.jpg"], 100))
+    make_folder(root, "id_3", {"a_f000001.jpg": b"three-1", "a_f000001__id_3.jpg": b"tricky", "notes.txt": b"mine"})
+    make_folder(root, "id_4", {"x.jpg": b"four"})
+    return root
+
+
+def content_multiset(root: Path) -> collections.Counter:
+    """Every file's content below root, outside the backup and the bookkeeping (track.json is rewritten)."""
+    return collections.Counter(
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*")
+        if p.is_file() and "backup_before_merge" not in p.parts and not any(part.startswith(".") for part in
+                                                                              p.relative_to(root).parts)
+        and p.name != "track.json")
+
+
+GROUPS = [Group("id_1", ["id_2", "id_3"])]
+
+
+def user_files(root: Path) -> dict[str, str]:
+    """tree_hashes without the hidden bookkeeping files (lock, cache, journals)."""
+    return {k: v for k, v in tree_hashes(root).items() if not any(part.startswith(".") for part in Path(k).parts)}
+
+
+def test_merge_moves_every_file_with_collision_safe_names(persons):
+    before = content_multiset(persons)
+    originals = {name: tree_hashes(persons / name) for name in ("id_1", "id_2", "id_3")}
+    result = merge(persons, GROUPS)
+    assert (result.groups, result.folders_removed, result.files_moved, result.errors) == (1, 2, 5, [])
+    assert content_multiset(persons) == before  # nothing lost, nothing duplicated
+    assert sorted(p.name for p in persons.iterdir() if not p.name.startswith(".")) == \
+        ["backup_before_merge", "id_1", "id_4"]
+    assert sorted(p.name for p in (persons / "id_1").iterdir()) == [
+        "a_f000001.jpg", "a_f000001__id_2.jpg", "a_f000001__id_3.jpg", "a_f000001__id_3__id_3.jpg",
+        "a_f000002.jpg", "b_f000009.jpg", "notes.txt", "track.json"]
+    assert (persons / "id_1" / "a_f000001.jpg").read_bytes() == b"one-1"  # the survivor's file kept its name
+    assert (persons / "id_1" / "a_f000001__id_3.jpg").read_bytes() == b"three-1"
+    assert (persons / "id_1" / "a_f000001__id_3__id_3.jpg").read_bytes() == b"tricky"
+    # the backup holds the three folders exactly as they were
+    for name, hashes in originals.items():
+        assert tree_hashes(result.backup / name) == hashes
+    manifest = json.loads((result.backup / "merge.json").read_text())
+    assert manifest["state"] == "merged" and not (persons / JOURNAL).exists()
+    assert (result.backup / "journal.jsonl").exists()
+
+
+def test_merged_metadata_lists_every_track_and_crop_under_its_new_name(persons):
+    merge(persons, GROUPS)
+    meta = json.loads((persons / "id_1" / "track.json").read_text())
+    assert meta["person_id"] == 1 and meta["merged_from"] == ["id_2", "id_3"]
+    assert [t["person_id"] for t in meta["tracks"]] == [1, 2]  # id_3 had no metadata: no track, no constraint
+    files = {c["file"]: c["source_folder"] for c in meta["crops"]}
+    assert files["a_f000001__id_2.jpg"] == "id_2" and files["b_f000009.jpg"] == "id_2"
+    on_disk = {p.name for p in (persons / "id_1").glob("*.jpg")}
+    assert on_disk <= set(files)
+
+
+def test_plan_never_reuses_a_name(persons):
+    targets = [m.target for m in plan_moves(persons, GROUPS)]
+    assert len(targets) == len(set(targets))
+    existing = {f"id_1/{p.name}" for p in (persons / "id_1").iterdir()}
+    assert not existing & set(targets)
+
+
+def test_undo_restores_byte_for_byte(persons):
+    before = tree_hashes(persons)
+    merge(persons, GROUPS)
+    backup, folders = undo_last(persons)
+    assert folders == ["id_1", "id_2", "id_3"]
+    after = {k: v for k, v in tree_hashes(persons).items()
+             if not k.startswith(("backup_before_merge", ".")) and "/." not in k}
+    assert after == {k: v for k, v in before.items() if not k.startswith(".")}
+    assert json.loads((backup / "merge.json").read_text())["state"] == "undone"
+    assert last_merge(persons) is None
+    with pytest.raises(MergeError, match="no merge to undo"):
+        undo_last(persons)
+
+
+def test_undo_refuses_when_it_would_drop_a_new_file(persons):
+    merge(persons, GROUPS)
+    (persons / "id_1" / "added_later.jpg").write_bytes(b"new")
+    before = user_files(persons)
+    with pytest.raises(MergeError, match="added after the merge"):
+        undo_last(persons)
+    assert user_files(persons) == before
+
+
+def test_a_second_merge_waits_for_an_interrupted_one(persons):
+    (persons / JOURNAL).write_text("")
+    with pytest.raises(MergeError, match="interrupted"):
+        merge(persons, GROUPS)
+    assert "empty journal" in recover(persons)
+
+
+def test_missing_folder_is_refused_before_anything_changes(persons):
+    before = user_files(persons)
+    with pytest.raises(MergeError, match="not a person folder"):
+        merge(persons, [Group("id_1", ["id_9"])])
+    assert user_files(persons) == before
+
+
+def test_read_only_persons_folder(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    make_folder(ro, "id_1", {"a.jpg": b"a"})
+    make_folder(ro, "id_2", {"b.jpg": b"b"})
+    if os.geteuid() == 0:
+        bound = subprocess.run(["mount", "--bind", "-o", "ro", str(ro), str(ro)], capture_output=True)
+        if bound.returncode != 0:
+            pytest.skip(f"cannot make a read-only folder as root: {bound.stderr.decode().strip()}")
+    else:
+        ro.chmod(0o555)
+    try:
+        before = user_files(ro)
+        with pytest.raises(OutputError, match="cannot write in"):
+            merge(ro, [Group("id_1", ["id_2"])])
+        assert user_files(ro) == before
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", str(ro)], check=False)
+        else:
+            ro.chmod(0o755)
+
+
+def test_a_full_disk_during_backup_stops_before_anything_is_moved(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small filesystem")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", f"full-{uuid.uuid4().hex[:6]}", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs: {mounted.stderr.strip()}")
+    try:
+        persons = disk / "persons"
+        make_folder(persons, "id_1", {"a.jpg": os.urandom(150_000)})
+        make_folder(persons, "id_2", {"b.jpg": os.urandom(150_000)})
+        before = user_files(persons)  # 300 kB of 512 kB: the backup cannot fit
+        with pytest.raises(OutputError, match="nothing was changed"):
+            merge(persons, [Group("id_1", ["id_2"])])
+        assert user_files(persons) == before
+        assert not (persons / JOURNAL).exists()
+        assert not any((persons / "backup_before_merge").iterdir())
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+# -- killed at every step, then run again ----------------------------------------------
+
+MERGE_SNIPPET = """
+import sys
+from pathlib import Path
+from reid.merge import Group, merge, recover
+persons = Path(sys.argv[1])
+note = recover(persons)
+if sys.argv[2] == "merge" and note is None:
+    merge(persons, [Group("id_1", ["id_2", "id_3"])])
+print(note)
+"""
+
+FAULT_POINTS = ["begin", "backup:1", "backup:2", "backup:3", "backup_verified", "linked:0", "moved:0", "linked:2",
+                "moved:2", "linked:4", "moved:4", "metadata:id_1", "removed:id_2", "removed:id_3", "done"]
+
+
+def run_merge(persons: Path, fault: str | None, action: str = "merge") -> subprocess.CompletedProcess:
+    env = {**os.environ}
+    env.pop("REID_FAULT_AT", None)
+    if fault:
+        env["REID_FAULT_AT"] = fault
+    return subprocess.run([sys.executable, "-c", MERGE_SNIPPET, str(persons), action], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("fault", FAULT_POINTS)
+def test_a_merge_killed_at_any_step_is_completed_by_the_next_run(persons, fault):
+    before = content_multiset(persons)
+    originals = {name: tree_hashes(persons / name) for name in ("id_1", "id_2", "id_3")}
+    killed = run_merge(persons, fault)
+    assert killed.returncode == -9, killed.stderr  # it really died at that point
+    again = run_merge(persons, None)
+    assert again.returncode == 0, again.stderr
+    assert content_multiset(persons) == before
+    backups = list((persons / "backup_before_merge").iterdir()) if (persons / "backup_before_merge").exists() else []
+    if fault in ("begin", "backup:1", "backup:2", "backup:3"):
+        assert "rolled back" in again.stdout
+        assert not backups and sorted(p.name for p in persons.glob("id_*")) == ["id_1", "id_2", "id_3", "id_4"]
+        return
+    assert "finished" in again.stdout
+    assert sorted(p.name for p in persons.glob("id_*")) == ["id_1", "id_4"]
+    assert len(backups) == 1
+    for name, hashes in originals.items():
+        assert tree_hashes(backups[0] / name) == hashes
+    assert json.loads((backups[0] / "merge.json").read_text())["state"] == "merged"
+    assert not (persons / JOURNAL).exists()
+
+
+UNDO_FAULTS = ["undo:begin", "backup:1", "backup:3", "undo:staged", "undo:restored:id_1", "undo:restored:id_2"]
+
+
+@pytest.mark.parametrize("fault", UNDO_FAULTS)
+def test_an_undo_killed_at_any_step_is_completed_or_rolled_back(persons, fault):
+    before = tree_hashes(persons)
+    merge(persons, GROUPS)
+    merged = tree_hashes(persons)
+    env = {**os.environ, "REID_FAULT_AT": fault}
+    code = "import sys; from pathlib import Path; from reid.merge import undo_last; undo_last(Path(sys.argv[1]))"
+    killed = subprocess.run([sys.executable, "-c", code, str(persons)], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert killed.returncode == -9, killed.stderr
+    note = recover(persons)
+    visible = {k: v for k, v in tree_hashes(persons).items()
+               if not k.startswith(("backup_before_merge", ".")) and "/." not in k}
+    if "rolled back" in note:
+        assert visible == {k: v for k, v in merged.items() if not k.startswith(("backup_before_merge", "."))}
+    else:
+        assert "finished" in note
+        assert visible == {k: v for k, v in before.items() if not k.startswith(".")}
+    assert not (persons / UNDO_JOURNAL).exists()
+    assert not list(persons.glob(".undo-*"))
