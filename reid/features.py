@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -19,6 +17,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .errors import InputError, ModelNotFoundError, ReidError
+from .prefetch import prefetch
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +155,7 @@ class FeatureExtractor:
         """
         rows: list[np.ndarray] = []
         errors: dict[Path, str] = {}
-        for batch, covered in _prefetch(self._batches(paths, errors_out=errors)):
+        for batch, covered in prefetch(self._batches(paths, errors_out=errors)):
             if len(batch):
                 rows.append(self.embed(batch))
             if on_batch:
@@ -179,49 +178,6 @@ class FeatureExtractor:
                 batch, covered = [], 0
         if batch or covered:
             yield (np.stack(batch) if batch else np.zeros((0, *self.input_size, 3), np.uint8)), covered
-
-
-def _prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
-    """Run ``iterator`` on a background thread, ``depth`` items ahead (OpenCV releases the GIL)."""
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    end = object()
-    failure: list[BaseException] = []
-    stop = threading.Event()
-
-    def produce():
-        try:
-            for item in iterator:
-                while not stop.is_set():
-                    try:
-                        items.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-        except BaseException as exc:  # handed to the consumer
-            failure.append(exc)
-        finally:
-            while not stop.is_set():
-                try:
-                    items.put(end, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-
-    thread = threading.Thread(target=produce, name="image-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = items.get()
-            if item is end:
-                break
-            yield item
-        if failure:
-            raise failure[0]
-    finally:
-        stop.set()
-        thread.join(timeout=5)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import queue
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -24,6 +22,7 @@ import numpy as np
 
 from .config import VIDEO_SUFFIXES
 from .errors import InputError
+from .prefetch import prefetch
 
 log = logging.getLogger(__name__)
 
@@ -93,65 +92,45 @@ class FrameReader:
     stops when the consumer stops early.
     """
 
-    _END = object()
-
     def __init__(self, path: Path, max_frames: int = 0, prefetch: int = 4):
         self.path = Path(path)
         self.max_frames = max_frames
+        self.depth = prefetch
         self.frames_read = 0
         self.error: str | None = None
-        self._queue: queue.Queue = queue.Queue(maxsize=prefetch)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._decode, name="frame-reader", daemon=True)
+        self._frames: Iterator[tuple[int, np.ndarray]] | None = None
 
     def __enter__(self) -> "FrameReader":
-        self._thread.start()
+        self._frames = prefetch(self._decode(), self.depth)
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
 
     def close(self) -> None:
-        self._stop.set()
-        while self._thread.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                self._thread.join(timeout=0.05)
+        if self._frames is not None:
+            self._frames.close()
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
-        while True:
-            item = self._queue.get()
-            if item is self._END:
-                return
-            yield item
+        if self._frames is None:
+            raise RuntimeError("use FrameReader in a with block")
+        return self._frames
 
-    def _put(self, item) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _decode(self) -> None:
+    def _decode(self) -> Iterator[tuple[int, np.ndarray]]:
         capture = cv2.VideoCapture(str(self.path))
         try:
             if not capture.isOpened():
                 self.error = "cannot be opened as a video"
                 return
             index = 0
-            while not self._stop.is_set() and (self.max_frames <= 0 or index < self.max_frames):
+            while self.max_frames <= 0 or index < self.max_frames:
                 ok, frame = capture.read()
                 if not ok or frame is None:
                     break
-                if not self._put((index, frame)):
-                    return
+                yield index, frame
                 index += 1
                 self.frames_read = index
         except cv2.error as exc:  # a damaged stream can make the decoder raise
             self.error = f"decoding failed: {exc}"
         finally:
             capture.release()
-            self._put(self._END)
