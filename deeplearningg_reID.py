@@ -200,7 +200,6 @@ def compare_and_merge(args, config: ReidConfig, persons_dir: Path, folders, with
         return finish(stage, folders_after=len(folders), groups=0, moved=0)
     if not args.yes:
         if not sys.stdin or not sys.stdin.isatty():
-            finish(stage, folders_after=len(folders), groups=0, moved=0)
             raise InputError("cannot ask for confirmation: standard input is not a terminal. Nothing was merged; "
                              "pass --yes to merge, or --dry-run to only show the plan")
         if not confirm(question):
@@ -209,12 +208,16 @@ def compare_and_merge(args, config: ReidConfig, persons_dir: Path, folders, with
 
     groups = [merge.Group(g.survivor.name, [m.name for m in g.members]) for g in proposals]
     stage.operation("backing up", involved)
-    with tqdm(total=0, unit="step", desc="merging", disable=True if args.no_progress else None) as bar:
+    with tqdm(total=involved, unit="folder", desc="backing up", disable=True if args.no_progress else None) as bar:
+        current_operation = ["backing up"]
+
         def on_merge_progress(operation: str, done: int, step_total: int, current: str) -> None:
-            if bar.total != step_total or bar.desc != operation:
+            if operation != current_operation[0]:  # backing up -> merging: a new bar and status operation
+                current_operation[0] = operation
                 stage.operation(operation, step_total)
                 bar.reset(total=step_total)
                 bar.set_description(operation)
+                bar.unit = "file"
             bar.update(done - bar.n)
             stage.progress(done, step_total, current)
 
