@@ -149,8 +149,8 @@ def run(args: argparse.Namespace) -> int:
         detail = "only one person folder has images" if with_images else "no person folder has images"
         raise InputError(f"{detail} in {persons_dir}: nothing to compare")
 
-    stage.processing.start(operation="loading model", done=0, total=0, percent=0.0, current_folder=None,
-                           eta_s=None, backbone=config.backbone)
+    stage.processing.start(operation="extracting features", done=0, total=sum(len(f.images) for f in with_images),
+                           percent=0.0, current_folder=None, eta_s=None, backbone=config.backbone)
     stage.reid.start(threshold=config.effective_threshold, backbone=config.backbone, folders_before=len(folders),
                      dry_run=args.dry_run, errors=stage.errors)
     try:
@@ -165,24 +165,31 @@ def run(args: argparse.Namespace) -> int:
 def compare_and_merge(args, config: ReidConfig, persons_dir: Path, folders, with_images, stage: Stage) -> int:
     from reid import merge
     from reid.embedding_cache import EmbeddingCache
-    from reid.features import FeatureExtractor
+    from reid.features import FeatureExtractor, model_key
     from reid.reidentify import embed_folders, propose_groups
 
-    extractor = FeatureExtractor(config.backbone, config.weights, (config.input_height, config.input_width),
-                                 config.batch_size)
-    cache = EmbeddingCache(persons_dir, extractor.cache_key)
+    size = (config.input_height, config.input_width)
+    cache = EmbeddingCache(persons_dir, model_key(config.backbone, config.weights, size))
     total = sum(len(f.images) for f in with_images)
-    stage.operation("extracting features", total)
+
+    def load_extractor() -> FeatureExtractor:
+        stage.operation("loading model", 0)
+        extractor = FeatureExtractor(config.backbone, config.weights, size, config.batch_size)
+        stage.operation("extracting features", total)
+        return extractor
+
     with tqdm(total=total, unit="img", desc="features", disable=True if args.no_progress else None) as bar:
         def on_progress(done: int, current: str) -> None:
             bar.update(done - bar.n)
             stage.progress(done, total, current)
 
-        unreadable = embed_folders(with_images, extractor, cache, on_progress)
+        unreadable = embed_folders(with_images, load_extractor, cache, on_progress)
     for path, message in unreadable.items():
         log.warning("%s", message)
         stage.error(str(path), message)
     log.info("embedded %d images (%d from the cache)", total - len(unreadable), cache.hits)
+    if cache.misses == 0:
+        log.info("every crop was in the cache: the network was not loaded")
 
     stage.operation("comparing", len(with_images))
     threshold = config.effective_threshold

@@ -31,15 +31,18 @@ def file_key(path: Path, persons_dir: Path) -> str | None:
 
 
 class EmbeddingCache:
-    def __init__(self, persons_dir: Path, model_key: str):
+    """``model_key`` None disables the cache (nothing is read or written)."""
+
+    def __init__(self, persons_dir: Path, model_key: str | None):
         self.persons_dir = Path(persons_dir)
         self.model_key = model_key
-        digest = hashlib.sha256(model_key.encode()).hexdigest()[:16]
+        digest = hashlib.sha256((model_key or "").encode()).hexdigest()[:16]
         self.path = self.persons_dir / CACHE_DIRNAME / f"{digest}.npz"
         self._vectors: dict[str, np.ndarray] = {}
         self._used: set[str] = set()
         self.hits = self.misses = 0
-        self._load()
+        if model_key is not None:
+            self._load()
 
     def _load(self) -> None:
         try:
@@ -69,7 +72,7 @@ class EmbeddingCache:
     def save(self) -> None:
         """Write the entries used in this run (entries of deleted or changed files are dropped)."""
         keys = sorted(k for k in self._used if k in self._vectors)
-        if not keys:
+        if not keys or self.model_key is None:
             return
         buffer = io.BytesIO()
         np.savez(buffer, model=np.array(self.model_key), keys=np.array(keys),

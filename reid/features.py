@@ -47,11 +47,20 @@ def keras_models_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "models"
 
 
-def weights_identity(weights: str) -> str:
-    """A string that changes when the weights change, for the embedding cache key."""
-    if weights in ("imagenet", "none"):
-        return weights
-    path = Path(weights)
+def model_key(backbone: str, weights: str, input_size: tuple[int, int]) -> str | None:
+    """What the embeddings depend on, computed without loading TensorFlow; None for random
+    weights (a new random network each run, so nothing may be reused)."""
+    if weights == "none":
+        return None
+    if weights == "imagenet":
+        cached = keras_models_dir() / BACKBONES[backbone].imagenet_file
+        identity = _file_identity(cached) if cached.is_file() else "imagenet"
+    else:
+        identity = _file_identity(Path(weights))
+    return f"{backbone}|{identity}|{input_size[0]}x{input_size[1]}"
+
+
+def _file_identity(path: Path) -> str:
     try:
         stat = path.stat()
     except OSError:
@@ -92,8 +101,8 @@ class FeatureExtractor:
         self.dimension = int(self.model.output_shape[-1])
 
     @property
-    def cache_key(self) -> str:
-        return f"{self.spec.name}|{weights_identity(self.weights)}|{self.input_size[0]}x{self.input_size[1]}"
+    def cache_key(self) -> str | None:
+        return model_key(self.spec.name, self.weights, self.input_size)
 
     def _build(self):
         import tensorflow as tf

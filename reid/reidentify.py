@@ -24,8 +24,6 @@ log = logging.getLogger(__name__)
 
 
 class Extractor(Protocol):
-    cache_key: str
-    dimension: int
 
     def embed_files(self, paths: Sequence[Path], on_batch: Callable[[int], None] | None = None
                     ) -> tuple[np.ndarray, dict[Path, str]]: ...
@@ -91,11 +89,12 @@ def scan_folders(persons_dir: Path) -> list[Folder]:
     return folders
 
 
-def embed_folders(folders: Sequence[Folder], extractor: Extractor, cache: EmbeddingCache,
+def embed_folders(folders: Sequence[Folder], load_extractor: Callable[[], Extractor], cache: EmbeddingCache,
                   progress: Callable[[int, str], None] | None = None) -> dict[Path, str]:
     """Set each folder's embedding (the normalised mean of its crops'); returns unreadable images.
 
-    Cached crops are not read at all; the rest go through the extractor in batches.
+    Cached crops are not read at all; the extractor is loaded (``load_extractor()``, which
+    costs seconds) only when some crop is not in the cache, and embeds the rest in batches.
     """
     persons_dir = cache.persons_dir
     vectors: dict[Path, np.ndarray] = {}
@@ -118,7 +117,7 @@ def embed_folders(folders: Sequence[Folder], extractor: Extractor, cache: Embedd
                 progress(len(vectors) + done[0], missing[min(done[0], len(missing)) - 1][0].parent.name)
 
         paths = [image for image, _ in missing]
-        embedded, errors = extractor.embed_files(paths, on_batch)
+        embedded, errors = load_extractor().embed_files(paths, on_batch)
         readable = [(image, key) for image, key in missing if image not in errors]
         for (image, key), vector in zip(readable, embedded):
             vectors[image] = vector

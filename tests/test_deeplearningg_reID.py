@@ -163,6 +163,7 @@ def test_a_second_run_embeds_only_new_crops(workdir, mobilenet_v2, labelled_crop
     assert "embedded 40 images (0 from the cache)" in first.stderr
     second = reid(workdir, "--dry-run", weights=mobilenet_v2)
     assert "embedded 40 images (40 from the cache)" in second.stderr
+    assert "the network was not loaded" in second.stderr and "the network was not loaded" not in first.stderr
     shutil.copy2(labelled_crops / "007" / "02_1.png", workdir / "persons" / "id_108.0" / "02_1.png")
     grown = reid(workdir, "--dry-run", weights=mobilenet_v2)
     assert "embedded 41 images (40 from the cache)" in grown.stderr
