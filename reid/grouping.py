@@ -60,7 +60,11 @@ def candidate_pairs(embeddings: np.ndarray, threshold: float, block_bytes: int =
     """
     e = np.ascontiguousarray(embeddings, dtype=np.float32)
     n = len(e)
-    rows = max(1, min(n, block_bytes // max(1, 4 * n)))
+    # A block of rows costs 4 bytes (similarity) + 1 byte (mask) per column. Blocks of an
+    # eighth of the rows keep memory far below the full matrix even for small sets, and since
+    # each block only computes the columns from its own first row on, the work approaches
+    # half the matrix (blocks of all rows would compute all of it).
+    rows = max(1, min(-(-n // 8), block_bytes // max(1, 5 * n)))
     found_i, found_j, found_s = [], [], []
     for start in range(0, n, rows):
         block = e[start:start + rows] @ e[start:].T  # only columns j >= start can have j > i
@@ -142,9 +146,9 @@ def group_folders(embeddings: np.ndarray, threshold: float, cannot_link: Iterabl
     is >= ``threshold``, skipping pairs whose union would contain a cannot-link pair. Groups
     are returned sorted, largest first, then by lowest index; members sorted.
     """
-    e = np.asarray(embeddings, dtype=np.float64)
+    e = np.ascontiguousarray(embeddings, dtype=np.float32)  # no copy for float32 input
     n = len(e)
-    sums: dict[int, np.ndarray] = {i: e[i] for i in range(n)}
+    sums: dict[int, np.ndarray] = {i: e[i] for i in range(n)}  # views; merged clusters get float64 sums
     sizes: dict[int, int] = {i: 1 for i in range(n)}
     members: dict[int, list[int]] = {i: [i] for i in range(n)}
     neighbours: dict[int, set[int]] = {i: set() for i in range(n)}  # clusters at >= threshold
@@ -165,7 +169,8 @@ def group_folders(embeddings: np.ndarray, threshold: float, cannot_link: Iterabl
         if a not in sums or b not in sums or b in cannot[a]:
             continue  # a cluster already merged away (stale entry), or a forbidden union
         c, next_id = next_id, next_id + 1
-        sums[c], sizes[c] = sums.pop(a) + sums.pop(b), sizes.pop(a) + sizes.pop(b)
+        sums[c] = sums.pop(a).astype(np.float64) + sums.pop(b)
+        sizes[c] = sizes.pop(a) + sizes.pop(b)
         members[c] = members.pop(a) + members.pop(b)
         cannot[c] = cannot.pop(a) | cannot.pop(b)
         for d in cannot[c]:

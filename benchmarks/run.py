@@ -1,0 +1,84 @@
+"""Run the benchmarks and write their tables into BENCHMARKS.md.
+
+    python -m benchmarks.run            # full mode (about 15 minutes on 2 cores)
+    python -m benchmarks.run --quick    # small inputs (a few minutes); what CI runs
+
+Every speed figure is a ratio against a baseline measured in the same run. Needs the
+sample data (``--data``, default ``$REID_TEST_DATA`` or ``../shared/data``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+# TensorFlow runs in this process; ultralytics only in child processes. Hide triton anyway
+# (torch + TensorFlow in one process crash once triton loads).
+sys.modules.setdefault("triton", None)
+
+from . import quality, speed  # noqa: E402
+from .common import DEFAULT_DATA, REPO, Settings, machine  # noqa: E402
+
+SECTIONS = {
+    "tracking": speed.tracking,
+    "features": speed.features,
+    "grouping": speed.grouping,
+    "cache": speed.cache,
+    "memory": quality.memory,
+    "accuracy": quality.accuracy,
+    "counting": quality.counting,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small inputs, a few minutes")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="sample data folder (default: %(default)s)")
+    parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md", help="report (default: %(default)s)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections (default: all)")
+    args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown sections {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    if not args.data.is_dir():
+        print(f"Error: sample data folder {args.data} not found (pass --data DIR)", file=sys.stderr)
+        return 1
+    command = "python -m benchmarks.run" + (" --quick" if args.quick else "") + (
+        f" --only {args.only}" if set(chosen) != set(SECTIONS) else "")
+    started = datetime.now(timezone.utc)
+    parts, failures = [], []
+    with tempfile.TemporaryDirectory(prefix="reid-bench-") as scratch:
+        settings = Settings(args.data.resolve(), args.quick, Path(scratch))
+        for name in chosen:
+            print(f"[{name}] running...", flush=True)
+            start = time.perf_counter()
+            try:
+                section = SECTIONS[name](settings)
+            except Exception:  # one broken benchmark must not hide the others' figures
+                failures.append(name)
+                parts.append(f"## {name}\n\nFAILED:\n\n```\n{traceback.format_exc()}```\n")
+                print(f"[{name}] FAILED", flush=True)
+                continue
+            parts.append(section.markdown())
+            print(section.markdown(), flush=True)
+            print(f"[{name}] {time.perf_counter() - start:.0f} s", flush=True)
+    header = ["# Benchmarks", "",
+              f"- command: `{command}` (from the repository root; {shlex.quote(str(args.data))} as the data)",
+              f"- mode: {'quick (small inputs)' if args.quick else 'full'}",
+              f"- date: {started.strftime('%Y-%m-%d %H:%M UTC')}, "
+              f"{(datetime.now(timezone.utc) - started).total_seconds() / 60:.1f} minutes",
+              f"- machine: {machine()}", ""]
+    args.output.write_text("\n".join(header + parts), encoding="utf-8")
+    print(f"report written to {args.output}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

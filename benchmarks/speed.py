@@ -1,0 +1,199 @@
+"""Speed: each figure next to a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import statistics
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from .common import REPO, Section, Settings, Target, run_child, table
+
+
+def tracking(s: Settings) -> Section:
+    """obj_counting.py against ultralytics' plain tracking loop (same model, tracker and frames).
+
+    The three loops run in turn, several times, and medians are compared: the speed of a
+    shared virtual machine drifts by 10-15 % within minutes, which would otherwise decide
+    a comparison of runs made one after the other.
+    """
+    frames, repeats = s.pick(150, 700), s.pick(2, 3)
+    runs: dict[str, list[float]] = {"ours": [], "all": [], "default": []}
+    for attempt in range(repeats):
+        work = s.work / f"tracking{attempt}"
+        work.mkdir()
+        ours = run_child([REPO / "obj_counting.py", "--videos", s.video, "--model", s.detector, "--max-frames",
+                          frames, "--no-progress", "-q"], cwd=work)
+        runs["ours"].append(float(re.search(r"frames in [\d.]+ s, ([\d.]+) fps", ours.stdout).group(1)))
+        for threads in ("all", "default"):
+            run = run_child([REPO / "benchmarks" / "plain_track.py", s.detector, s.video, frames, threads], cwd=work)
+            runs[threads].append(float(re.search(r"FPS ([\d.]+)", run.stdout).group(1)))
+    median = {name: statistics.median(values) for name, values in runs.items()}
+    equal, default = median["ours"] / median["all"], median["ours"] / median["default"]
+
+    def spread(name: str) -> str:
+        return " / ".join(f"{v:.1f}" for v in runs[name])
+
+    body = (f"YOLOv8n INT8 TFLite, ByteTrack, the first {frames} frames of the sample video (768x432); the three "
+            f"loops in turn, {repeats} times; medians compared.\n\n" + table(
+                ["loop", "median frames/s", "each run", "ours / it"],
+                [["obj_counting.py (crops, metadata, status; all cores)", median["ours"], spread("ours"), 1.0],
+                 ["ultralytics `model.track(stream=True)`, all cores, no crops", median["all"], spread("all"), equal],
+                 ["ultralytics `model.track(stream=True)`, its default threads", median["default"],
+                  spread("default"), default]]))
+    return Section("Tracking speed", body, [
+        Target("obj_counting.py / plain loop at equal threads", equal, ">= 1.0", equal >= 1.0),
+        Target("obj_counting.py / plain loop at ultralytics' default threads", default, ">= 1.5", default >= 1.5)])
+
+
+def features(s: Settings) -> Section:
+    """Our extractor against the raw batched forward pass (ceiling) and one predict call per image."""
+    from reid.features import FeatureExtractor, read_image
+
+    images = sorted(s.labelled.glob("*/*.png"))[:s.pick(64, 512)]
+    naive_count = s.pick(8, 48)
+    rows, targets = [], []
+    for backbone, weights in (("resnet50", "none"), ("mobilenetv2", str(s.mobilenet_v2))):
+        extractor = FeatureExtractor(backbone, weights, (256, 128), batch_size=32)
+        extractor.embed_files(images[:32])  # trace the graph once
+        start = time.perf_counter()
+        extractor.embed_files(images)
+        ours = len(images) / (time.perf_counter() - start)
+
+        batches = [np.stack([read_image(p, (256, 128)) for p in images[i:i + 32]]) for i in range(0, len(images), 32)]
+        start = time.perf_counter()
+        for batch in batches:
+            extractor.embed(batch)
+        raw = len(images) / (time.perf_counter() - start)
+
+        import keras
+
+        preprocess = getattr(keras.applications, extractor.spec.preprocess_module).preprocess_input
+        extractor.model.predict(preprocess(read_image(images[0], (256, 128))[None].astype("float32")), verbose=0)
+        start = time.perf_counter()
+        for path in images[:naive_count]:
+            extractor.model.predict(preprocess(read_image(path, (256, 128))[None].astype("float32")), verbose=0)
+        naive = naive_count / (time.perf_counter() - start)
+        rows.append([backbone, ours, raw, ours / raw, naive, ours / naive])
+        targets += [Target(f"{backbone}: ours / raw forward pass", ours / raw, ">= 0.9", ours / raw >= 0.9),
+                    Target(f"{backbone}: ours / one predict per image", ours / naive, ">= 5", ours / naive >= 5)]
+    body = (f"{len(images)} real crops (48x128 PNG) embedded at 256x128, batch 32; the naive loop on "
+            f"{naive_count}. ResNet50 with random weights (same cost as ImageNet's, which cannot be had here).\n\n"
+            + table(["backbone", "ours img/s", "raw forward img/s", "ours / raw", "one predict per image img/s",
+                     "ours / naive"], rows) + "\n\n" + bfloat16(s, images))
+    return Section("Feature extraction speed", body, targets)
+
+
+def bfloat16(s: Settings, images: list[Path]) -> str:
+    """bfloat16 against float32: speed and cosine agreement of the embeddings (same weights)."""
+    import keras
+    import tensorflow as tf
+
+    from reid.features import read_image
+
+    batch = np.stack([read_image(p, (256, 128)) for p in images[:s.pick(32, 256)]])
+    rows = []
+    for name, builder, module, weights in (("resnet50", "ResNet50", "resnet50", None),
+                                           ("mobilenetv2", "MobileNetV2", "mobilenet_v2", str(s.mobilenet_v2))):
+        preprocess = getattr(keras.applications, module).preprocess_input
+        keras.mixed_precision.set_global_policy("float32")
+        full = getattr(keras.applications, builder)(include_top=False, weights=weights, input_shape=(256, 128, 3),
+                                                    pooling="avg")
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        half = getattr(keras.applications, builder)(include_top=False, weights=None, input_shape=(256, 128, 3),
+                                                    pooling="avg")
+        keras.mixed_precision.set_global_policy("float32")
+        half.set_weights(full.get_weights())
+        speeds, outputs = [], []
+        for model in (full, half):
+            forward = tf.function(lambda x, m=model: tf.math.l2_normalize(
+                tf.cast(m(preprocess(tf.cast(x, tf.float32)), training=False), tf.float32), axis=1))
+            forward(batch[:32])
+            start = time.perf_counter()
+            outputs.append(np.concatenate([forward(batch[i:i + 32]).numpy() for i in range(0, len(batch), 32)]))
+            speeds.append(len(batch) / (time.perf_counter() - start))
+        agreement = (outputs[0] * outputs[1]).sum(axis=1)
+        spread = 1.0 - float(np.mean(outputs[0] @ outputs[0].T))  # how far apart different crops are
+        rows.append([name, "random" if weights is None else "ImageNet", speeds[0], speeds[1], speeds[1] / speeds[0],
+                     float(agreement.mean()), float(agreement.min()), spread])
+    return ("bfloat16 (this CPU has AVX-512 bf16), same weights in both precisions:\n\n" + table(
+        ["backbone", "weights", "float32 img/s", "bfloat16 img/s", "speed-up", "mean cosine agreement",
+         "min agreement", "mean distance between different crops"], rows))
+
+
+def grouping(s: Settings) -> Section:
+    """Similarity + grouping time and peak memory for many folders of random embeddings."""
+    from reid.grouping import group_folders, normalize_rows
+
+    rng = np.random.default_rng(0)
+    rows, targets = [], []
+    sizes = s.pick([1000, 2000], [1000, 10_000, 50_000])
+    cases = [(n, "random") for n in sizes] + [(sizes[-2] if len(sizes) > 2 else sizes[-1], "clustered")]
+    for n, kind in cases:
+        if kind == "random":
+            embeddings = normalize_rows(rng.standard_normal((n, 2048), dtype=np.float32))
+        else:  # n folders of n/5 people: many pairs above the threshold, a real workout for the merging
+            centres = normalize_rows(rng.standard_normal((n // 5, 2048), dtype=np.float32))
+            embeddings = normalize_rows(centres[rng.integers(0, n // 5, n)]
+                                        + 0.005 * rng.standard_normal((n, 2048), dtype=np.float32))  # ~0.95 within a person
+        tracemalloc.start()
+        start = time.perf_counter()
+        groups = group_folders(embeddings, 0.92)
+        seconds = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        matrix = n * n * 4
+        rows.append([f"{n:,}", kind, len(groups), seconds, peak / 2**20, matrix / 2**20, peak / matrix])
+        if n == 10_000 and kind == "random":
+            targets.append(Target("10k folders, seconds", seconds, "< 2", seconds < 2))
+        targets.append(Target(f"{n:,} {kind}: peak memory / float32 matrix", peak / matrix, "<= 1",
+                              peak <= matrix))
+    body = ("2048-d unit vectors (ResNet50's size), threshold 0.92, `reid.grouping.group_folders` (blockwise "
+            "similarity, then constrained average linkage). Peak memory is what Python and numpy allocated during "
+            "the call (tracemalloc), the embeddings excluded.\n\n" + table(
+                ["folders", "embeddings", "groups", "seconds", "peak MiB", "float32 matrix MiB", "peak / matrix"],
+                rows))
+    return Section("Grouping time and memory", body, targets)
+
+
+def cache(s: Settings) -> Section:
+    """A second ``deeplearningg_reID.py --dry-run`` on an unchanged persons folder against the first."""
+    work = s.work / "cache"
+    persons = work / "persons"
+    identities = sorted(p for p in s.labelled.iterdir() if p.is_dir())[:s.pick(4, 62)]
+    for number, identity in enumerate(identities, 1):
+        for camera in ("01", "02"):
+            folder = persons / f"id_{2 * number - (camera == '01')}"
+            folder.mkdir(parents=True)
+            for image in sorted(identity.glob(f"{camera}_*.png")):
+                shutil.copy2(image, folder / image.name)
+    weights = make_resnet50_weights(work)
+    crops = sum(1 for _ in persons.rglob("*.png"))
+    command = [REPO / "deeplearningg_reID.py", "--dry-run", "--backbone", "resnet50", "--weights", weights,
+               "--threshold", "0.99", "--no-progress", "-q"]
+    first = run_child(command, cwd=work)
+    second = run_child(command, cwd=work)
+    ratio = first.seconds / second.seconds
+    body = (f"{crops} real crops in {len(identities) * 2} folders, ResNet50 with a self-made weights file, "
+            "`--dry-run`, wall time of the whole command.\n\n" + table(
+                ["run", "seconds"], [["first (embeds every crop)", first.seconds],
+                                     ["second (unchanged folder: all from the cache, network not loaded)",
+                                      second.seconds], ["first / second", ratio]]))
+    return Section("Embedding cache", body, [Target("first run / second run", ratio, ">= 10", ratio >= 10)])
+
+
+def make_resnet50_weights(work: Path) -> Path:
+    """A ResNet50 no-top weights file (randomly initialised) to exercise the --weights PATH path."""
+    path = work / "resnet50_selfmade.weights.h5"
+    if not path.exists():
+        import keras
+
+        keras.utils.set_random_seed(0)
+        model = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(256, 128, 3),
+                                            pooling="avg")
+        model.save_weights(path)
+    return path
