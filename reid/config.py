@@ -86,16 +86,16 @@ def replace_checked(config, **changes):
 
 
 # Default merge thresholds (cosine similarity of folder embeddings), chosen precision first:
-# a wrong merge hides a person, a missed one only counts someone twice. Measured with the
-# genuine ImageNet weights available here (see README "Choosing the threshold"):
-#   mobilenetv2  different people on the sample video reach 0.821, two halves of one person's
-#                track 0.79-0.99; on the cross-camera labelled crops 99.9% of different-person
-#                pairs stay below 0.914. 0.92 merges no two different people on the video.
-#   mobilenet025 the same measurements give 0.935 and 0.957: 0.96.
-#   resnet50     its ImageNet weights cannot be obtained on our machines; like MobileNetV2 it
-#                pools post-ReLU features (all positive, so unrelated crops already score high),
-#                and it gets the same precision-first value until it is measured.
-DEFAULT_THRESHOLDS = {"resnet50": 0.92, "mobilenetv2": 0.92, "mobilenet025": 0.96}
+# a wrong merge hides a person, a missed one only counts someone twice. Set from
+# `python -m reid.evaluate` on the cross-camera labelled crops and from the sample video,
+# with the genuine ImageNet weights available here (BENCHMARKS.md, README "Choosing the threshold"):
+#   mobilenetv2  pairwise precision stays >= 0.99 from 0.94 up on the labelled crops; on the
+#                sample video different people reach 0.821 while 4 of 6 half-tracks of one
+#                person score 0.96-0.99, so 0.94 still merges those.
+#   mobilenet025 precision >= 0.99 only from 0.98 up; on the video, different people reach 0.935.
+#   resnet50     its ImageNet weights cannot be obtained on our machines, so it is unmeasured;
+#                like MobileNetV2 it pools post-ReLU features, and it gets MobileNetV2's value.
+DEFAULT_THRESHOLDS = {"resnet50": 0.94, "mobilenetv2": 0.94, "mobilenet025": 0.98}
 
 
 @dataclass(frozen=True)
