@@ -6,7 +6,6 @@ Frozen dataclasses: a run's settings are built once (from argparse) and passed d
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,15 +73,6 @@ class TrackingConfig:
             raise ValueError(f"crop_interval_s must not be negative, not {self.crop_interval_s}")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must be 1-100, not {self.jpeg_quality}")
-
-
-def replace_checked(config, **changes):
-    """``dataclasses.replace`` that names a misspelled field instead of a TypeError deep inside."""
-    known = {f.name for f in dataclasses.fields(config)}
-    unknown = sorted(set(changes) - known)
-    if unknown:
-        raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return dataclasses.replace(config, **changes)
 
 
 # Default merge thresholds (cosine similarity of folder embeddings), chosen precision first:
