@@ -83,14 +83,15 @@ def serve(args: argparse.Namespace) -> int:
                     args.host)
     port = server.socket.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"Health monitor on http://{host}:{port}/health (status: {args.status}, persons: {args.persons}); "
-          f"Ctrl-C stops it", flush=True)
 
     def stop(signum, frame):  # SIGTERM ends the server like Ctrl-C: cleanly, exit 0
         raise KeyboardInterrupt
 
+    # installed before the ready line, so a SIGTERM sent as soon as it appears is handled too
     signal.signal(signal.SIGTERM, stop)
     try:
+        print(f"Health monitor on http://{host}:{port}/health (status: {args.status}, persons: {args.persons}); "
+              f"Ctrl-C stops it", flush=True)
         server.run()
     except KeyboardInterrupt:
         log.info("stopping")
