@@ -1,6 +1,6 @@
 """Run the benchmarks and write their tables into BENCHMARKS.md.
 
-    python -m benchmarks.run            # full mode (about 15 minutes on 2 cores)
+    python -m benchmarks.run            # full mode (about 11 minutes on 2 cores)
     python -m benchmarks.run --quick    # small inputs (a few minutes); what CI runs
 
 Every speed figure is a ratio against a baseline measured in the same run. Needs the
