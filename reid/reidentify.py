@@ -36,7 +36,6 @@ class Folder:
     images: list[Path]
     appearances: list[Appearance] = field(default_factory=list)
     embedding: np.ndarray | None = None
-    embedded_images: int = 0
 
     @property
     def sort_id(self) -> float:
@@ -128,7 +127,6 @@ def embed_folders(folders: Sequence[Folder], load_extractor: Callable[[], Extrac
     cache.save()
     for folder in folders:
         rows = [vectors[i] for i in folder.images if i in vectors]
-        folder.embedded_images = len(rows)
         folder.embedding = folder_embedding(np.stack(rows)) if rows else None
     return errors
 

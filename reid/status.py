@@ -167,7 +167,6 @@ class SectionReporter:
         self._pending: dict[str, Any] = {}
         self._last_write = float("-inf")
         self._warned = False
-        self.writes = 0
 
     def start(self, **fields: Any) -> None:
         """Replace the section with a fresh ``running`` one. Errors propagate: a run that
@@ -177,7 +176,6 @@ class SectionReporter:
                                    replace=True)
         self._pending.clear()
         self._last_write = self._clock()
-        self.writes += 1
 
     def update(self, force: bool = False, **fields: Any) -> bool:
         """Queue ``fields``; write if due. Returns whether a write happened."""
@@ -200,5 +198,4 @@ class SectionReporter:
                 log.warning("status not updated: %s", exc)
                 self._warned = True
             return False
-        self.writes += 1
         return True

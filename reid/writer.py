@@ -27,8 +27,6 @@ class CropWriter:
 
     def __init__(self, jpeg_quality: int = 95, queue_size: int = 64):
         self.jpeg_quality = jpeg_quality
-        self.files_on_disk = 0  # written minus deleted
-        self.bytes_written = 0
         self.error: str | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._thread = threading.Thread(target=self._work, name="crop-writer", daemon=True)
@@ -81,13 +79,9 @@ class CropWriter:
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
         if not ok:
             raise OSError(f"JPEG encoding failed for {path}")
-        data = encoded.tobytes()
         # Atomic so a reader (the monitor, the re-ID stage) never sees a half-written JPEG;
         # not fsynced: crops can be regenerated from the video, and fsync per crop is slow.
-        atomic_write_bytes(path, data, durable=False)
-        self.files_on_disk += 1
-        self.bytes_written += len(data)
+        atomic_write_bytes(path, encoded.tobytes(), durable=False)
 
     def _delete(self, path: Path) -> None:
         Path(path).unlink(missing_ok=True)
-        self.files_on_disk -= 1
