@@ -229,6 +229,7 @@ def compare_and_merge(args, config: ReidConfig, persons_dir: Path, folders, with
             stage.progress(done, step_total, current)
 
         result = merge.merge(persons_dir, groups, on_merge_progress)
+    merge.fault_point("script:merged")  # tests: killed after the merge, before the status says so
     for message in result.errors:
         log.warning("%s", message)
         stage.error(str(persons_dir), message)

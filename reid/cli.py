@@ -49,3 +49,7 @@ def run_reporting_errors(run: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # the machine's fault (a full disk, a permission), not ours: no traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"Error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_ERROR

@@ -19,12 +19,14 @@ being idempotent. ``undo_last`` restores the last merge from its backup, journal
 same way (``persons/.undo_journal.jsonl``).
 
 ``REID_FAULT_AT`` (tests only) names a step at which the process kills itself, to prove
-the above under SIGKILL.
+the above under SIGKILL; ``enospc@<step>`` raises "No space left on device" there instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import itertools
 import fcntl
 import json
 import logging
@@ -77,10 +79,20 @@ class MergeResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _fault(point: str) -> None:
-    """Kill this process with SIGKILL at ``point`` when ``REID_FAULT_AT`` names it (tests)."""
-    if os.environ.get("REID_FAULT_AT") == point:
+def fault_point(*names: str) -> None:
+    """Tests only: when ``REID_FAULT_AT`` is one of ``names``, die here by SIGKILL (or, for
+    ``enospc@<name>``, fail as a full disk would). A step may have several names, e.g.
+    ``linked:3`` and ``linked:renamed``, so tests can name a kind of step, not only an index."""
+    wanted = os.environ.get("REID_FAULT_AT")
+    if not wanted:
+        return
+    if wanted.startswith("enospc@") and wanted[len("enospc@"):] in names:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if wanted in names:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+_files_copied = itertools.count(1)  # numbers the backup's file copies for ``backup_file:N``
 
 
 @contextlib.contextmanager
@@ -205,7 +217,7 @@ def backup_folders(persons_dir: Path, folders: Sequence[str], backup: Path, prog
             fsync_dir(target)
             if progress:
                 progress("backing up", done + 1, len(folders), name)
-            _fault(f"backup:{done + 1}")
+            fault_point(f"backup:{done + 1}")
         fsync_dir(backup)
         fsync_dir(backup.parent)
     except OSError as exc:
@@ -216,6 +228,7 @@ def _copy_durably(source: str, target: str) -> str:
     shutil.copy2(source, target)
     with open(target, "rb") as handle:
         os.fsync(handle.fileno())
+    fault_point(f"backup_file:{next(_files_copied)}")
     return target
 
 
@@ -241,7 +254,7 @@ def merge(persons_dir: Path, groups: Sequence[Group], progress: Progress | None 
         }
         journal = Journal(persons_dir / JOURNAL)
         journal.append(plan)
-        _fault("begin")
+        fault_point("begin")
         folders = [name for g in groups for name in (g.survivor, *g.members)]
         try:
             backup_folders(persons_dir, folders, backup, progress)
@@ -249,8 +262,9 @@ def merge(persons_dir: Path, groups: Sequence[Group], progress: Progress | None 
             _roll_back(persons_dir, plan)  # nothing was moved: drop the partial backup and the journal
             raise
         atomic_write_json(backup / MANIFEST, {**{k: v for k, v in plan.items() if k != "op"}, "state": "merging"})
+        fault_point("manifest:merging")
         journal.append({"op": "backup_verified"})
-        _fault("backup_verified")
+        fault_point("backup_verified")
         try:
             return _roll_forward(persons_dir, plan, journal, set(), progress)
         except OSError as exc:
@@ -271,35 +285,45 @@ def _roll_forward(persons_dir: Path, plan: dict[str, Any], journal: Journal, fin
     for k, move in enumerate(moves):
         if f"moved:{k}" in finished:
             continue
-        _move_file(persons_dir, move, k, errors)
+        kind = _move_kind(move)
+        _move_file(persons_dir, move, k, kind, errors)
         journal.append({"op": "moved", "k": k})
-        _fault(f"moved:{k}")
+        fault_point(f"moved:{k}", f"moved:{kind}", *(["moved:last"] if k == len(moves) - 1 else []))
         if progress:
             progress("merging", k + 1, len(moves), move.source.split("/")[0])
     for survivor, metadata in plan["metadata"].items():
         if f"metadata:{survivor}" not in finished:
+            fault_point("writing_metadata")
             atomic_write_json(persons_dir / survivor / METADATA_FILENAME, metadata)
+            fault_point("metadata_unjournaled")
             journal.append({"op": "metadata", "folder": survivor})
-            _fault(f"metadata:{survivor}")
+            fault_point(f"metadata:{survivor}", "metadata")
     removed = 0
     for group in plan["groups"]:
         for member in group["members"]:
             if f"removed:{member}" not in finished:
                 _remove_member(persons_dir / member, errors)
                 journal.append({"op": "removed", "folder": member})
-                _fault(f"removed:{member}")
+                fault_point(f"removed:{member}", "removed")
             removed += not (persons_dir / member).exists()
     backup = persons_dir / plan["backup"]
     manifest = {k: v for k, v in plan.items() if k != "op"}
     atomic_write_json(backup / MANIFEST, {**manifest, "state": "merged", "errors": errors})
+    fault_point("manifest:merged")
     journal.append({"op": "done"})
-    _fault("done")
+    fault_point("done")
     os.replace(persons_dir / JOURNAL, backup / "journal.jsonl")
     fsync_dir(persons_dir)
+    fault_point("journal_filed")
     return MergeResult(backup, len(plan["groups"]), removed, len(moves), errors)
 
 
-def _move_file(persons_dir: Path, move: Move, k: int, errors: list[str]) -> None:
+def _move_kind(move: Move) -> str:
+    """'renamed' when the file takes a new name to avoid a collision, else 'plain'."""
+    return "plain" if move.source.rsplit("/", 1)[-1] == move.target.rsplit("/", 1)[-1] else "renamed"
+
+
+def _move_file(persons_dir: Path, move: Move, k: int, kind: str, errors: list[str]) -> None:
     """Give the file its new name, then drop the old one; never overwrite, never lose."""
     source, target = persons_dir / move.source, persons_dir / move.target
     if source.exists() and target.exists():
@@ -320,7 +344,7 @@ def _move_file(persons_dir: Path, move: Move, k: int, errors: list[str]) -> None
     except OSError:
         _move_without_links(source, target)  # filesystems without hard links
         return
-    _fault(f"linked:{k}")
+    fault_point(f"linked:{k}", f"linked:{kind}")
     if target.stat().st_size != move.size:
         raise MergeError(f"{move.target} does not have the size of {move.source}; merge stopped, nothing lost")
     source.unlink()
@@ -337,6 +361,7 @@ def _remove_member(folder: Path, errors: list[str]) -> None:
     """Remove a merged-away folder: its metadata (kept in the survivor and the backup), then
     the folder itself, only if nothing else is left in it."""
     (folder / METADATA_FILENAME).unlink(missing_ok=True)
+    fault_point("removing")
     for leftover in folder.glob(f".{METADATA_FILENAME}.*.tmp"):
         leftover.unlink(missing_ok=True)
     try:
@@ -367,7 +392,11 @@ def recover(persons_dir: Path, progress: Progress | None = None) -> str | None:
             _roll_back(persons_dir, plan)
             return "an interrupted merge was rolled back (it had not moved anything yet)"
         finished = {f"moved:{e['k']}" if e["op"] == "moved" else f"{e['op']}:{e.get('folder')}" for e in entries}
-        result = _roll_forward(persons_dir, plan, journal, finished, progress)
+        try:
+            result = _roll_forward(persons_dir, plan, journal, finished, progress)
+        except OSError as exc:
+            raise MergeError(f"finishing an interrupted merge stopped ({exc.strerror or exc}); no crop was lost: "
+                             f"fix the cause and run the script again") from None
         return f"an interrupted merge was finished: {result.groups} groups, backup in {result.backup}"
 
 
@@ -413,7 +442,7 @@ def undo_last(persons_dir: Path, progress: Progress | None = None) -> tuple[Path
         journal = Journal(persons_dir / UNDO_JOURNAL)
         journal.append({"op": "begin", "backup": str(backup.relative_to(persons_dir)), "folders": folders,
                         "staging": staging.name})
-        _fault("undo:begin")
+        fault_point("undo:begin")
         try:
             backup_folders(backup, folders, staging, progress)  # the restored copies, verified
         except BaseException:
@@ -421,7 +450,7 @@ def undo_last(persons_dir: Path, progress: Progress | None = None) -> tuple[Path
             (persons_dir / UNDO_JOURNAL).unlink(missing_ok=True)
             raise
         journal.append({"op": "staged"})
-        _fault("undo:staged")
+        fault_point("undo:staged")
         _finish_undo(persons_dir, backup, staging, folders, journal)
         return backup, folders
 
@@ -456,7 +485,7 @@ def _finish_undo(persons_dir: Path, backup: Path, staging: Path, folders: Sequen
             os.rename(current, replaced / name)
         os.rename(restored, current)
         journal.append({"op": "restored", "folder": name})
-        _fault(f"undo:restored:{name}")
+        fault_point(f"undo:restored:{name}")
     fsync_dir(persons_dir)
     # every file of the merged versions is also in the backup (checked before starting)
     shutil.rmtree(staging)

@@ -14,7 +14,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-from .embedding_cache import EmbeddingCache, file_key
+from .embedding_cache import EmbeddingCache
 from .errors import InputError
 from .grouping import (Appearance, cannot_link_pairs, choose_survivor, folder_embedding, group_folders,
                        group_similarity)
@@ -92,15 +92,14 @@ def embed_folders(folders: Sequence[Folder], load_extractor: Callable[[], Extrac
                   progress: Callable[[int, str], None] | None = None) -> dict[Path, str]:
     """Set each folder's embedding (the normalised mean of its crops'); returns unreadable images.
 
-    Cached crops are not read at all; the extractor is loaded (``load_extractor()``, which
+    Cached crops are not decoded (and unchanged ones not even read); the extractor is loaded (``load_extractor()``, which
     costs seconds) only when some crop is not in the cache, and embeds the rest in batches.
     """
-    persons_dir = cache.persons_dir
     vectors: dict[Path, np.ndarray] = {}
     missing: list[tuple[Path, str | None]] = []
     for folder in folders:
         for image in folder.images:
-            key = file_key(image, persons_dir)
+            key = cache.key_for(image)
             cached = cache.get(key) if key else None
             if cached is not None:
                 vectors[image] = cached
