@@ -69,6 +69,10 @@ def serve(args: argparse.Namespace) -> int:
 
     from reid.api import create_app
 
+    if not args.verbose:
+        # waitress warns "Task queue depth is N" whenever more clients than --threads are busy;
+        # such requests only wait a few milliseconds, so that is not worth a line each
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     app = create_app({"STATUS_FILE": str(args.status), "PERSONS_DIR": str(args.persons),
                       "STALL_AFTER_S": args.stall_after})
     try:

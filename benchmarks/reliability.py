@@ -61,10 +61,12 @@ class LoadResult:
 
 def start_monitor(workdir: Path, timeout: float = 60) -> tuple[subprocess.Popen, int]:
     """health_check.py on a free loopback port, as a user starts it; returns (process, port)."""
+    log = open(workdir / "monitor.log", "w")  # a file, not a pipe: an unread pipe would block the server
     process = subprocess.Popen([sys.executable, str(REPO / "health_check.py"), "--port", "0", "--status",
                                 str(workdir / "status.json"), "--persons", str(workdir / "persons")],
-                               cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=workdir, stdout=subprocess.PIPE, stderr=log, text=True,
                                stdin=subprocess.DEVNULL)
+    log.close()
     ready: list[str] = []
     reader = threading.Thread(target=lambda: ready.append(process.stdout.readline()), daemon=True)
     reader.start()
@@ -72,7 +74,7 @@ def start_monitor(workdir: Path, timeout: float = 60) -> tuple[subprocess.Popen,
     match = re.search(r"http://127\.0\.0\.1:(\d+)/health", ready[0] if ready else "")
     if not match:
         stop_monitor(process)
-        raise RuntimeError(f"the monitor did not start: {ready} {process.stderr.read()[-2000:]}")
+        raise RuntimeError(f"the monitor did not start: {ready} {(workdir / 'monitor.log').read_text()[-2000:]}")
     return process, int(match.group(1))
 
 
@@ -193,7 +195,7 @@ def monitor_load(workdir: Path, clients: int = 16, requests_per_client: int = 50
     alive = process.poll() is None
     code = stop_monitor(process)
     if not alive or code != 0:
-        problems.append(f"the monitor exited with {code}: {process.stderr.read()[-1000:]}")
+        problems.append(f"the monitor exited with {code}: {(workdir / 'monitor.log').read_text()[-1000:]}")
         counts["failed"] += 1
     return LoadResult(clients, len(latencies) + counts["failed"], counts["failed"], counts["invalid"], seconds,
                       latencies, rewrites, rewrite_seconds, problems[:10])
