@@ -190,6 +190,11 @@ def compare_and_merge(args, config: ReidConfig, persons_dir: Path, folders, with
     log.info("embedded %d images (%d from the cache)", total - len(unreadable), cache.hits)
     if cache.misses == 0:
         log.info("every crop was in the cache: the network was not loaded")
+    readable = [f for f in with_images if f.embedding is not None]
+    if len(readable) < 2:
+        detail = (f"only {readable[0].name} has" if readable else "no person folder has") + " a readable crop"
+        raise InputError(f"{detail} in {persons_dir} ({plural(len(unreadable), 'unreadable file')}): "
+                         f"nothing to compare")
 
     stage.operation("comparing", len(with_images))
     threshold = config.effective_threshold

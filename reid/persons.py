@@ -98,9 +98,12 @@ def folder_summary(folder: Path) -> dict[str, Any]:
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files directly in ``folder`` (hidden and temporary files excluded), sorted by name."""
+    """Image files directly in ``folder``, sorted by name. Hidden and temporary files are left
+    out, and so are symbolic links: they may point outside the persons folder, and a merge
+    leaves them where they are."""
     return sorted(p for p in Path(folder).iterdir()
-                  if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+                  if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and not p.is_symlink()
+                  and p.is_file())
 
 
 def prepare_persons_dir(folder: Path) -> None:
