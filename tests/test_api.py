@@ -25,22 +25,27 @@ def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def running_counting(age_s: float) -> dict:
-    return {"state": "running", "updated_at": iso(NOW - timedelta(seconds=age_s)), "started_at": iso(NOW),
+def running_counting(age_s: float, now: datetime) -> dict:
+    return {"state": "running", "updated_at": iso(now - timedelta(seconds=age_s)), "started_at": iso(now),
             "frames_done": 250, "frames_total": 1000, "fps": 25.0, "eta_s": 30.0, "persons": 3,
             "current_video": "videos/a.mp4", "videos_done": 0, "videos_total": 2}
 
 
-STATES = {
-    "missing": None,
-    "idle": {},
-    "running": {"counting": running_counting(1)},
-    "stalled": {"counting": running_counting(3600)},
-    "done": {"counting": {**running_counting(5), "state": "done", "frames_done": 1000},
-             "reid": {"state": "done", "updated_at": iso(NOW), "groups_merged": 2, "images_moved": 40,
-                      "errors": [{"time": iso(NOW), "path": "persons/id_3/x.jpg", "message": "unreadable"}]}},
-    "failed": {"counting": {**running_counting(5), "state": "failed", "error": "disk full"}},
-}
+def states(now: datetime) -> dict:
+    """Status documents written ``now`` (ages are relative to the moment a test runs)."""
+    return {
+        "missing": None,
+        "idle": {},
+        "running": {"counting": running_counting(1, now)},
+        "stalled": {"counting": running_counting(3600, now)},
+        "done": {"counting": {**running_counting(5, now), "state": "done", "frames_done": 1000},
+                 "reid": {"state": "done", "updated_at": iso(now), "groups_merged": 2, "images_moved": 40,
+                          "errors": [{"time": iso(now), "path": "persons/id_3/x.jpg", "message": "unreadable"}]}},
+        "failed": {"counting": {**running_counting(5, now), "state": "failed", "error": "disk full"}},
+    }
+
+
+STATES = list(states(NOW))
 # state -> (HTTP status of the status-based endpoints, health status, words in the reason)
 EXPECTED = {
     "missing": (200, "pass", None),
@@ -72,10 +77,11 @@ def client(files):
 
 
 def write_state(path: Path, state: str) -> None:
-    if STATES[state] is None:
+    document = states(datetime.now(timezone.utc))[state]
+    if document is None:
         path.unlink(missing_ok=True)
     else:
-        path.write_text(json.dumps(STATES[state]))
+        path.write_text(json.dumps(document))
 
 
 @pytest.mark.parametrize("state", STATES)
@@ -149,7 +155,7 @@ def test_unreadable_status_is_a_503_with_the_reason(client, files, content, frag
 
 
 def test_wrong_types_inside_sections_do_not_break_answers(client, files):
-    files[0].write_text(json.dumps({"counting": {"state": "running", "updated_at": iso(NOW), "frames_done": "many",
+    files[0].write_text(json.dumps({"counting": {"state": "running", "updated_at": iso(datetime.now(timezone.utc)), "frames_done": "many",
                                                  "frames_total": None, "percent": True, "operation": 5,
                                                  "errors": "oops"},
                                     "reid": {"state": "done", "errors": [1, "x", {"message": "ok"}]}}))
@@ -262,7 +268,7 @@ def test_the_monitor_never_loads_tensorflow_or_torch():
 # -- the pure verdict logic ------------------------------------------------------------
 
 def test_assess_reports_each_failed_or_stalled_stage():
-    doc = parse_status(json.dumps({"counting": running_counting(500), "reid": {"state": "failed"}}))
+    doc = parse_status(json.dumps({"counting": running_counting(500, NOW), "reid": {"state": "failed"}}))
     verdict = assess(doc, NOW, stall_after_s=120)
     assert verdict.http_status == 503
     assert verdict.problems[0].startswith("counting is running but has not updated for 500 s")

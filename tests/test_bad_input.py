@@ -156,7 +156,7 @@ def test_a_folder_of_only_unreadable_images(tmp_path):
         (tmp_path / "persons" / name).mkdir(parents=True)
         (tmp_path / "persons" / name / "a.jpg").write_bytes(b"")
     proc = run_script("deeplearningg_reID.py", "--weights", "none", "--dry-run", cwd=tmp_path, timeout=300)
-    assert_clean_error(proc, 1, "no person folder has a readable crop (2 unreadable files)")
+    assert_clean_error(proc, 1, "no person folder has a readable crop in persons (2 unreadable files)")
     assert json.loads((tmp_path / "status.json").read_text())["reid"]["state"] == "failed"
 
 

@@ -181,7 +181,7 @@ def test_unreadable_and_non_image_files_are_recorded_and_skipped(workdir, mobile
     assert "Traceback" not in proc.stderr
     errors = json.loads((workdir / "status.json").read_text())["reid"]["errors"]
     assert sorted(Path(e["path"]).name for e in errors) == ["broken.jpg", "empty.png"]
-    assert all("not a readable image" in e["message"] for e in errors)
+    assert sorted(e["message"].split(": ", 1)[1] for e in errors) == ["empty file (0 bytes)", "not a readable image"]
     assert (persons / "id_3" / "broken.jpg").exists() and (persons / "id_3" / "readme.txt").exists()
 
 
