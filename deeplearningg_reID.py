@@ -59,9 +59,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     action.add_argument("--dry-run", action="store_true", help="show the proposed merges and change nothing")
     action.add_argument("--undo", action="store_true",
                         help="restore the folders of the last merge from persons/backup_before_merge")
+    parser.add_argument("--report", type=Path, default=None, metavar="FILE.html",
+                        help="also write a review page of the proposed merges (contact sheets, scores, "
+                             "near-misses) to open in a browser before answering; works with --dry-run")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     add_logging_flags(parser)
     args = parser.parse_args(argv)
+    if args.report is not None and args.undo:
+        parser.error("--report shows a merge plan; it cannot be used with --undo")
     size = re.fullmatch(r"(\d+)x(\d+)", args.input_size)
     if not size:
         parser.error(f"--input-size must look like 256x128, not {args.input_size!r}")
@@ -202,10 +207,14 @@ def compare_and_merge(args, config: ReidConfig, persons_dir: Path, folders, with
     stage.progress(len(with_images), len(with_images), "")
     involved = sum(len(g.folders) for g in proposals)
     stage.reid.update(force=True, groups_proposed=len(proposals), errors=stage.errors)
+    review = (lambda: write_review_page(args.report, with_images, proposals, threshold, config.backbone,
+                                        persons_dir, len(folders))) if args.report is not None else (lambda: None)
     if not proposals:
         print(f"\nNo two folders are similar enough (threshold {threshold:.3f}): nothing to merge.")
+        review()
         return finish(stage, folders_after=len(folders), groups=0, moved=0)
     print_plan(proposals, threshold, config.backbone)
+    review()
     question = f"Merge {plural(len(proposals), 'group')} ({involved} folders)? [y/N] "
     if args.dry_run:
         print("Dry run: nothing was changed.")
@@ -245,6 +254,16 @@ def compare_and_merge(args, config: ReidConfig, persons_dir: Path, folders, with
     print("Undo with: python deeplearningg_reID.py --undo")
     return finish(stage, folders_after=folders_after, groups=result.groups, moved=result.files_moved,
                   backup=str(result.backup))
+
+
+def write_review_page(path: Path, folders, proposals, threshold: float, backbone: str, persons_dir: Path,
+                      folders_total: int) -> None:
+    from reid.reidentify import near_misses
+    from reid.report import write_report
+
+    write_report(path, proposals, near_misses(folders, proposals, threshold), threshold=threshold,
+                 backbone=backbone, persons_dir=persons_dir, folders_total=folders_total)
+    print(f"Review page: {path.resolve().as_uri()} (open it in a browser)")
 
 
 def finish(stage: Stage, folders_after: int, groups: int, moved: int, backup: str | None = None) -> int:

@@ -2,6 +2,7 @@
 
     python -m benchmarks.run            # full mode (about 11 minutes on 2 cores)
     python -m benchmarks.run --quick    # small inputs (a few minutes); what CI runs
+    python -m benchmarks.run --only reliability   # re-measure some sections, keep the others
 
 Every speed figure is a ratio against a baseline measured in the same run. Needs the
 sample data (``--data``, default ``$REID_TEST_DATA`` or ``../shared/data``).
@@ -22,7 +23,7 @@ from pathlib import Path
 # (torch + TensorFlow in one process crash once triton loads).
 sys.modules.setdefault("triton", None)
 
-from . import quality, speed  # noqa: E402
+from . import quality, reliability, speed  # noqa: E402
 from .common import DEFAULT_DATA, REPO, Settings, machine  # noqa: E402
 
 SECTIONS = {
@@ -33,6 +34,7 @@ SECTIONS = {
     "memory": quality.memory,
     "accuracy": quality.accuracy,
     "counting": quality.counting,
+    "reliability": reliability.report,
 }
 
 
@@ -75,9 +77,42 @@ def main(argv: list[str] | None = None) -> int:
               f"- date: {started.strftime('%Y-%m-%d %H:%M UTC')}, "
               f"{(datetime.now(timezone.utc) - started).total_seconds() / 60:.1f} minutes",
               f"- machine: {machine()}", ""]
-    args.output.write_text("\n".join(header + parts), encoding="utf-8")
+    if set(chosen) != set(SECTIONS) and args.output.exists():
+        report = update_sections(args.output.read_text(encoding="utf-8"), parts,
+                                 f"- updated: {started.strftime('%Y-%m-%d %H:%M UTC')}, `{command}`")
+    else:
+        report = "\n".join(header + parts)
+    args.output.write_text(report, encoding="utf-8")
     print(f"report written to {args.output}")
     return 1 if failures else 0
+
+
+def update_sections(report: str, parts: list[str], note: str) -> str:
+    """``report`` with the sections in ``parts`` replaced (or appended) and ``note`` added to
+    its header, so re-measuring a few sections keeps the others.
+
+    >>> print(update_sections("# B\\n\\n- x\\n\\n## a\\n\\nold\\n\\n## b\\n\\nkept\\n", ["## a\\n\\nnew\\n"], "- u"))
+    # B
+    <BLANKLINE>
+    - x
+    - u
+    <BLANKLINE>
+    ## a
+    <BLANKLINE>
+    new
+    <BLANKLINE>
+    ## b
+    <BLANKLINE>
+    kept
+    <BLANKLINE>
+    """
+    chunks = ("\n" + report).split("\n## ")
+    header, sections = chunks[0].lstrip("\n"), {c.split("\n", 1)[0]: "## " + c for c in chunks[1:]}
+    for part in parts:
+        sections[part.split("\n", 1)[0][3:]] = part
+    header = header.rstrip("\n") + "\n" + note + "\n\n"
+    return header + "".join(text if text.endswith("\n\n") else text.rstrip("\n") + "\n\n"
+                            for text in sections.values()).rstrip("\n") + "\n"
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _default_mode())  # mkstemp makes 0600; give what open() would (crops, status, pages)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -47,6 +48,13 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
         raise
     if durable:
         fsync_dir(path.parent)
+
+
+def _default_mode() -> int:
+    """0666 less the umask, as a plain ``open(path, "w")`` would create the file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write_json(path: Path, data: Any, *, durable: bool = True) -> None:

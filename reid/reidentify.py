@@ -16,8 +16,8 @@ import numpy as np
 
 from .embedding_cache import EmbeddingCache
 from .errors import InputError
-from .grouping import (Appearance, cannot_link_pairs, choose_survivor, folder_embedding, group_folders,
-                       group_similarity)
+from .grouping import (Appearance, candidate_pairs, cannot_link_pairs, choose_survivor, folder_embedding,
+                       group_folders, group_similarity)
 from .persons import list_images, list_person_folders, parse_person_id, read_track_metadata
 
 log = logging.getLogger(__name__)
@@ -146,3 +146,37 @@ def propose_groups(folders: Sequence[Folder], threshold: float) -> list[Proposed
         members = sorted((usable[i] for i in group if i != survivor), key=lambda f: (f.sort_id, f.name))
         proposals.append(ProposedGroup(usable[survivor], members, low, mean))
     return proposals
+
+
+@dataclass
+class NearMiss:
+    """Two folders that scored close to (or above) the threshold but are not proposed together."""
+
+    first: Folder
+    second: Folder
+    similarity: float
+    reason: str
+
+
+def near_misses(folders: Sequence[Folder], proposals: Sequence[ProposedGroup], threshold: float,
+                margin: float = 0.05, limit: int = 20) -> list[NearMiss]:
+    """The most similar pairs of folders that will not be merged together, most similar first:
+    pairs just under the threshold, and pairs over it kept apart (seen at the same time, or
+    closer to each other than to the rest of a group)."""
+    usable = [f for f in folders if f.embedding is not None]
+    if len(usable) < 2:
+        return []
+    group_of = {f.name: number for number, group in enumerate(proposals) for f in group.folders}
+    cannot = cannot_link_pairs([f.appearances for f in usable])
+    rows, cols, sims = candidate_pairs(np.stack([f.embedding for f in usable]), threshold - margin)
+    misses = []
+    for i, j, similarity in zip(rows.tolist(), cols.tolist(), sims.tolist()):
+        a, b = usable[i], usable[j]
+        if a.name in group_of and group_of[a.name] == group_of.get(b.name):
+            continue
+        reason = ("seen at the same time in one video" if (i, j) in cannot
+                  else "under the threshold" if similarity < threshold
+                  else "over the threshold, but not with the rest of a group")
+        misses.append(NearMiss(a, b, similarity, reason))
+    misses.sort(key=lambda m: (-m.similarity, m.first.name, m.second.name))
+    return misses[:limit]

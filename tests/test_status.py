@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -179,3 +180,12 @@ def test_two_writers_of_different_sections_lose_nothing(tmp_path):
         assert w.returncode == 0, w.stderr.read()
     doc = StatusFile(path).read()
     assert doc["counting"]["n"] == 300 and doc["reid"]["n"] == 300
+
+
+def test_files_written_atomically_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        StatusFile(tmp_path / "status.json").update_section("counting", {"state": "running"})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "status.json").stat().st_mode & 0o777 == 0o644  # readable by a monitor of another user
