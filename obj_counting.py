@@ -66,6 +66,9 @@ def parse_args(argv: list[str] | None) -> "argparse.Namespace":
                              "folder (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, metavar="N",
                         help="CPU threads for the detector (default: all %(default)s cores)")
+    parser.add_argument("--save-video", nargs="?", type=Path, const=Path("annotated"), default=None, metavar="DIR",
+                        help="also write an annotated copy of each video (boxes, person ids, running count) "
+                             "into DIR as <name>_annotated.mp4 (DIR defaults to 'annotated')")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_logging_flags(parser)
     args = parser.parse_args(argv)
@@ -94,6 +97,8 @@ def print_summary(result, persons_dir: Path) -> None:
         print(f"  {str(video.video):<{width}}  {video.persons:4d} persons in {video.frames} frames{ids}")
         if video.warning:
             print(f"  {'':<{width}}  warning: {video.warning}")
+        if video.annotated:
+            print(f"  {'':<{width}}  annotated copy: {video.annotated}")
     processed = len(result.videos) - len(result.failed)
     fps = result.frames / result.seconds if result.seconds else 0.0
     print(f"Total: {result.persons} persons in {processed} of {len(result.videos)} videos "
@@ -120,7 +125,7 @@ def run(args) -> int:
     tracker = PersonTracker(args.model, args.tracker, args.conf, args.imgsz, threads=args.threads)
     reporter = SectionReporter(status, "counting", args.config.status_interval_s)
     counting = CountingRun(args.config, tracker, args.persons, reporter, model_name=args.model,
-                           show_progress=False if args.no_progress else None)
+                           show_progress=False if args.no_progress else None, annotated_dir=args.save_video)
     try:
         result = counting.run(videos)
     except BaseException as exc:

@@ -20,6 +20,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from .annotate import AnnotatedVideo, annotate_and_write
 from .config import TrackingConfig
 from .crops import Candidate, SamplerActions, TrackSampler, clip_box, crop_rejection
 from .errors import InputError, OutputError, ReidError
@@ -106,10 +107,14 @@ class VideoResult:
     person_ids: list[int] = field(default_factory=list)
     error: str | None = None
     warning: str | None = None
+    annotated: Path | None = None  # the annotated copy (--save-video)
 
     def to_status(self) -> dict[str, Any]:
-        return {"video": str(self.video), "state": self.state, "persons": self.persons, "tracks": self.tracks,
-                "frames": self.frames, "crops": self.crops, "error": self.error, "warning": self.warning}
+        status = {"video": str(self.video), "state": self.state, "persons": self.persons, "tracks": self.tracks,
+                  "frames": self.frames, "crops": self.crops, "error": self.error, "warning": self.warning}
+        if self.annotated is not None:
+            status["annotated"] = str(self.annotated)
+        return status
 
 
 @dataclass
@@ -142,13 +147,14 @@ class CountingRun:
     """One run of the tracking stage over a list of videos."""
 
     def __init__(self, config: TrackingConfig, tracker: Tracker, persons_dir: Path, reporter: SectionReporter,
-                 model_name: str, show_progress: bool | None = None):
+                 model_name: str, show_progress: bool | None = None, annotated_dir: Path | None = None):
         self.config = config
         self.tracker = tracker
         self.persons_dir = Path(persons_dir)
         self.reporter = reporter
         self.context = RunContext(run_id=new_run_id(), config=config, model=model_name)
         self.show_progress = show_progress
+        self.annotated_dir = annotated_dir  # where annotated copies of the videos go (None: no copies)
         self.allocator = IdAllocator(self.persons_dir)
         self.errors: list[dict[str, str]] = []
         self._frames_done = 0
@@ -204,8 +210,11 @@ class CountingRun:
         self.reporter.update(force=True, current_video=str(info.path), videos=[r.to_status() for r in results])
         tracks: dict[int, TrackRecord] = {}
         complete = False
+        annotated = None
         try:
-            self._track_frames(info, result, writer, bar, tracks)
+            if self.annotated_dir is not None:
+                annotated = AnnotatedVideo(self.annotated_dir, info.path, info.fps, (info.width, info.height))
+            self._track_frames(info, result, writer, bar, tracks, annotated)
             complete = True
         except OutputError:
             raise  # the disk is the problem, not this video: stop the run
@@ -219,6 +228,8 @@ class CountingRun:
             for record in tracks.values():
                 self._apply(record, self._finish_track(record), info, writer)
             self._write_metadata(tracks, info, writer, complete=complete)
+            if annotated is not None:
+                writer.call(lambda: setattr(result, "annotated", annotated.close()))
         folders = [r for r in tracks.values() if r.folder is not None]
         result.persons = len(folders)
         result.person_ids = sorted(r.person_id for r in folders)
@@ -230,7 +241,7 @@ class CountingRun:
                  result.crops, result.frames)
 
     def _track_frames(self, info: VideoInfo, result: VideoResult, writer: CropWriter, bar: tqdm,
-                      tracks: dict[int, TrackRecord]) -> None:
+                      tracks: dict[int, TrackRecord], annotated: AnnotatedVideo | None = None) -> None:
         """The frame loop: track, choose crops, write them, report progress."""
         self.tracker.start_video()
         window = max(1, round(self.config.crop_interval_s * info.fps))
@@ -238,7 +249,8 @@ class CountingRun:
         last_checkpoint = time.monotonic()
         with FrameReader(info.path, self.config.max_frames) as reader:
             for index, frame in reader:
-                for detection in self.tracker.update(frame):
+                detections = self.tracker.update(frame)
+                for detection in detections:
                     record = tracks.get(detection.track_id)
                     if record is None:
                         record = tracks[detection.track_id] = TrackRecord(
@@ -246,6 +258,9 @@ class CountingRun:
                     self._observe(record, index, frame, detection, info, writer)
                     if record.sampler.has_pending:
                         pending[detection.track_id] = record
+                if annotated is not None:
+                    boxes = [(d.box, *self._label(tracks[d.track_id])) for d in detections]
+                    writer.call(annotate_and_write, annotated, frame, boxes, f"persons: {self._persons}")
                 self._flush_stale(pending, index, info, writer)
                 writer.check()
                 result.frames = index + 1
@@ -258,6 +273,13 @@ class CountingRun:
         if reader.error:
             raise InputError(f"{info.path}: {reader.error}")
         self._check_length(info, result)
+
+    @staticmethod
+    def _label(record: TrackRecord) -> tuple[str, bool]:
+        """How a box is labelled in the annotated video: its person folder, once it has one."""
+        if record.person_id is not None:
+            return f"id_{record.person_id}", True
+        return f"track {record.tracker_id}", False
 
     def _observe(self, record: TrackRecord, index: int, frame: np.ndarray, detection: Any, info: VideoInfo,
                  writer: CropWriter) -> None:

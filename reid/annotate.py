@@ -1,0 +1,88 @@
+"""Annotated copies of the videos: boxes, person ids and the running count, drawn with OpenCV.
+
+Only OpenCV's built-in Hershey fonts are used, so nothing is downloaded. The copy is written
+under a hidden temporary name and renamed when complete, so a file named like a finished
+video always is one; an existing file is never overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+from .errors import OutputError
+
+PERSON_COLOUR = (60, 200, 60)  # BGR: a track that has a person folder
+TENTATIVE_COLOUR = (170, 170, 170)  # a track too young (or too weak) to have one yet
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def draw_annotations(frame: np.ndarray, boxes: Iterable[tuple[tuple[float, float, float, float], str, bool]],
+                     count_text: str) -> np.ndarray:
+    """A copy of ``frame`` with each ``(box, label, is_person)`` drawn and ``count_text`` in a corner."""
+    out = frame.copy()
+    height, width = out.shape[:2]
+    scale = max(0.4, min(1.2, height / 720))
+    thickness = max(1, round(2 * scale))
+    for (x1, y1, x2, y2), label, is_person in boxes:
+        colour = PERSON_COLOUR if is_person else TENTATIVE_COLOUR
+        p1, p2 = (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2)))
+        cv2.rectangle(out, p1, p2, colour, thickness)
+        (tw, th), base = cv2.getTextSize(label, FONT, scale, thickness)
+        top = max(0, p1[1] - th - base - 2)
+        cv2.rectangle(out, (p1[0], top), (min(width - 1, p1[0] + tw + 4), top + th + base + 2), colour, cv2.FILLED)
+        cv2.putText(out, label, (p1[0] + 2, top + th + 1), FONT, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+    (tw, th), base = cv2.getTextSize(count_text, FONT, scale * 1.1, thickness)
+    cv2.rectangle(out, (0, 0), (tw + 12, th + base + 12), (0, 0, 0), cv2.FILLED)
+    cv2.putText(out, count_text, (6, th + 6), FONT, scale * 1.1, (255, 255, 255), thickness, cv2.LINE_AA)
+    return out
+
+
+def annotate_and_write(video: "AnnotatedVideo", frame: np.ndarray, boxes, count_text: str) -> None:
+    """For the writer thread: drawing and encoding there keeps the detector loop busy."""
+    video.write(draw_annotations(frame, boxes, count_text))
+
+
+def free_path(folder: Path, video: Path) -> Path:
+    """``folder/<stem>_annotated.mp4``, or ``..._2.mp4`` and so on if that exists already."""
+    candidate = folder / f"{video.stem}_annotated.mp4"
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = folder / f"{video.stem}_annotated_{n}.mp4"
+    return candidate
+
+
+class AnnotatedVideo:
+    """An MPEG-4 copy of one video; ``close()`` gives it its name (what was written of a video
+    that failed midway is kept too: it shows how far it went)."""
+
+    def __init__(self, folder: Path, video: Path, fps: float, size: tuple[int, int]):
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create {folder}: {exc.strerror or exc}") from None
+        self.path = free_path(Path(folder), video)
+        self._partial = self.path.with_name(f".{self.path.stem}.partial.mp4")
+        self._writer = cv2.VideoWriter(str(self._partial), cv2.VideoWriter_fourcc(*"mp4v"), fps or 25.0, size)
+        if not self._writer.isOpened():
+            raise OutputError(f"cannot write the annotated video {self.path}")
+        self.frames = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        self._writer.write(frame)
+        self.frames += 1
+
+    def close(self) -> Path | None:
+        self._writer.release()
+        if self.frames == 0:
+            self._partial.unlink(missing_ok=True)
+            return None
+        if self.path.exists():  # appeared meanwhile: never overwrite
+            self.path = free_path(self.path.parent, self.path)
+        os.replace(self._partial, self.path)
+        return self.path
