@@ -4,19 +4,23 @@
 in). Every request reads ``status.json`` afresh; nothing is cached between requests, so
 the answers are live and a broken file only affects the requests made while it is broken.
 
-All answers are JSON (``/metrics`` is Prometheus text), carry ``Cache-Control: no-store``,
-and errors never expose a traceback. The app is read-only and takes no path from the
-client, so no request can reach outside the persons folder.
+All answers are JSON (``/metrics`` is Prometheus text, ``/`` the dashboard page and
+``/persons/<folder>/thumbnail`` a crop), carry ``Cache-Control: no-store``, and errors never
+expose a traceback. The app is read-only and takes no path from the client (a thumbnail is
+asked for by folder name, checked against the listing, and the crop chosen here), so no
+request can reach outside the persons folder.
 """
 
 from __future__ import annotations
 
 import logging
+import mimetypes
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request, send_file
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from werkzeug.exceptions import HTTPException
@@ -25,7 +29,7 @@ from . import __version__
 from .config import DEFAULT_PERSONS, DEFAULT_STATUS
 from .errors import StatusError
 from .health import Verdict, age_seconds, assess, error_log, last_update, number, stage_progress
-from .persons import folder_summary, list_person_folders
+from .persons import folder_summary, list_images, list_person_folders
 from .status import SECTIONS, StatusFile
 
 log = logging.getLogger(__name__)
@@ -60,6 +64,42 @@ def _route(rule: str):
 
 # -- endpoints ----------------------------------------------------------------------------
 
+DASHBOARD_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self'; "
+                 "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+@_route("/")
+def dashboard():
+    """A page that polls the JSON endpoints: progress bars, counts, errors, person thumbnails."""
+    page = (Path(__file__).parent / "static" / "dashboard.html").read_bytes()
+    response = Response(page, content_type="text/html; charset=utf-8")
+    response.headers["Content-Security-Policy"] = DASHBOARD_CSP
+    return response
+
+
+@_route("/persons/<name>/thumbnail")
+def thumbnail(name: str):
+    """One crop of a person folder. The folder must be one that /health/persons lists and the
+    crop is chosen here, so no request can name a path, let alone one outside the folder."""
+    persons_dir = Path(current_app.config["PERSONS_DIR"])
+    try:
+        folders = {f.name: f for f in list_person_folders(persons_dir, missing_ok=False)}
+        images = list_images(folders[name]) if name in folders else []
+    except OSError:
+        images = []
+    root = os.path.realpath(persons_dir)
+    images = [i for i in images if os.path.commonpath([root, os.path.realpath(i)]) == root]
+    if not images:
+        abort(404, description=f"no person folder {name!r} with a crop")
+    crop = images[len(images) // 2]  # the middle of the track: the person is usually well in view
+    try:
+        handle = open(crop, "rb")
+    except OSError:
+        abort(404, description=f"the crop of {name!r} just went away (merged?)")
+    return send_file(handle, mimetype=mimetypes.guess_type(crop.name)[0] or "application/octet-stream",
+                     max_age=0, conditional=False, download_name=crop.name)
+
+
 @_route("/health")
 def health():
     """Basic health, the total person count and the age of the last status update."""
@@ -88,6 +128,7 @@ def processing():
     body = {**_verdict_fields(verdict), "checked_at": _iso(now)}
     for name in ("counting", "processing"):
         body[name] = stage_progress(name, doc[name], now, stall) if doc else None
+    body["errors"] = error_log(doc["counting"]) if doc else []  # the merge's are in /health/reid
     return _json(body, verdict.http_status)
 
 
@@ -123,6 +164,8 @@ def persons():
         verdict.fail(f"cannot read persons folder {persons_dir}: {exc.strerror or exc}")
         folders = []
     page = [folder_summary(f) for f in folders[offset:offset + limit]]
+    for entry in page:
+        entry["thumbnail"] = f"/persons/{entry['name']}/thumbnail" if entry["images"] else None
     body = {**_verdict_fields(verdict), "persons_dir": str(persons_dir), "total": len(folders), "offset": offset,
             "limit": limit, "count": len(page), "persons": page}
     return _json(body, verdict.http_status)

@@ -1,0 +1,138 @@
+"""The dashboard at GET / in a real headless browser (Debian's chromium, driven by selenium)
+against a live health_check.py, and the thumbnail route that serves crops from the persons
+folder only."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks.reliability import start_monitor, stop_monitor
+from reid.status import StatusFile
+
+CHROMIUM = Path(os.environ.get("REID_CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("REID_CHROMEDRIVER", "/usr/bin/chromedriver"))
+
+
+@pytest.fixture
+def monitor(tmp_path, labelled_crops):
+    persons = tmp_path / "persons"
+    for n, identity in ((1, "001"), (2, "003"), (3, "007")):
+        folder = persons / f"id_{n}"
+        folder.mkdir(parents=True)
+        for crop in sorted((labelled_crops / identity).glob("01_*.png"))[:3]:
+            shutil.copy(crop, folder / crop.name)
+    (tmp_path / "outside").mkdir()
+    shutil.copy(next((labelled_crops / "011").glob("*.png")), tmp_path / "outside" / "secret.png")
+    (persons / "id_4").mkdir()
+    os.symlink(tmp_path / "outside" / "secret.png", persons / "id_4" / "a.png")  # a link out: never served
+    os.symlink(tmp_path / "outside", persons / "id_5")  # a folder that is a link: not a person folder
+    status = StatusFile(tmp_path / "status.json")
+    status.update_section("counting", {"state": "running", "frames_done": 100, "frames_total": 1000, "fps": 30.0,
+                                       "persons": 2, "current_video": "videos/hall.mp4",
+                                       "errors": [{"time": "t", "path": "videos/bad.mp4", "message": "truncated"}]})
+    process, port = start_monitor(tmp_path)
+    yield tmp_path, port, status
+    assert stop_monitor(process) == 0
+
+
+def fetch(port: int, path: str) -> tuple[int, dict, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def test_the_page_is_served_with_a_strict_content_policy(monitor):
+    _, port, _ = monitor
+    status, headers, body = fetch(port, "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert b"/health/processing" in body and b"http://" not in body and b"https://" not in body
+
+
+def test_thumbnails_come_from_person_folders_only(monitor, labelled_crops):
+    work, port, _ = monitor
+    listing = json.loads(fetch(port, "/health/persons")[2])
+    thumbs = {p["name"]: p["thumbnail"] for p in listing["persons"]}
+    assert thumbs == {"id_1": "/persons/id_1/thumbnail", "id_2": "/persons/id_2/thumbnail",
+                      "id_3": "/persons/id_3/thumbnail", "id_4": None}
+    status, headers, body = fetch(port, "/persons/id_1/thumbnail")
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    assert body == (work / "persons" / "id_1" / "01_2.png").read_bytes()  # the middle crop
+    secret = (work / "outside" / "secret.png").read_bytes()
+    for path in ("/persons/id_4/thumbnail", "/persons/id_5/thumbnail", "/persons/..%2Foutside/thumbnail",
+                 "/persons/../outside/thumbnail", "/persons/%2E%2E/thumbnail", "/persons/id_9/thumbnail",
+                 "/persons/backup_before_merge/thumbnail"):
+        status, _, body = fetch(port, path)
+        assert status == 404, path
+        assert secret not in body and json.loads(body)["status"] == "fail"
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        message = f"{CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1200,1000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def wait_for(driver, condition, what: str, timeout: float = 15):
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d), message=what)
+
+
+def test_the_dashboard_follows_status_json_live(monitor, browser, tmp_path):
+    work, port, status = monitor
+    browser.get(f"http://127.0.0.1:{port}/")
+    by_id = lambda d, name: d.find_element("id", name)  # noqa: E731
+    wait_for(browser, lambda d: by_id(d, "counting-percent").text == "10.0%", "the first progress")
+    assert by_id(browser, "overall").text == "pass"
+    assert "30.0 fps" in by_id(browser, "counting-detail").text
+    assert "videos/bad.mp4" in by_id(browser, "errors").text
+    assert by_id(browser, "folders-total").text == "4"
+    # thumbnails really loaded (from the persons folder), the folder without a crop has none
+    wait_for(browser, lambda d: d.execute_script(
+        "return [...document.querySelectorAll('#persons img')].filter(i => i.complete && i.naturalWidth > 0)"
+        ".length") == 3, "three thumbnails")
+    first_bar = browser.execute_script("return document.getElementById('counting-bar').style.width")
+    assert first_bar == "10%"
+
+    status.update_section("counting", {"frames_done": 750, "persons": 3})
+    status.update_section("processing", {"state": "running", "operation": "extracting features", "done": 30,
+                                         "total": 120})
+    wait_for(browser, lambda d: by_id(d, "counting-percent").text == "75.0%", "the progress to change")
+    wait_for(browser, lambda d: by_id(d, "processing-percent").text == "25.0%", "the re-ID progress")
+    assert browser.execute_script("return document.getElementById('counting-bar').style.width") == "75%"
+    assert "extracting features" in by_id(browser, "processing-detail").text
+    browser.save_screenshot(str(tmp_path / "dashboard.png"))
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+
+    status.update_section("counting", {"state": "failed", "error": "disk full"})
+    wait_for(browser, lambda d: by_id(d, "overall").text == "fail", "the failure to show")
+    assert "disk full" in by_id(browser, "overall-output").text
+    (work / "status.json").write_text("{ broken")
+    wait_for(browser, lambda d: "not valid JSON" in by_id(d, "overall-output").text, "a malformed status")
