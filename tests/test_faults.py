@@ -61,6 +61,23 @@ def test_a_merge_killed_at_each_step_is_finished_by_the_next_run(template, mobil
     assert problems == []
 
 
+def test_the_check_itself_catches_a_lost_a_duplicated_and_a_changed_crop(template, mobilenet_v2, tmp_path):
+    work = shutil.copytree(template, tmp_path / "work", copy_function=shutil.copy2)
+    assert run_reid(work, mobilenet_v2, "--yes").returncode == 0
+    assert verify_after_rerun(template, work) == []
+    crop = sorted((work / "persons" / "id_1").glob("*.png"))[0]
+    saved = crop.read_bytes()
+    crop.unlink()
+    assert "lost or duplicated" in verify_after_rerun(template, work)[0]
+    crop.write_bytes(saved)
+    shutil.copy(crop, work / "persons" / "id_7" / "copy.png")
+    assert "lost or duplicated" in verify_after_rerun(template, work)[0]
+    (work / "persons" / "id_7" / "copy.png").unlink()
+    backup_crop = next((work / "persons" / "backup_before_merge").glob("*/id_2/*.png"))
+    backup_crop.write_bytes(b"damaged")
+    assert any("backup of id_2" in p for p in verify_after_rerun(template, work))
+
+
 def test_merges_killed_at_random_moments_lose_nothing(template, mobilenet_v2, tmp_path):
     seed = int(os.environ.get("REID_STRESS_SEED", random.randrange(1 << 30)))
     results = random_kills(template, tmp_path, mobilenet_v2, rounds=8, seed=seed)
