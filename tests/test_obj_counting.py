@@ -201,3 +201,20 @@ def test_help_documents_every_flag_with_its_default(tmp_path):
                  "--max-crops", "--crop-interval", "--min-crop-height", "--keep-edge-crops", "--threads"):
         assert flag in proc.stdout
     assert "(default: videos)" in proc.stdout and "(default: yolov8n.pt)" in proc.stdout
+
+
+def test_thread_settings_for_a_litert_detector(detector):
+    """LiteRT gets every core; torch, which then only pre- and post-processes, gets one."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = ("import sys, torch; sys.modules.setdefault('triton', None)\n"
+            "import ultralytics.nn.backends.litert as litert\n"
+            "from reid.tracking import PersonTracker\n"
+            f"tracker = PersonTracker({str(detector)!r}, threads=2)\n"
+            "print(litert.NUM_THREADS, torch.get_num_threads(), tracker.torch_threads)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1].split() == ["2", "1", "1"]
