@@ -17,16 +17,12 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .errors import InputError, ModelNotFoundError, ReidError
+from .images import decode_image
 from .prefetch import prefetch
 
 log = logging.getLogger(__name__)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
-
-# No person crop comes near this; a file claiming more is damaged or a decompression bomb,
-# and decoding it would take gigabytes. OpenCV reads the limit at its first decode.
-MAX_IMAGE_MEGAPIXELS = 64
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_MEGAPIXELS * 1024 * 1024))
 
 
 @dataclass(frozen=True)
@@ -77,17 +73,7 @@ def read_image(path: Path, size: tuple[int, int]) -> np.ndarray:
     """An RGB uint8 image resized to ``size`` (height, width); ``InputError`` if unreadable."""
     import cv2
 
-    data = np.fromfile(str(path), dtype=np.uint8)  # also works for names OpenCV cannot open
-    if not data.size:
-        raise InputError(f"{path}: empty file (0 bytes)")
-    try:
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR)  # grey and RGBA become BGR
-    except cv2.error as exc:
-        too_big = "MAX_IMAGE_PIXELS" in str(exc)
-        raise InputError(f"{path}: " + (f"larger than {MAX_IMAGE_MEGAPIXELS} megapixels, not a person crop"
-                                        if too_big else "not a readable image")) from None
-    if image is None or image.size == 0:
-        raise InputError(f"{path}: not a readable image")
+    image = decode_image(path)
     height, width = size
     interpolation = cv2.INTER_AREA if image.shape[0] > height else cv2.INTER_LINEAR
     image = cv2.resize(image, (width, height), interpolation=interpolation)

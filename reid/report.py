@@ -16,8 +16,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .errors import OutputError
+from .errors import InputError, OutputError
 from .fsutil import atomic_write_bytes
+from .images import decode_image
 from .reidentify import Folder, NearMiss, ProposedGroup
 
 THUMB_HEIGHT = 112
@@ -41,11 +42,8 @@ h1 { font-size: 1.4rem; margin-bottom: .2rem; } h2 { font-size: 1.15rem; margin-
 def thumbnail(path: Path) -> str | None:
     """A small inline JPEG of an image, or None if it cannot be read."""
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    except (OSError, cv2.error):
-        return None
-    if image is None or image.size == 0:
+        image = decode_image(path)
+    except (InputError, OSError):
         return None
     scale = THUMB_HEIGHT / image.shape[0]
     small = cv2.resize(image, (max(1, round(image.shape[1] * scale)), THUMB_HEIGHT), interpolation=cv2.INTER_AREA)
