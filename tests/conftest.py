@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import subprocess
 import sys
 import uuid
+import zlib
 from pathlib import Path
 
 # TensorFlow and torch in one process segfault once ultralytics loads triton; no test needs
@@ -97,6 +99,15 @@ def write_video(path: Path, frames: int, size: tuple[int, int] = (320, 240), fps
         writer.write(frame)
     writer.release()
     return path
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims a huge size (a decompression bomb) with almost no data."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + \
+        chunk(b"IEND", b"")
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import struct
-import zlib
 from pathlib import Path
 
 import cv2
@@ -15,7 +13,7 @@ import numpy as np
 import pytest
 
 from benchmarks.reliability import build_merge_workdir, crop_multiset, run_reid, warm_cache
-from conftest import REPO, assert_clean_error, run_script, tree_hashes, write_video
+from conftest import assert_clean_error, png_claiming, run_script, tree_hashes, write_video
 
 # -- videos ---------------------------------------------------------------------------------
 
@@ -75,15 +73,6 @@ def test_spaces_and_non_ascii_in_video_names_and_folders(tmp_path, video, detect
 
 # -- person folders -----------------------------------------------------------------------------
 
-def _png_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header claims a huge size (a decompression bomb) with almost no data."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + \
-        chunk(b"IEND", b"")
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, labelled_crops, mobilenet_v2) -> Path:
     """The merge workdir (id_2 -> id_1 and id_4 -> id_3 at 0.99) plus every kind of bad file."""
@@ -93,7 +82,7 @@ def corpus(tmp_path_factory, labelled_crops, mobilenet_v2) -> Path:
     (persons / "id_1" / "empty.png").write_bytes(b"")
     (persons / "id_1" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(3000))
     (persons / "id_1" / "crop with spaces ü 1.png").write_bytes((persons / "id_1" / "01_1.png").read_bytes())
-    (persons / "id_2" / "bomb.png").write_bytes(_png_claiming(200_000, 200_000))
+    (persons / "id_2" / "bomb.png").write_bytes(png_claiming(200_000, 200_000))
     (persons / "id_2" / "notes.txt").write_text("the man in the red coat\n")
     (persons / "id_2" / "Thumbs.db").write_bytes(os.urandom(512))
     (persons / "id_2" / "nested").mkdir()
