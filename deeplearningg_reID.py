@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from reid.cli import EXIT_OK, ArgumentParser, add_logging_flags, run_reporting_errors, setup_logging
 from reid.config import DEFAULT_PERSONS, DEFAULT_STATUS, DEFAULT_THRESHOLDS, ReidConfig
-from reid.errors import InputError, ReidError
+from reid.errors import InputError
 from reid.status import SectionReporter, StatusFile, utc_now_iso
 
 log = logging.getLogger("deeplearningg_reID")

@@ -106,7 +106,7 @@ REWRITER = textwrap.dedent("""
 """)
 
 
-def _check_answer(path: str, status: int, body: bytes) -> str | None:
+def check_answer(path: str, status: int, body: bytes) -> str | None:
     """None when the answer is a complete, valid one; else what is wrong with it."""
     if status != 200:
         return f"{path}: HTTP {status} {body[:200]!r}"
@@ -168,7 +168,7 @@ def monitor_load(workdir: Path, clients: int = 16, requests_per_client: int = 50
                         problems.append(f"{path}: {type(exc).__name__} {exc}")
                     continue
                 mine.append((time.perf_counter() - start) * 1000)
-                wrong = _check_answer(path, status, body)
+                wrong = check_answer(path, status, body)
                 if wrong:
                     with lock:
                         counts["invalid"] += 1

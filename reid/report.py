@@ -102,9 +102,9 @@ def render(proposals: Sequence[ProposedGroup], misses: Sequence[NearMiss], *, th
             parts.append(_folder_html(member, f", {_similarity(member, group.survivor):.3f} to "
                                               f"{group.survivor.name}", crops_per_folder))
         parts.append("</div>")
-    parts.append(f'<h2>Near-misses</h2><p class="summary">The most similar pairs that will <b>not</b> be merged '
-                 f'together. Pairs under the threshold would merge with a lower --threshold; pairs seen at the same '
-                 f'time are never merged.</p>')
+    parts.append('<h2>Near-misses</h2><p class="summary">The most similar pairs that will <b>not</b> be merged '
+                 'together. Pairs under the threshold would merge with a lower --threshold; pairs seen at the same '
+                 'time are never merged.</p>')
     if not misses:
         parts.append("<p>None within 0.05 of the threshold.</p>")
     for miss in misses:

@@ -66,7 +66,7 @@ def test_save_video_writes_an_annotated_copy_with_every_frame(short_video, detec
                       "--no-progress", cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     copy = tmp_path / "out dir" / "hall way_annotated.mp4"
-    assert f"annotated copy: out dir/hall way_annotated.mp4" in proc.stdout
+    assert "annotated copy: out dir/hall way_annotated.mp4" in proc.stdout
     stated, decoded, size = frame_count(short_video)
     assert frame_count(copy) == (stated, decoded, size) and decoded == 160
     # a frame where the person is tracked shows a green box and the count; the input has neither

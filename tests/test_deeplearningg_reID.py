@@ -9,7 +9,6 @@ expected plan unambiguous.
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
 import os
 import shutil

@@ -9,7 +9,6 @@ Longer runs of the random kills: ``python -m benchmarks.stress``.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil

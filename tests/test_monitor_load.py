@@ -3,7 +3,7 @@ more than 50 times a second: no request fails and every answer is complete and v
 
 from __future__ import annotations
 
-from benchmarks.reliability import _check_answer, monitor_load
+from benchmarks.reliability import check_answer, monitor_load
 
 
 def test_sixteen_clients_times_five_hundred_requests_during_status_rewrites(tmp_path):
@@ -17,9 +17,9 @@ def test_sixteen_clients_times_five_hundred_requests_during_status_rewrites(tmp_
 
 
 def test_the_answer_check_rejects_what_it_should():
-    assert _check_answer("/health", 200, b'{"status": "pass"}') is None
-    assert "HTTP 503" in _check_answer("/health", 503, b'{"status": "fail"}')
-    assert "invalid JSON" in _check_answer("/health", 200, b'{"status": "pa')
-    assert "unexpected body" in _check_answer("/health", 200, b'{"status": "fail"}')
-    assert _check_answer("/metrics", 200, b"# HELP reid_persons x\nreid_persons 3.0\n") is None
-    assert "invalid line" in _check_answer("/metrics", 200, b"reid_persons 3.0\nreid_frames_do")
+    assert check_answer("/health", 200, b'{"status": "pass"}') is None
+    assert "HTTP 503" in check_answer("/health", 503, b'{"status": "fail"}')
+    assert "invalid JSON" in check_answer("/health", 200, b'{"status": "pa')
+    assert "unexpected body" in check_answer("/health", 200, b'{"status": "fail"}')
+    assert check_answer("/metrics", 200, b"# HELP reid_persons x\nreid_persons 3.0\n") is None
+    assert "invalid line" in check_answer("/metrics", 200, b"reid_persons 3.0\nreid_frames_do")
