@@ -11,8 +11,10 @@ Progress goes to the "processing" and "reid" sections of status.json. See README
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import re
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -127,6 +129,7 @@ def confirm(question: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from reid import merge
+    from reid.lease import Lease
     from reid.reidentify import scan_folders
 
     config: ReidConfig = args.config
@@ -135,39 +138,76 @@ def run(args: argparse.Namespace) -> int:
     persons_dir: Path = args.persons
     if not persons_dir.is_dir():
         raise InputError(f"persons folder {persons_dir} does not exist: run obj_counting.py first")
+    check_settings(args)
     stage = Stage(status, config.status_interval_s)
-    note = merge.recover(persons_dir)
-    if note:
-        print(f"Note: {note}.")
     if args.undo:
-        return undo(persons_dir, stage)
+        with Lease(persons_dir, "undoing the last merge").exclusive() as lease:
+            return undo(args, persons_dir, stage, lease)
+    if args.dry_run:
+        lease = Lease(persons_dir, "dry run").shared()
+        waiting_for = merge.pending(persons_dir)
+        if waiting_for:
+            lease.release()
+            print(f"Dry run: {waiting_for}. Nothing was changed; run without --dry-run to do that, then "
+                  f"--dry-run again to see what else could be merged.")
+            return EXIT_OK
+        busy = [h for h in lease.others() if h.action == "tracking"]
+        if busy:
+            print(f"Provisional: {', '.join(h.describe() for h in busy)} is still adding to {persons_dir}, "
+                  f"so this plan may change.")
+    else:
+        lease = Lease(persons_dir, "merging").exclusive()
+    with lease:
+        if not args.dry_run:
+            note = merge.recover(persons_dir, lease=lease)
+            if note:
+                print(f"Note: {note}.")
+        folders = scan_folders(persons_dir)
+        if not folders:
+            raise InputError(f"no person folders in {persons_dir}: run obj_counting.py first")
+        for folder in folders:
+            if not folder.images:
+                log.warning("%s has no images; it is left out", folder.path)
+                stage.error(str(folder.path), "no images")
+        with_images = [f for f in folders if f.images]
+        if len(with_images) < 2:
+            detail = "only one person folder has images" if with_images else "no person folder has images"
+            raise InputError(f"{detail} in {persons_dir}: nothing to compare")
+        check_can_ask(args)
 
-    folders = scan_folders(persons_dir)
-    if not folders:
-        raise InputError(f"no person folders in {persons_dir}: run obj_counting.py first")
-    for folder in folders:
-        if not folder.images:
-            log.warning("%s has no images; it is left out", folder.path)
-            stage.error(str(folder.path), "no images")
-    with_images = [f for f in folders if f.images]
-    if len(with_images) < 2:
-        detail = "only one person folder has images" if with_images else "no person folder has images"
-        raise InputError(f"{detail} in {persons_dir}: nothing to compare")
-
-    stage.processing.start(operation="extracting features", done=0, total=sum(len(f.images) for f in with_images),
-                           percent=0.0, current_folder=None, eta_s=None, backbone=config.backbone)
-    stage.reid.start(threshold=config.effective_threshold, backbone=config.backbone, folders_before=len(folders),
-                     dry_run=args.dry_run, errors=stage.errors)
-    try:
-        return compare_and_merge(args, config, persons_dir, folders, with_images, stage)
-    except BaseException as exc:
-        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
-        stage.processing.finish("failed", error=reason)
-        stage.reid.finish("failed", error=reason, errors=stage.errors)
-        raise
+        stage.processing.start(operation="extracting features", done=0,
+                               total=sum(len(f.images) for f in with_images), percent=0.0, current_folder=None,
+                               eta_s=None, backbone=config.backbone)
+        stage.reid.start(threshold=config.effective_threshold, backbone=config.backbone,
+                         folders_before=len(folders), dry_run=args.dry_run, errors=stage.errors)
+        try:
+            return compare_and_merge(args, config, persons_dir, folders, with_images, stage, lease)
+        except BaseException as exc:
+            state, reason = ("interrupted", "interrupted") if isinstance(exc, KeyboardInterrupt) else ("failed", str(exc))
+            stage.processing.finish(state, error=reason)
+            stage.reid.finish(state, error=reason, errors=stage.errors)
+            raise
 
 
-def compare_and_merge(args, config: ReidConfig, persons_dir: Path, folders, with_images, stage: Stage) -> int:
+def check_settings(args: argparse.Namespace) -> None:
+    """Mistakes in the flags that can be found before any work, so they never show as a failed stage."""
+    from reid.errors import ModelNotFoundError, OutputError
+
+    config: ReidConfig = args.config
+    if config.weights not in ("imagenet", "none") and not Path(config.weights).is_file():
+        raise ModelNotFoundError(f"weights file {config.weights} not found (--weights)")
+    if args.report is not None and not args.report.parent.is_dir():
+        raise OutputError(f"cannot write the report {args.report}: folder {args.report.parent} does not exist")
+
+
+def check_can_ask(args: argparse.Namespace) -> None:
+    """Refuse before minutes of work when the answer to the y/n prompt could not be read."""
+    if not (args.yes or args.dry_run or args.undo) and not (sys.stdin and sys.stdin.isatty()):
+        raise InputError("cannot ask for confirmation: standard input is not a terminal. Nothing was merged; "
+                         "pass --yes to merge, or --dry-run to only show the plan")
+
+
+def compare_and_merge(args, config: ReidConfig, persons_dir: Path, folders, with_images, stage: Stage, lease) -> int:
     from reid import merge
     from reid.embedding_cache import EmbeddingCache
     from reid.features import FeatureExtractor, model_key
@@ -220,10 +260,12 @@ def compare_and_merge(args, config: ReidConfig, persons_dir: Path, folders, with
         print("Dry run: nothing was changed.")
         return finish(stage, folders_after=len(folders), groups=0, moved=0)
     if not args.yes:
-        if not sys.stdin or not sys.stdin.isatty():
-            raise InputError("cannot ask for confirmation: standard input is not a terminal. Nothing was merged; "
-                             "pass --yes to merge, or --dry-run to only show the plan")
-        if not confirm(question):
+        stage.processing.update(force=True, operation="waiting for confirmation", done=0, total=len(proposals),
+                                percent=0.0, current_folder=None, eta_s=None)
+        # both sections stay alive while a person reads the plan, however long it takes
+        with stage.processing.heartbeat(), stage.reid.heartbeat():
+            answer = confirm(question)
+        if not answer:
             print("Nothing was merged.")
             return finish(stage, folders_after=len(folders), groups=0, moved=0)
 
@@ -242,7 +284,7 @@ def compare_and_merge(args, config: ReidConfig, persons_dir: Path, folders, with
             bar.update(done - bar.n)
             stage.progress(done, step_total, current)
 
-        result = merge.merge(persons_dir, groups, on_merge_progress)
+        result = merge.merge(persons_dir, groups, on_merge_progress, lease=lease)
     merge.fault_point("script:merged")  # tests: killed after the merge, before the status says so
     for message in result.errors:
         log.warning("%s", message)
@@ -251,7 +293,7 @@ def compare_and_merge(args, config: ReidConfig, persons_dir: Path, folders, with
     print(f"\nMerged {plural(result.groups, 'group')}: {len(folders)} -> {folders_after} person folders, "
           f"{result.files_moved} files moved.")
     print(f"Backup of the {involved} folders as they were: {result.backup}")
-    print("Undo with: python deeplearningg_reID.py --undo")
+    print(f"Undo with: {undo_command(args)}")
     return finish(stage, folders_after=folders_after, groups=result.groups, moved=result.files_moved,
                   backup=str(result.backup))
 
@@ -273,15 +315,37 @@ def finish(stage: Stage, folders_after: int, groups: int, moved: int, backup: st
     return EXIT_OK
 
 
-def undo(persons_dir: Path, stage: Stage) -> int:
+def undo_command(args: argparse.Namespace) -> str:
+    """The command that undoes this run's merge: this script, with this run's folders, from here."""
+    python = Path(sys.executable)
+    with contextlib.suppress(ValueError):
+        python = python.relative_to(Path.cwd())  # e.g. .venv/bin/python
+    command = [str(python), sys.argv[0] if sys.argv and sys.argv[0].endswith(".py") else "deeplearningg_reID.py",
+               "--undo"]
+    if args.persons != DEFAULT_PERSONS:
+        command += ["--persons", str(args.persons)]
+    if args.status != DEFAULT_STATUS:
+        command += ["--status", str(args.status)]
+    return shlex.join(command)
+
+
+def undo(args: argparse.Namespace, persons_dir: Path, stage: Stage, lease) -> int:
     from reid import merge
 
+    note = merge.recover(persons_dir, lease=lease)
+    if note:
+        print(f"Note: {note}.")
+    if merge.last_merge(persons_dir) is None:
+        raise merge.nothing_to_undo(persons_dir)  # a user's mistake, not a failed stage
     stage.processing.start(operation="undoing the last merge", done=0, total=0, percent=0.0, current_folder=None,
                            eta_s=None)
     try:
-        backup, folders = merge.undo_last(persons_dir, lambda op, done, total, cur: stage.progress(done, total, cur))
+        backup, folders = merge.undo_last(persons_dir, lambda op, done, total, cur: stage.progress(done, total, cur),
+                                          lease=lease)
     except BaseException as exc:
-        stage.processing.finish("failed", error=str(exc) or type(exc).__name__)
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        stage.processing.finish("interrupted" if interrupted else "failed",
+                                error="interrupted" if interrupted else str(exc) or type(exc).__name__)
         raise
     stage.processing.finish("done")
     stage.reid.update(force=True, undone=str(backup), undone_at=utc_now_iso())

@@ -19,7 +19,7 @@ from reid.cli import (EXIT_OK, EXIT_PARTIAL, ArgumentParser, add_logging_flags, 
                       setup_logging)
 from reid.config import DEFAULT_PERSONS, DEFAULT_STATUS, DEFAULT_VIDEOS, TRACKERS, TrackingConfig
 from reid.errors import InputError
-from reid.persons import prepare_persons_dir
+from reid.persons import prepare_output_dir, prepare_persons_dir
 from reid.status import SectionReporter, StatusFile
 
 log = logging.getLogger("obj_counting")
@@ -111,14 +111,22 @@ def _id_range(ids: list[int]) -> str:
 
 
 def run(args) -> int:
-    from reid.counting import CountingRun
+    from reid.lease import Lease
     from reid.videos import find_videos
 
     videos = find_videos(args.videos)
     prepare_persons_dir(args.persons)
+    if args.save_video is not None:
+        prepare_output_dir(args.save_video, "--save-video")
     status = StatusFile(args.status)
     status.read()  # a malformed status file is reported now, not after loading the model
+    # held for the whole run: a merge or undo of these folders must wait until tracking is done
+    with Lease(args.persons, "tracking").shared():
+        return track(args, videos, status)
 
+
+def track(args, videos: list[Path], status: StatusFile) -> int:
+    from reid.counting import CountingRun
     from reid.tracking import PersonTracker
 
     log.info("loading detector %s", args.model)
@@ -129,8 +137,9 @@ def run(args) -> int:
     try:
         result = counting.run(videos)
     except BaseException as exc:
-        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
-        reporter.finish("failed", error=reason, errors=counting.errors)
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        reporter.finish("interrupted" if interrupted else "failed", error="interrupted" if interrupted else str(exc),
+                        errors=counting.errors)
         raise
     all_failed = len(result.failed) == len(result.videos)
     reporter.finish("failed" if all_failed else "done", persons=result.persons,

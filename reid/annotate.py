@@ -8,6 +8,7 @@ video always is one; an existing file is never overwritten.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Iterable
 
@@ -66,8 +67,10 @@ class AnnotatedVideo:
             Path(folder).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create {folder}: {exc.strerror or exc}") from None
-        self.path = free_path(Path(folder), video)
-        self._partial = self.path.with_name(f".{self.path.stem}.partial.mp4")
+        self.video = Path(video)
+        self.path = free_path(Path(folder), self.video)
+        # unique per writer: two runs annotating the same video never share a partial file
+        self._partial = self.path.with_name(f".{self.path.stem}.{os.getpid()}-{secrets.token_hex(3)}.partial.mp4")
         self._writer = cv2.VideoWriter(str(self._partial), cv2.VideoWriter_fourcc(*"mp4v"), fps or 25.0, size)
         if not self._writer.isOpened():
             raise OutputError(f"cannot write the annotated video {self.path}")
@@ -82,7 +85,11 @@ class AnnotatedVideo:
         if self.frames == 0:
             self._partial.unlink(missing_ok=True)
             return None
-        if self.path.exists():  # appeared meanwhile: never overwrite
-            self.path = free_path(self.path.parent, self.path)
-        os.replace(self._partial, self.path)
+        while True:
+            try:
+                os.link(self._partial, self.path)  # fails rather than overwrite a file that appeared meanwhile
+                break
+            except FileExistsError:
+                self.path = free_path(self.path.parent, self.video)
+        self._partial.unlink()
         return self.path

@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
+import stat
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request, send_file
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
@@ -30,7 +31,7 @@ from .config import DEFAULT_PERSONS, DEFAULT_STATUS
 from .errors import StatusError
 from .health import Verdict, age_seconds, assess, error_log, last_update, number, stage_progress
 from .persons import folder_summary, list_images, list_person_folders
-from .status import SECTIONS, StatusFile
+from .status import SECTIONS, STATES, StatusFile
 
 log = logging.getLogger(__name__)
 
@@ -87,17 +88,39 @@ def thumbnail(name: str):
         images = list_images(folders[name]) if name in folders else []
     except OSError:
         images = []
-    root = os.path.realpath(persons_dir)
-    images = [i for i in images if os.path.commonpath([root, os.path.realpath(i)]) == root]
     if not images:
         abort(404, description=f"no person folder {name!r} with a crop")
     crop = images[len(images) // 2]  # the middle of the track: the person is usually well in view
-    try:
-        handle = open(crop, "rb")
-    except OSError:
+    handle = _open_inside(persons_dir, name, crop.name)
+    if handle is None:
         abort(404, description=f"the crop of {name!r} just went away (merged?)")
     return send_file(handle, mimetype=mimetypes.guess_type(crop.name)[0] or "application/octet-stream",
                      max_age=0, conditional=False, download_name=crop.name)
+
+
+def _open_inside(persons_dir: Path, folder: str, file: str) -> BinaryIO | None:
+    """``persons_dir/folder/file`` opened for reading without following a symbolic link at the
+    folder or the file (each opened relative to its parent), so a name swapped for a link after
+    the listing cannot lead outside; None if that is what happened, or the file is gone."""
+    no_follow = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        root = os.open(persons_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        inside = os.open(folder, no_follow | os.O_DIRECTORY, dir_fd=root)
+        try:
+            fd = os.open(file, no_follow, dir_fd=inside)
+        finally:
+            os.close(inside)
+    except OSError:  # ELOOP for a link, ENOENT for a file merged away
+        return None
+    finally:
+        os.close(root)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
 
 
 @_route("/health")
@@ -297,7 +320,7 @@ class _StatusCollector:
                                 labels=["stage"])
         for name in SECTIONS:
             section = doc[name]
-            for candidate in ("idle", "running", "done", "failed"):
+            for candidate in STATES:
                 state.add_metric([name, candidate], 1.0 if section.get("state") == candidate else 0.0)
             errors.add_metric([name], float(len(error_log(section))))
             section_age = age_seconds(section, now)

@@ -89,10 +89,10 @@ class TrackRecord:
             "first_time_s": round(self.first_frame / info.fps, 3),
             "last_time_s": round(self.last_frame / info.fps, 3),
             "frames_seen": self.frames_seen,
-            "segments": self.segments,
+            "segments": [list(segment) for segment in self.segments],  # a copy: the writer thread serialises it later
             # False while the video is still being processed (a checkpoint) or if it was interrupted.
             "complete": complete,
-            "crops": [self.crops[frame] for frame in sorted(self.crops)],
+            "crops": [dict(self.crops[frame]) for frame in sorted(self.crops)],
         }
 
 

@@ -35,7 +35,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, _default_mode())  # mkstemp makes 0600; give what open() would (crops, status, pages)
+        os.fchmod(fd, DEFAULT_FILE_MODE)  # mkstemp makes 0600; give what open() would (crops, status, pages)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -50,11 +50,26 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
         fsync_dir(path.parent)
 
 
-def _default_mode() -> int:
-    """0666 less the umask, as a plain ``open(path, "w")`` would create the file."""
-    umask = os.umask(0)
+def _read_umask() -> int:
+    """The process umask, read without changing it where Linux shows it (``/proc/self/status``).
+
+    Elsewhere it is read by setting it and putting it back, which is only safe before other
+    threads start: that is why it is read once, at import. Setting it per write raced with
+    threads creating folders, which then came out world-writable.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+# What a plain ``open(path, "w")`` would create: 0666 less the umask.
+DEFAULT_FILE_MODE = 0o666 & ~_read_umask()
 
 
 def atomic_write_json(path: Path, data: Any, *, durable: bool = True) -> None:

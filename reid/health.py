@@ -5,8 +5,9 @@ health+json draft: ``status`` is ``pass``, ``warn`` (healthy, with a note) or ``
 and a ``fail`` is answered with HTTP 503 and an ``output`` saying why.
 
 A stage is unhealthy when it ``failed``, or when it is ``running`` but has not written
-its section for longer than ``stall_after_s`` (its process hung or was killed). A
-missing status file means nothing has run yet: idle, healthy.
+its section for longer than ``stall_after_s`` (its process hung or was killed). A stage
+that was ``interrupted`` (Ctrl-C) is a warning, not a failure. A missing status file means
+nothing has run yet: idle, healthy.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ def assess(doc: dict[str, Any], now: datetime, stall_after_s: float) -> Verdict:
         if section.get("state") == "failed":
             error = section.get("error")
             verdict.fail(f"{name} failed" + (f": {error}" if isinstance(error, str) and error else ""))
+        elif section.get("state") == "interrupted":
+            when = section.get("finished_at")
+            verdict.warn(f"{name} was interrupted" + (f" at {when}" if isinstance(when, str) else ""))
         elif is_stalled(section, now, stall_after_s):
             age = age_seconds(section, now)
             since = f"for {age:.0f} s" if age is not None else "at all"

@@ -18,6 +18,9 @@ moved yet; the partial backup is deleted); any later one is rolled forward, ever
 being idempotent. ``undo_last`` restores the last merge from its backup, journaled the
 same way (``persons/.undo_journal.jsonl``).
 
+Every function that changes folders holds the persons folder's exclusive lease (see
+``reid.lease``): a tracking run still filling folders, or another merge, makes it refuse.
+
 ``REID_FAULT_AT`` (tests only) names a step at which the process kills itself, to prove
 the above under SIGKILL; ``enospc@<step>`` raises "No space left on device" there instead.
 """
@@ -27,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import itertools
-import fcntl
 import json
 import logging
 import os
@@ -41,13 +43,13 @@ from typing import Any, Callable, Iterator, Sequence
 from .config import BACKUP_DIRNAME
 from .errors import OutputError, ReidError
 from .fsutil import atomic_write_json, fsync_dir
-from .persons import METADATA_FILENAME, read_track_metadata
+from .lease import Lease
+from .persons import METADATA_FILENAME, is_person_folder, read_track_metadata
 
 log = logging.getLogger(__name__)
 
 JOURNAL = ".merge_journal.jsonl"
 UNDO_JOURNAL = ".undo_journal.jsonl"
-LOCK = ".merge.lock"
 MANIFEST = "merge.json"
 
 Progress = Callable[[str, int, int, str], None]  # operation, done, total, current item
@@ -82,7 +84,13 @@ class MergeResult:
 def fault_point(*names: str) -> None:
     """Tests only: when ``REID_FAULT_AT`` is one of ``names``, die here by SIGKILL (or, for
     ``enospc@<name>``, fail as a full disk would). A step may have several names, e.g.
-    ``linked:3`` and ``linked:renamed``, so tests can name a kind of step, not only an index."""
+    ``linked:3`` and ``linked:renamed``, so tests can name a kind of step, not only an index.
+    ``REID_FAULT_TRACE=FILE`` appends every step reached to FILE, so a test can check that
+    the kill tests cover them all."""
+    trace = os.environ.get("REID_FAULT_TRACE")
+    if trace:
+        with open(trace, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(names) + "\n")
     wanted = os.environ.get("REID_FAULT_AT")
     if not wanted:
         return
@@ -92,24 +100,21 @@ def fault_point(*names: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-_files_copied = itertools.count(1)  # numbers the backup's file copies for ``backup_file:N``
-
-
 @contextlib.contextmanager
-def merge_lock(persons_dir: Path) -> Iterator[None]:
-    """One merge or undo at a time per persons folder."""
-    try:
-        fd = os.open(persons_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise OutputError(f"cannot write in {persons_dir} ({exc.strerror or exc}); nothing was changed") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise MergeError(f"another merge is running on {persons_dir}") from None
+def holding(persons_dir: Path, lease: Lease | None, action: str) -> Iterator[None]:
+    """Run the block under the exclusive lease: the caller's (checked), or one taken for the block."""
+    if lease is not None:
+        if not (lease.exclusive_held and Path(lease.persons_dir).resolve() == Path(persons_dir).resolve()):
+            raise ValueError(f"the lease passed in must be held exclusively on {persons_dir}")
         yield
-    finally:
-        os.close(fd)
+        return
+    with Lease(persons_dir, action).exclusive():
+        yield
+
+
+def _check_no_journal(persons_dir: Path) -> None:
+    if (persons_dir / JOURNAL).exists() or (persons_dir / UNDO_JOURNAL).exists():
+        raise MergeError("an interrupted merge or undo must be finished first (run the script again)")
 
 
 class Journal:
@@ -204,45 +209,66 @@ def _file_sizes(folder: Path) -> dict[str, int]:
             for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
-def backup_folders(persons_dir: Path, folders: Sequence[str], backup: Path, progress: Progress | None = None) -> None:
+def backup_folders(persons_dir: Path, folders: Sequence[str], backup: Path, progress: Progress | None = None,
+                   step: str = "backup") -> None:
     """Copy each folder into ``backup`` and verify the copy; ``OutputError`` (e.g. a full disk)
-    leaves the originals untouched."""
+    leaves the originals untouched. ``step`` names the fault points (``<step>:N`` after the
+    N-th folder, ``<step>_file:N`` after the N-th file)."""
+    files_copied = itertools.count(1)
+
+    def copy_durably(source: str, target: str) -> str:
+        shutil.copy2(source, target)
+        with open(target, "rb") as handle:
+            os.fsync(handle.fileno())
+        fault_point(f"{step}_file:{next(files_copied)}")
+        return target
+
     try:
         backup.mkdir(parents=True)
         for done, name in enumerate(folders):
             source, target = persons_dir / name, backup / name
-            shutil.copytree(source, target, symlinks=True, copy_function=_copy_durably)
+            shutil.copytree(source, target, symlinks=True, copy_function=copy_durably)
             if _file_sizes(source) != _file_sizes(target):
                 raise OutputError(f"the backup of {name} in {backup} does not match the original")
             fsync_dir(target)
             if progress:
                 progress("backing up", done + 1, len(folders), name)
-            fault_point(f"backup:{done + 1}")
+            fault_point(f"{step}:{done + 1}")
         fsync_dir(backup)
         fsync_dir(backup.parent)
     except OSError as exc:
         raise OutputError(f"copying into {backup} failed ({exc.strerror or exc}); nothing was changed") from None
 
 
-def _copy_durably(source: str, target: str) -> str:
-    shutil.copy2(source, target)
-    with open(target, "rb") as handle:
-        os.fsync(handle.fileno())
-    fault_point(f"backup_file:{next(_files_copied)}")
-    return target
-
-
 # -- the merge --------------------------------------------------------------------------
 
-def merge(persons_dir: Path, groups: Sequence[Group], progress: Progress | None = None) -> MergeResult:
-    """Back up, then merge each group's members into its survivor. See the module docstring."""
+def check_groups(persons_dir: Path, groups: Sequence[Group]) -> None:
+    """``MergeError`` unless every group is a survivor plus at least one other folder, no folder
+    takes part twice, and every name is a person folder directly in ``persons_dir``."""
+    seen: set[str] = set()
+    for group in groups:
+        if not group.members:
+            raise MergeError(f"the group of {group.survivor} has no member to merge into it")
+        for name in (group.survivor, *group.members):
+            if name in seen:
+                role = "its own member" if name == group.survivor and name in group.members else "in two places"
+                raise MergeError(f"{name} is {role} in the merge plan; nothing was changed")
+            seen.add(name)
+            path = persons_dir / name
+            if Path(name).name != name or not is_person_folder(path):
+                raise MergeError(f"{path} is not a person folder")
+
+
+def merge(persons_dir: Path, groups: Sequence[Group], progress: Progress | None = None,
+          lease: Lease | None = None) -> MergeResult:
+    """Back up, then merge each group's members into its survivor. See the module docstring.
+
+    ``lease``: the persons folder's exclusive lease if the caller holds it; else it is taken here.
+    """
     persons_dir = Path(persons_dir)
-    with merge_lock(persons_dir):
-        if (persons_dir / JOURNAL).exists() or (persons_dir / UNDO_JOURNAL).exists():
-            raise MergeError("an interrupted merge or undo must be finished first (run the script again)")
-        for name in (name for g in groups for name in (g.survivor, *g.members)):
-            if not (persons_dir / name).is_dir() or (persons_dir / name).is_symlink():
-                raise MergeError(f"{persons_dir / name} is not a person folder")
+    with holding(persons_dir, lease, "merging"):
+        _check_no_journal(persons_dir)
+        check_groups(persons_dir, groups)
         stamp = timestamp()
         backup = persons_dir / BACKUP_DIRNAME / stamp
         moves = plan_moves(persons_dir, groups)
@@ -266,7 +292,7 @@ def merge(persons_dir: Path, groups: Sequence[Group], progress: Progress | None 
         journal.append({"op": "backup_verified"})
         fault_point("backup_verified")
         try:
-            return _roll_forward(persons_dir, plan, journal, set(), progress)
+            return _roll_forward(persons_dir, plan, journal, [], progress)
         except OSError as exc:
             raise MergeError(f"the merge stopped ({exc.strerror or exc}); no crop was lost: every file is in its "
                              f"folder or in {backup}. Fix the cause and run the script again to finish it") from None
@@ -277,16 +303,27 @@ def _roll_back(persons_dir: Path, plan: dict[str, Any]) -> None:
     (persons_dir / JOURNAL).unlink(missing_ok=True)
 
 
-def _roll_forward(persons_dir: Path, plan: dict[str, Any], journal: Journal, finished: set[str],
+def _finished_steps(entries: Sequence[dict[str, Any]]) -> set[str]:
+    return {f"moved:{e['k']}" if e["op"] == "moved" else f"{e['op']}:{e.get('folder')}" for e in entries}
+
+
+def _roll_forward(persons_dir: Path, plan: dict[str, Any], journal: Journal, entries: Sequence[dict[str, Any]],
                   progress: Progress | None) -> MergeResult:
-    """Do (or finish) every step after the backup; each is safe to repeat."""
-    errors: list[str] = []
+    """Do (or finish) every step after the backup; each is safe to repeat. ``entries``: the
+    journal so far (empty for a fresh merge); its problems are kept in the manifest."""
+    finished = _finished_steps(entries)
+    errors = [e["message"] for e in entries if e.get("op") == "error"]
+
+    def problem(message: str) -> None:
+        errors.append(message)
+        journal.append({"op": "error", "message": message})  # a recovery keeps it in the manifest
+
     moves = [Move(*m) for m in plan["moves"]]
     for k, move in enumerate(moves):
         if f"moved:{k}" in finished:
             continue
         kind = _move_kind(move)
-        _move_file(persons_dir, move, k, kind, errors)
+        _move_file(persons_dir, move, k, kind, problem)
         journal.append({"op": "moved", "k": k})
         fault_point(f"moved:{k}", f"moved:{kind}", *(["moved:last"] if k == len(moves) - 1 else []))
         if progress:
@@ -302,7 +339,7 @@ def _roll_forward(persons_dir: Path, plan: dict[str, Any], journal: Journal, fin
     for group in plan["groups"]:
         for member in group["members"]:
             if f"removed:{member}" not in finished:
-                _remove_member(persons_dir / member, errors)
+                _remove_member(persons_dir / member, problem)
                 journal.append({"op": "removed", "folder": member})
                 fault_point(f"removed:{member}", "removed")
             removed += not (persons_dir / member).exists()
@@ -323,23 +360,23 @@ def _move_kind(move: Move) -> str:
     return "plain" if move.source.rsplit("/", 1)[-1] == move.target.rsplit("/", 1)[-1] else "renamed"
 
 
-def _move_file(persons_dir: Path, move: Move, k: int, kind: str, errors: list[str]) -> None:
+def _move_file(persons_dir: Path, move: Move, k: int, kind: str, problem: Callable[[str], None]) -> None:
     """Give the file its new name, then drop the old one; never overwrite, never lose."""
     source, target = persons_dir / move.source, persons_dir / move.target
     if source.exists() and target.exists():
         if os.path.samefile(source, target):
             source.unlink()  # killed between link and unlink last time
         else:
-            errors.append(f"{move.target} already exists; {move.source} was left in place")
+            problem(f"{move.target} already exists; {move.source} was left in place")
         return
     if not source.exists():
         if not target.exists():
-            errors.append(f"{move.source} is missing (its copy is in the backup)")
+            problem(f"{move.source} is missing (its copy is in the backup)")
         return  # already moved
     try:
         os.link(source, target)  # fails if the target exists: nothing is ever overwritten
     except FileExistsError:
-        errors.append(f"{move.target} appeared during the merge; {move.source} was left in place")
+        problem(f"{move.target} appeared during the merge; {move.source} was left in place")
         return
     except OSError:
         _move_without_links(source, target)  # filesystems without hard links
@@ -351,13 +388,13 @@ def _move_file(persons_dir: Path, move: Move, k: int, kind: str, errors: list[st
 
 
 def _move_without_links(source: Path, target: Path) -> None:
-    # Under the merge lock nothing else writes here, so checking first is enough.
+    # Under the exclusive lease nothing else writes here, so checking first is enough.
     if target.exists():
         raise MergeError(f"{target} already exists")
     os.rename(source, target)
 
 
-def _remove_member(folder: Path, errors: list[str]) -> None:
+def _remove_member(folder: Path, problem: Callable[[str], None]) -> None:
     """Remove a merged-away folder: its metadata (kept in the survivor and the backup), then
     the folder itself, only if nothing else is left in it."""
     (folder / METADATA_FILENAME).unlink(missing_ok=True)
@@ -370,15 +407,37 @@ def _remove_member(folder: Path, errors: list[str]) -> None:
         pass
     except OSError:
         left = sorted(p.name for p in folder.iterdir())
-        errors.append(f"{folder.name} was kept: it still holds {', '.join(left[:5])}")
+        problem(f"{folder.name} was kept: it still holds {', '.join(left[:5])}")
 
 
-def recover(persons_dir: Path, progress: Progress | None = None) -> str | None:
+def pending(persons_dir: Path) -> str | None:
+    """What the next merge or undo will first do about an interrupted one; None if there is
+    none. Reads only: a dry run uses it to report without changing anything."""
+    persons_dir = Path(persons_dir)
+    if (persons_dir / UNDO_JOURNAL).exists():
+        entries = Journal(persons_dir / UNDO_JOURNAL).read()
+        if "staged" in {e.get("op") for e in entries}:
+            return "an interrupted undo is pending: the next run will finish restoring the folders"
+        return "an interrupted undo is pending: the next run will roll it back (it had not changed any folder)"
+    if not (persons_dir / JOURNAL).exists():
+        return None
+    entries = Journal(persons_dir / JOURNAL).read()
+    if not entries or entries[0].get("op") != "begin":
+        return "an interrupted merge left an empty journal: the next run will remove it"
+    groups = len(entries[0].get("groups", []))
+    if "backup_verified" not in {e.get("op") for e in entries}:
+        return (f"an interrupted merge of {groups} group{'' if groups == 1 else 's'} is pending: the next run "
+                f"will roll it back (it had not moved anything)")
+    return (f"an interrupted merge of {groups} group{'' if groups == 1 else 's'} is pending: the next run will "
+            f"finish it (backup in {entries[0].get('backup')})")
+
+
+def recover(persons_dir: Path, progress: Progress | None = None, lease: Lease | None = None) -> str | None:
     """Finish or roll back an interrupted merge or undo; a sentence saying what was done, or None."""
     persons_dir = Path(persons_dir)
     if not (persons_dir / JOURNAL).exists() and not (persons_dir / UNDO_JOURNAL).exists():
         return None
-    with merge_lock(persons_dir):
+    with holding(persons_dir, lease, "recovering an interrupted merge"):
         if (persons_dir / UNDO_JOURNAL).exists():
             return _recover_undo(persons_dir)
         journal = Journal(persons_dir / JOURNAL)
@@ -387,13 +446,11 @@ def recover(persons_dir: Path, progress: Progress | None = None) -> str | None:
             (persons_dir / JOURNAL).unlink()
             return "an interrupted merge had not started changing anything; its empty journal was removed"
         plan = entries[0]
-        done_ops = {e["op"] for e in entries}
-        if "backup_verified" not in done_ops:
+        if "backup_verified" not in {e["op"] for e in entries}:
             _roll_back(persons_dir, plan)
             return "an interrupted merge was rolled back (it had not moved anything yet)"
-        finished = {f"moved:{e['k']}" if e["op"] == "moved" else f"{e['op']}:{e.get('folder')}" for e in entries}
         try:
-            result = _roll_forward(persons_dir, plan, journal, finished, progress)
+            result = _roll_forward(persons_dir, plan, journal, entries, progress)
         except OSError as exc:
             raise MergeError(f"finishing an interrupted merge stopped ({exc.strerror or exc}); no crop was lost: "
                              f"fix the cause and run the script again") from None
@@ -402,16 +459,21 @@ def recover(persons_dir: Path, progress: Progress | None = None) -> str | None:
 
 # -- undo -------------------------------------------------------------------------------
 
-def last_merge(persons_dir: Path) -> Path | None:
-    """The backup folder of the newest merge that has not been undone."""
+def _backups_newest_first(persons_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
     root = Path(persons_dir) / BACKUP_DIRNAME
     if not root.is_dir():
-        return None
+        return []
+    found = []
     for backup in sorted(root.iterdir(), reverse=True):
         manifest = _read_manifest(backup)
-        if manifest and manifest.get("state") == "merged":
-            return backup
-    return None
+        if manifest:
+            found.append((backup, manifest))
+    return found
+
+
+def last_merge(persons_dir: Path) -> Path | None:
+    """The backup folder of the newest merge that has not been undone."""
+    return next((backup for backup, m in _backups_newest_first(persons_dir) if m.get("state") == "merged"), None)
 
 
 def _read_manifest(backup: Path) -> dict[str, Any] | None:
@@ -422,19 +484,29 @@ def _read_manifest(backup: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def undo_last(persons_dir: Path, progress: Progress | None = None) -> tuple[Path, list[str]]:
+def nothing_to_undo(persons_dir: Path) -> MergeError:
+    """Why there is no merge to undo: none was made, or the last one was undone already."""
+    undone = [(b, m) for b, m in _backups_newest_first(persons_dir) if m.get("state") == "undone"]
+    if undone:
+        backup, manifest = undone[0]
+        return MergeError(f"the last merge (backup {backup.name}) was already undone at "
+                          f"{manifest.get('undone_at', 'an unknown time')}; there is no other merge to undo")
+    return MergeError(f"no merge to undo in {Path(persons_dir) / BACKUP_DIRNAME}")
+
+
+def undo_last(persons_dir: Path, progress: Progress | None = None,
+              lease: Lease | None = None) -> tuple[Path, list[str]]:
     """Restore the folders of the last merge, byte for byte, from its backup.
 
     Refuses (``MergeError``) when a merged folder holds files the merge did not put there,
     since restoring would drop them.
     """
     persons_dir = Path(persons_dir)
-    with merge_lock(persons_dir):
-        if (persons_dir / JOURNAL).exists() or (persons_dir / UNDO_JOURNAL).exists():
-            raise MergeError("an interrupted merge or undo must be finished first (run the script again)")
+    with holding(persons_dir, lease, "undoing the last merge"):
+        _check_no_journal(persons_dir)
         backup = last_merge(persons_dir)
         if backup is None:
-            raise MergeError(f"no merge to undo in {persons_dir / BACKUP_DIRNAME}")
+            raise nothing_to_undo(persons_dir)
         manifest = _read_manifest(backup)
         folders = [name for g in manifest["groups"] for name in (g["survivor"], *g["members"])]
         _check_undoable(persons_dir, backup, manifest)
@@ -444,14 +516,14 @@ def undo_last(persons_dir: Path, progress: Progress | None = None) -> tuple[Path
                         "staging": staging.name})
         fault_point("undo:begin")
         try:
-            backup_folders(backup, folders, staging, progress)  # the restored copies, verified
+            backup_folders(backup, folders, staging, progress, step="undo:stage")  # the restored copies, verified
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             (persons_dir / UNDO_JOURNAL).unlink(missing_ok=True)
             raise
         journal.append({"op": "staged"})
         fault_point("undo:staged")
-        _finish_undo(persons_dir, backup, staging, folders, journal)
+        _finish_undo(persons_dir, backup, staging, folders, journal, [])
         return backup, folders
 
 
@@ -471,29 +543,41 @@ def _check_undoable(persons_dir: Path, backup: Path, manifest: dict[str, Any]) -
                 raise MergeError(f"{member} exists again and is not empty; nothing was changed")
 
 
-def _finish_undo(persons_dir: Path, backup: Path, staging: Path, folders: Sequence[str], journal: Journal) -> None:
-    """Swap each restored folder into place (idempotent), then drop the merged versions."""
-    replaced = staging / ".merged"
-    replaced.mkdir(exist_ok=True)
-    for name in folders:
-        restored, current = staging / name, persons_dir / name
-        if not restored.exists():
-            continue  # swapped in already
-        if current.exists():
-            if (replaced / name).exists():
-                raise MergeError(f"cannot finish the undo: both {current} and {replaced / name} exist")
-            os.rename(current, replaced / name)
-        os.rename(restored, current)
-        journal.append({"op": "restored", "folder": name})
-        fault_point(f"undo:restored:{name}")
-    fsync_dir(persons_dir)
-    # every file of the merged versions is also in the backup (checked before starting)
-    shutil.rmtree(staging)
+def _finish_undo(persons_dir: Path, backup: Path, staging: Path, folders: Sequence[str], journal: Journal,
+                 entries: Sequence[dict[str, Any]]) -> None:
+    """Swap each restored folder into place, then drop the merged versions and file the journal.
+    Every step is journaled and safe to repeat, so a run killed anywhere here is finished by
+    the next one (``entries``: the journal so far, when recovering)."""
+    done = {e["op"] for e in entries}
+    if "staging_removed" not in done:
+        replaced = staging / ".merged"
+        for name in folders:
+            restored, current = staging / name, persons_dir / name
+            if not restored.exists():
+                continue  # swapped in already
+            if current.exists():
+                if (replaced / name).exists():
+                    raise MergeError(f"cannot finish the undo: both {current} and {replaced / name} exist")
+                replaced.mkdir(exist_ok=True)
+                os.rename(current, replaced / name)
+            os.rename(restored, current)
+            journal.append({"op": "restored", "folder": name})
+            fault_point(f"undo:restored:{name}", "undo:restored")
+        fsync_dir(persons_dir)
+        # every file of the merged versions is also in the backup (checked before starting)
+        shutil.rmtree(staging, ignore_errors=True)
+        journal.append({"op": "staging_removed"})
+        fault_point("undo:staging_removed")
     manifest = _read_manifest(backup) or {}
-    atomic_write_json(backup / MANIFEST, {**manifest, "state": "undone",
-                                          "undone_at": datetime.now(timezone.utc).isoformat()})
+    if manifest.get("state") != "undone":
+        atomic_write_json(backup / MANIFEST, {**manifest, "state": "undone",
+                                              "undone_at": datetime.now(timezone.utc).isoformat()})
+    fault_point("undo:manifest")
     journal.append({"op": "done"})
+    fault_point("undo:done")
     os.replace(persons_dir / UNDO_JOURNAL, backup / "undo_journal.jsonl")
+    fsync_dir(persons_dir)
+    fault_point("undo:journal_filed")
 
 
 def _recover_undo(persons_dir: Path) -> str:
@@ -506,5 +590,5 @@ def _recover_undo(persons_dir: Path) -> str:
         (persons_dir / UNDO_JOURNAL).unlink()
         return "an interrupted undo was rolled back (it had not changed any folder yet)"
     backup = persons_dir / begin["backup"]
-    _finish_undo(persons_dir, backup, persons_dir / begin["staging"], begin["folders"], journal)
+    _finish_undo(persons_dir, backup, persons_dir / begin["staging"], begin["folders"], journal, entries)
     return f"an interrupted undo was finished: the merge backed up in {backup.name} is undone"

@@ -106,18 +106,24 @@ def list_images(folder: Path) -> list[Path]:
                   and p.is_file())
 
 
-def prepare_persons_dir(folder: Path) -> None:
+def prepare_output_dir(folder: Path, flag: str | None = None) -> None:
     """Create ``folder`` if needed and prove a file can be written there, so a run fails
-    before hours of work rather than at its first crop."""
+    before hours of work rather than at its first output."""
     folder = Path(folder)
+    named = f" ({flag})" if flag else ""
     if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder} exists and is not a folder")
+        raise OutputError(f"{folder} exists and is not a folder{named}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        raise OutputError(f"cannot write in {folder}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write in {folder}: {exc.strerror or exc}{named}") from None
+
+
+def prepare_persons_dir(folder: Path) -> None:
+    """``prepare_output_dir`` for the persons folder."""
+    prepare_output_dir(folder)
 
 
 def _highest_id_in(folder: Path, depth: int) -> int:

@@ -4,7 +4,9 @@ The tracking script, the re-ID script and the health monitor are separate proces
 share this file. Each script owns one or more *sections* (``counting`` for tracking,
 ``processing`` and ``reid`` for the merge); every section carries at least::
 
-    {"state": "idle" | "running" | "done" | "failed", "updated_at": "2026-11-24T08:16:00Z", ...}
+    {"state": "idle" | "running" | "done" | "failed" | "interrupted", "updated_at": "2026-11-24T08:16:00Z", ...}
+
+``interrupted`` is a run stopped on purpose (Ctrl-C): not healthy work, not a fault either.
 
 Writes replace the whole file atomically (see ``fsutil.atomic_write_json``), so a reader
 never sees half a file. A write of one section is a read-modify-write done under an
@@ -14,12 +16,14 @@ time never drop each other's section. Readers need no lock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .errors import StatusError
 from .fsutil import atomic_write_json, locked
@@ -27,7 +31,7 @@ from .fsutil import atomic_write_json, locked
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-STATES = ("idle", "running", "done", "failed")
+STATES = ("idle", "running", "done", "failed", "interrupted")
 SECTIONS = ("counting", "processing", "reid")
 
 
@@ -167,6 +171,7 @@ class SectionReporter:
         self._pending: dict[str, Any] = {}
         self._last_write = float("-inf")
         self._warned = False
+        self._lock = threading.Lock()  # the heartbeat thread writes too
 
     def start(self, **fields: Any) -> None:
         """Replace the section with a fresh ``running`` one. Errors propagate: a run that
@@ -179,14 +184,34 @@ class SectionReporter:
 
     def update(self, force: bool = False, **fields: Any) -> bool:
         """Queue ``fields``; write if due. Returns whether a write happened."""
-        self._pending.update(fields)
-        if not force and self._clock() - self._last_write < self.min_interval:
-            return False
-        return self._flush()
+        with self._lock:
+            self._pending.update(fields)
+            if not force and self._clock() - self._last_write < self.min_interval:
+                return False
+            return self._flush()
 
     def finish(self, state: str, **fields: Any) -> None:
-        """Write the final state (``done`` or ``failed``) now."""
+        """Write the final state (``done``, ``failed`` or ``interrupted``) now."""
         self.update(force=True, state=state, finished_at=utc_now_iso(), **fields)
+
+    @contextlib.contextmanager
+    def heartbeat(self, interval_s: float = 5.0) -> Iterator[None]:
+        """Rewrite the section every ``interval_s`` while the block runs (e.g. while waiting for a
+        person's answer), so the monitor sees a process that is alive, not a stalled one; if the
+        process dies, the beats stop and the stall is noticed as usual."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(interval_s):
+                self.update(force=True)
+
+        thread = threading.Thread(target=beat, name=f"{self.section}-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def _flush(self) -> bool:
         fields, self._pending = self._pending, {}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import run_script
-from reid.annotate import PERSON_COLOUR, TENTATIVE_COLOUR, draw_annotations, free_path
+from reid.annotate import PERSON_COLOUR, TENTATIVE_COLOUR, AnnotatedVideo, draw_annotations, free_path
 
 
 def colour_pixels(image: np.ndarray, colour: tuple[int, int, int], tolerance: int = 30) -> int:
@@ -30,6 +30,26 @@ def test_an_existing_copy_is_never_overwritten(tmp_path):
     (tmp_path / "a_annotated.mp4").write_bytes(b"keep")
     (tmp_path / "a_annotated_2.mp4").write_bytes(b"keep")
     assert free_path(tmp_path, tmp_path / "videos" / "a.mp4").name == "a_annotated_3.mp4"
+
+
+def test_a_copy_that_appears_while_writing_is_kept_and_the_new_one_named_after_the_video(tmp_path):
+    video = AnnotatedVideo(tmp_path, tmp_path / "videos" / "a.mp4", 10.0, (64, 48))
+    video.write(np.zeros((48, 64, 3), np.uint8))
+    (tmp_path / "a_annotated.mp4").write_bytes(b"another run's copy")  # made by someone else meanwhile
+    assert video.close() == tmp_path / "a_annotated_2.mp4"  # not a_annotated_annotated.mp4
+    assert (tmp_path / "a_annotated.mp4").read_bytes() == b"another run's copy"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["a_annotated.mp4", "a_annotated_2.mp4"]
+
+
+def test_two_copies_of_one_video_written_at_once_do_not_share_a_file(tmp_path):
+    first = AnnotatedVideo(tmp_path, tmp_path / "a.mp4", 10.0, (64, 48))
+    second = AnnotatedVideo(tmp_path, tmp_path / "a.mp4", 10.0, (64, 48))
+    for _ in range(3):
+        first.write(np.zeros((48, 64, 3), np.uint8))
+    second.write(np.full((48, 64, 3), 255, np.uint8))
+    paths = {first.close(), second.close()}
+    assert paths == {tmp_path / "a_annotated.mp4", tmp_path / "a_annotated_2.mp4"}
+    assert sorted(frame_count(p)[1] for p in paths) == [1, 3]
 
 
 def frame_count(path) -> tuple[int, int, tuple[int, int]]:
@@ -98,4 +118,5 @@ def test_an_unwritable_video_folder_is_one_line(short_video, detector, tmp_path)
     proc = run_script("obj_counting.py", "--videos", short_video, "--model", detector, "--save-video", "taken",
                       "--no-progress", cwd=tmp_path, timeout=300)
     from conftest import assert_clean_error
-    assert_clean_error(proc, 1, "cannot create taken")
+    assert_clean_error(proc, 1, "taken exists and is not a folder (--save-video)")
+    assert not (tmp_path / "status.json").exists()  # found before any work: no stage is marked failed

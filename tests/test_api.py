@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import subprocess
@@ -199,6 +200,35 @@ def test_symlinks_are_never_followed_out_of_the_persons_folder(client, files, tm
     body = client.get("/health/persons").get_json()
     assert "id_99" not in [p["name"] for p in body["persons"]]
     assert [p["images"] for p in body["persons"] if p["name"] == "id_2"] == [1]
+
+
+SWAPPER = """
+import os, sys, time
+crop, secret, stop = sys.argv[1:4]
+while not os.path.exists(stop):
+    os.symlink(secret, crop + ".link")
+    os.replace(crop + ".link", crop)  # the crop is now a link out of the persons folder ...
+    with open(crop + ".new", "wb") as handle:
+        handle.write(b"\\xff\\xd8crop")
+    os.replace(crop + ".new", crop)  # ... and a plain crop again
+"""
+
+
+def test_a_crop_swapped_for_a_link_after_the_listing_is_never_served(client, files, tmp_path):
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(b"SECRET")
+    crop, stop = files[1] / "id_2" / "f0.jpg", tmp_path / "stop"
+    swapper = subprocess.Popen([sys.executable, "-c", SWAPPER, str(crop), str(secret), str(stop)])
+    served = collections.Counter()
+    try:
+        for _ in range(3000):
+            response = client.get("/persons/id_2/thumbnail")
+            served[response.status_code, response.data[:6]] += 1
+    finally:
+        stop.touch()
+        swapper.wait(timeout=30)
+    assert served[200, b"SECRET"] == 0, served
+    assert served[200, b"\xff\xd8crop"] > 0, served  # the crop itself was served in between
 
 
 def test_missing_persons_folder(client, files):

@@ -170,3 +170,18 @@ def test_an_unwritable_persons_folder_stops_the_run_with_an_output_error(tmp_pat
                       model_name="scripted", show_progress=False)
     with pytest.raises(OutputError, match="cannot"):
         run.run([video])
+
+
+def test_the_metadata_handed_to_the_writer_thread_is_a_snapshot(tmp_path):
+    from reid.counting import RunContext, TrackRecord
+    from reid.crops import TrackSampler
+    from reid.videos import VideoInfo
+
+    record = TrackRecord(7, TrackSampler(max_crops=5, window=1))
+    for frame in (0, 1, 2):
+        record.see(frame)
+    info = VideoInfo(tmp_path / "v.avi", 80, 10.0, 320, 240)
+    metadata = record.to_metadata(info, RunContext("run", CONFIG, "scripted"), complete=False)
+    record.see(3)  # the track goes on in the main thread while the writer thread serialises the metadata
+    record.see(9)
+    assert metadata["segments"] == [[0, 2]] and metadata["last_frame"] == 2

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.reliability import start_monitor, stop_monitor
+from conftest import unavailable
 from reid.status import StatusFile
 
 CHROMIUM = Path(os.environ.get("REID_CHROMIUM", "/usr/bin/chromium"))
@@ -80,10 +81,7 @@ def test_thumbnails_come_from_person_folders_only(monitor, labelled_crops):
 @pytest.fixture
 def browser(tmp_path):
     if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-        message = f"{CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service

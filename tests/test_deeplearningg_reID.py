@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, assert_clean_error, run_script, tree_hashes
+from conftest import REPO, assert_clean_error, run_script, tree_hashes, unavailable
 
 
 def meta(person_id: int, first: int, last: int, crops: list[str]) -> dict:
@@ -82,6 +83,44 @@ def test_without_a_terminal_and_without_yes_nothing_is_merged(workdir, mobilenet
     proc = reid(workdir, weights=mobilenet_v2)
     assert_clean_error(proc, 1, "standard input is not a terminal. Nothing was merged")
     assert person_files(workdir) == before
+    # decided before any work: nothing was embedded, and the monitor was told nothing
+    assert not (workdir / "persons" / ".reid_cache").exists() and not (workdir / "status.json").exists()
+
+
+def test_a_dry_run_after_a_killed_merge_changes_nothing_and_says_what_the_next_run_will_do(workdir, mobilenet_v2):
+    killed = subprocess.run([sys.executable, str(REPO / "deeplearningg_reID.py"), "--backbone", "mobilenetv2",
+                             "--weights", str(mobilenet_v2), "--threshold", "0.99", "--yes"], cwd=workdir,
+                            env={**os.environ, "REID_FAULT_AT": "linked:3"}, capture_output=True, text=True,
+                            timeout=300, stdin=subprocess.DEVNULL)
+    assert killed.returncode == -9
+    def files() -> dict[str, str]:  # all but the lease, which the killed run left and the dry run took
+        return {k: v for k, v in tree_hashes(workdir / "persons").items() if not k.startswith(".lease")}
+
+    before = files()
+    dry = reid(workdir, "--dry-run", weights=mobilenet_v2)
+    assert dry.returncode == 0, dry.stderr
+    assert "Dry run: an interrupted merge of 1 group is pending: the next run will finish it" in dry.stdout
+    assert files() == before  # not one file moved, the journal still there
+    again = reid(workdir, "--yes", weights=mobilenet_v2)
+    assert "Note: an interrupted merge was finished" in again.stdout
+
+
+def test_the_printed_undo_command_undoes_this_merge_and_no_other(workdir, mobilenet_v2, labelled_crops):
+    other = workdir / "elsewhere"
+    shutil.copytree(workdir / "persons", other / "persons")
+    assert reid(workdir, "--yes", weights=mobilenet_v2).returncode == 0  # a merge in ./persons first
+    default_after = person_files(workdir)
+    before = {k: v for k, v in tree_hashes(other / "persons").items() if k.startswith("id")}
+    proc = reid(workdir, "--yes", "--persons", other / "persons", "--status", other / "status.json",
+                weights=mobilenet_v2)
+    assert proc.returncode == 0, proc.stderr
+    (command,) = [line.split("Undo with: ", 1)[1] for line in proc.stdout.splitlines() if "Undo with: " in line]
+    assert "--persons" in command and "--status" in command
+    undone = subprocess.run(shlex.split(command), cwd=workdir, capture_output=True, text=True, timeout=300,
+                            stdin=subprocess.DEVNULL)
+    assert undone.returncode == 0, undone.stderr
+    assert {k: v for k, v in tree_hashes(other / "persons").items() if k.startswith("id")} == before
+    assert person_files(workdir) == default_after  # the earlier merge in ./persons stays merged
 
 
 def answer_at_terminal(workdir: Path, answer: str, weights: Path) -> subprocess.CompletedProcess:
@@ -190,7 +229,7 @@ def test_a_read_only_persons_folder_stops_cleanly_and_loses_nothing(workdir, mob
     if os.geteuid() == 0:
         bound = subprocess.run(["mount", "--bind", "-o", "ro", str(persons), str(persons)], capture_output=True)
         if bound.returncode != 0:
-            pytest.skip("cannot make a read-only folder as root here")
+            unavailable("cannot make a read-only folder as root here")
     else:
         for p in [persons, *persons.iterdir()]:
             p.chmod(0o555)
@@ -230,6 +269,7 @@ def test_a_missing_weights_file(workdir):
     proc = reid(workdir, "--dry-run", weights=workdir / "nope.h5")
     assert_clean_error(proc, 1, "weights file")
     assert "nope.h5 not found" in proc.stderr
+    assert not (workdir / "status.json").exists()  # a mistyped flag is not a failed stage for the monitor
 
 
 def test_imagenet_weights_offline_name_the_file_and_where_to_put_it(workdir, monkeypatch):

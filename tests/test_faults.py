@@ -9,6 +9,7 @@ Longer runs of the random kills: ``python -m benchmarks.stress``.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -25,7 +26,7 @@ import pytest
 
 from benchmarks.reliability import (build_merge_workdir, crop_multiset, merge_kill_round, random_kills, run_reid,
                                     verify_after_rerun, warm_cache)
-from conftest import REPO, assert_clean_error, run_script, tree_hashes
+from conftest import REPO, assert_clean_error, run_script, tree_hashes, unavailable
 from reid.status import parse_status
 
 
@@ -58,6 +59,31 @@ def test_a_merge_killed_at_each_step_is_finished_by_the_next_run(template, mobil
     stage, code, problems = merge_kill_round(template, tmp_path / "work", mobilenet_v2, fault=fault)
     assert code == -signal.SIGKILL, f"the run was not killed at {fault} ({stage})"
     assert problems == []
+
+
+def _kind(name: str) -> str:
+    """``backup_file:17`` -> ``backup_file``: numbered repeats of a step are one kind of step."""
+    head, _, tail = name.rpartition(":")
+    return head if head and tail.isdigit() else name
+
+
+def test_the_kill_tests_cover_every_step_of_a_merge_and_an_undo(template, mobilenet_v2, tmp_path, monkeypatch):
+    from test_merge import FAULT_POINTS, UNDO_FAULTS
+
+    killed_at = set(KILL_POINTS) | set(FAULT_POINTS) | set(UNDO_FAULTS)
+    work = shutil.copytree(template, tmp_path / "work", copy_function=shutil.copy2)
+    trace = tmp_path / "steps.jsonl"
+    monkeypatch.setenv("REID_FAULT_TRACE", str(trace))
+    assert run_reid(work, mobilenet_v2, "--yes").returncode == 0
+    assert run_reid(work, mobilenet_v2, "--undo").returncode == 0
+    steps = [tuple(json.loads(line)) for line in trace.read_text().splitlines()]
+    # a kind of step is covered when one instance of it is killed (by any of its names)
+    killed_kinds = {_kind(n) for names in steps if set(names) & killed_at for n in names}
+    killed_kinds |= {_kind(name) for name in killed_at}
+    uncovered = sorted({names for names in steps if not (set(names) & killed_at)
+                        and not ({_kind(n) for n in names} & killed_kinds)})
+    assert uncovered == []
+    assert len(steps) > 40  # a whole merge and undo were traced
 
 
 def test_the_check_itself_catches_a_lost_a_duplicated_and_a_changed_crop(template, mobilenet_v2, tmp_path):
@@ -103,7 +129,7 @@ def test_a_full_disk_during_the_backup_changes_nothing(template, mobilenet_v2, t
     before = tree_hashes(work / "persons")
     failed = run_reid(work, mobilenet_v2, "--yes", fault="enospc@backup:2")
     assert_clean_error(failed, 1, "No space left on device); nothing was changed")
-    after = {k: v for k, v in tree_hashes(work / "persons").items() if not k.startswith(".merge.lock")}
+    after = tree_hashes(work / "persons")  # the lease is gone with the run: nothing left beside the folders
     assert after == before
     assert parse_status((work / "status.json").read_text())["reid"]["state"] == "failed"
 
@@ -112,7 +138,7 @@ def test_a_full_disk_during_the_backup_changes_nothing(template, mobilenet_v2, t
 def small_disk(tmp_path):
     """A real filesystem of limited size (tmpfs), where the machine allows mounting one."""
     if os.geteuid() != 0:
-        pytest.skip("mounting a small filesystem needs root")
+        unavailable("mounting a small filesystem needs root")
     mounts = []
 
     def mount(path: Path, size_kb: int) -> Path:
@@ -120,7 +146,7 @@ def small_disk(tmp_path):
         done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", f"small-{uuid.uuid4().hex[:6]}",
                                str(path)], capture_output=True, text=True)
         if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
+            unavailable(f"cannot mount a tmpfs: {done.stderr.strip()}")
         mounts.append(path)
         return path
 
@@ -140,7 +166,7 @@ def test_a_really_full_disk_during_the_backup_changes_nothing(template, mobilene
     failed = run_reid(work, mobilenet_v2, "--yes")
     assert_clean_error(failed, 1, "No space left on device")
     assert "nothing was changed" in failed.stderr
-    after = {k: v for k, v in tree_hashes(work / "persons").items() if not k.startswith(".merge.lock")}
+    after = tree_hashes(work / "persons")  # the lease is gone with the run: nothing left beside the folders
     assert after == before
     assert not any((work / "persons" / "backup_before_merge").iterdir())
 

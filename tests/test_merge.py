@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, tree_hashes
+from conftest import REPO, tree_hashes, unavailable
 from reid.errors import OutputError
 from reid.merge import (JOURNAL, UNDO_JOURNAL, Group, MergeError, last_merge, merge, plan_moves, recover,
                         undo_last)
@@ -115,8 +115,53 @@ def test_undo_restores_byte_for_byte(persons):
     assert after == {k: v for k, v in before.items() if not k.startswith(".")}
     assert json.loads((backup / "merge.json").read_text())["state"] == "undone"
     assert last_merge(persons) is None
+    # nothing of the merge's bookkeeping is left beside the folders (no lock, lease or journal)
+    assert {k for k in tree_hashes(persons) if not k.startswith("backup_before_merge")} == set(before)
+    with pytest.raises(MergeError, match=f"the last merge \\(backup {backup.name}\\) was already undone at 20"):
+        undo_last(persons)
+
+
+def test_undo_without_any_merge(persons):
     with pytest.raises(MergeError, match="no merge to undo"):
         undo_last(persons)
+
+
+@pytest.mark.parametrize("groups, message", [
+    ([Group("id_1", ["id_1", "id_2"])], "id_1 is its own member"),
+    ([Group("id_1", ["id_2"]), Group("id_3", ["id_2"])], "id_2 is in two places"),
+    ([Group("id_1", ["id_2"]), Group("id_2", ["id_3"])], "id_2 is in two places"),
+    ([Group("id_1", ["id_2", "id_2"])], "id_2 is in two places"),
+    ([Group("id_1", [])], "has no member"),
+    ([Group("id_1", ["../persons/id_2"])], "is not a person folder"),
+    ([Group("id_1", ["backup_before_merge"])], "is not a person folder"),
+])
+def test_a_broken_plan_is_refused_before_anything_changes(persons, groups, message):
+    (persons / "backup_before_merge").mkdir()
+    before = tree_hashes(persons)
+    with pytest.raises(MergeError, match=message.replace("(", "\\(")):
+        merge(persons, groups)
+    assert tree_hashes(persons) == before  # the survivor's track.json above all
+
+
+def test_problems_met_before_a_kill_stay_in_the_manifest_after_recovery(persons):
+    # a file takes the name planned for one of id_2's crops after the plan was made: the move leaves the crop
+    env = {**os.environ, "REID_FAULT_AT": "metadata"}
+    code = ("import sys; from pathlib import Path; from reid import merge as m\n"
+            "real = m.plan_moves\n"
+            "def planned(persons_dir, groups):\n"
+            "    moves = real(persons_dir, groups)\n"
+            "    (persons_dir / 'id_1' / 'b_f000009.jpg').write_bytes(b'appeared during the merge')\n"
+            "    return moves\n"
+            "m.plan_moves = planned\n"
+            "m.merge(Path(sys.argv[1]), [m.Group('id_1', ['id_2', 'id_3'])])")
+    killed = subprocess.run([sys.executable, "-c", code, str(persons)], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert killed.returncode == -9, killed.stderr
+    assert "finished" in recover(persons)
+    backup = last_merge(persons)
+    errors = json.loads((backup / "merge.json").read_text())["errors"]
+    assert errors == ["id_1/b_f000009.jpg already exists; id_2/b_f000009.jpg was left in place",  # before the kill
+                      "id_2 was kept: it still holds b_f000009.jpg"]  # found by the recovery
 
 
 def test_undo_refuses_when_it_would_drop_a_new_file(persons):
@@ -150,7 +195,7 @@ def test_read_only_persons_folder(tmp_path):
     if os.geteuid() == 0:
         bound = subprocess.run(["mount", "--bind", "-o", "ro", str(ro), str(ro)], capture_output=True)
         if bound.returncode != 0:
-            pytest.skip(f"cannot make a read-only folder as root: {bound.stderr.decode().strip()}")
+            unavailable(f"cannot make a read-only folder as root: {bound.stderr.decode().strip()}")
     else:
         ro.chmod(0o555)
     try:
@@ -167,13 +212,13 @@ def test_read_only_persons_folder(tmp_path):
 
 def test_a_full_disk_during_backup_stops_before_anything_is_moved(tmp_path):
     if os.geteuid() != 0:
-        pytest.skip("needs root to mount a small filesystem")
+        unavailable("needs root to mount a small filesystem")
     disk = tmp_path / "disk"
     disk.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", f"full-{uuid.uuid4().hex[:6]}", str(disk)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs: {mounted.stderr.strip()}")
+        unavailable(f"cannot mount a small tmpfs: {mounted.stderr.strip()}")
     try:
         persons = disk / "persons"
         make_folder(persons, "id_1", {"a.jpg": os.urandom(150_000)})
@@ -237,7 +282,9 @@ def test_a_merge_killed_at_any_step_is_completed_by_the_next_run(persons, fault)
     assert not (persons / JOURNAL).exists()
 
 
-UNDO_FAULTS = ["undo:begin", "backup:1", "backup:3", "undo:staged", "undo:restored:id_1", "undo:restored:id_2"]
+UNDO_FAULTS = ["undo:begin", "undo:stage_file:2", "undo:stage:1", "undo:stage:3", "undo:staged", "undo:restored:id_1",
+               "undo:restored:id_2", "undo:restored:id_3", "undo:staging_removed", "undo:manifest", "undo:done",
+               "undo:journal_filed"]
 
 
 @pytest.mark.parametrize("fault", UNDO_FAULTS)
@@ -250,7 +297,7 @@ def test_an_undo_killed_at_any_step_is_completed_or_rolled_back(persons, fault):
     killed = subprocess.run([sys.executable, "-c", code, str(persons)], cwd=REPO, env=env, capture_output=True,
                             text=True, timeout=60)
     assert killed.returncode == -9, killed.stderr
-    note = recover(persons)
+    note = recover(persons) or "finished (the kill came after the last step)"
     visible = {k: v for k, v in tree_hashes(persons).items()
                if not k.startswith(("backup_before_merge", ".")) and "/." not in k}
     if "rolled back" in note:
@@ -260,3 +307,8 @@ def test_an_undo_killed_at_any_step_is_completed_or_rolled_back(persons, fault):
         assert visible == {k: v for k, v in before.items() if not k.startswith(".")}
     assert not (persons / UNDO_JOURNAL).exists()
     assert not list(persons.glob(".undo-*"))
+    # and every later run works: nothing is pending, and a merge or an undo can follow
+    assert recover(persons) is None
+    if "finished" in note:
+        merge(persons, GROUPS)
+    undo_last(persons)
