@@ -83,9 +83,11 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-_PEAK_RSS_WRAPPER = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]);"
-                     "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr);"
-                     "sys.exit(r.returncode)")
+_PEAK_RSS_WRAPPER = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]);"
+    "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr);"
+    "sys.exit(r.returncode)"
+)
 
 
 @dataclass
@@ -101,8 +103,15 @@ def run_child(args: list[str | Path], cwd: Path, env: dict | None = None, timeou
     """Run a Python command in a child process; its wall time and peak resident memory."""
     command = [sys.executable, "-c", _PEAK_RSS_WRAPPER, sys.executable, *map(str, args)]
     start = time.perf_counter()
-    proc = subprocess.run(command, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        command,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     seconds = time.perf_counter() - start
     match = re.search(r"PEAK_RSS_KB (\d+)", proc.stderr)
     if proc.returncode != 0:

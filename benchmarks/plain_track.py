@@ -38,8 +38,16 @@ def main() -> None:
     # timed like obj_counting.py's own figure: from opening the video to the last frame
     start = time.perf_counter()
     count = 0
-    for _ in model.track(source=video, stream=True, persist=True, classes=[0], conf=0.1, tracker="bytetrack.yaml",
-                         imgsz=640, verbose=False):
+    for _ in model.track(
+        source=video,
+        stream=True,
+        persist=True,
+        classes=[0],
+        conf=0.1,
+        tracker="bytetrack.yaml",
+        imgsz=640,
+        verbose=False,
+    ):
         count += 1
         if count >= frames:
             break

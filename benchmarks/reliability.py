@@ -34,6 +34,7 @@ METRIC_LINE = re.compile(r"^(#.*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.e+-
 
 # -- the monitor under load ----------------------------------------------------------------
 
+
 @dataclass
 class LoadResult:
     clients: int
@@ -61,11 +62,24 @@ class LoadResult:
 
 def start_monitor(workdir: Path, timeout: float = 60) -> tuple[subprocess.Popen, int]:
     """health_check.py on a free loopback port, as a user starts it; returns (process, port)."""
-    log = open(workdir / "monitor.log", "w")  # a file, not a pipe: an unread pipe would block the server
-    process = subprocess.Popen([sys.executable, str(REPO / "health_check.py"), "--port", "0", "--status",
-                                str(workdir / "status.json"), "--persons", str(workdir / "persons")],
-                               cwd=workdir, stdout=subprocess.PIPE, stderr=log, text=True,
-                               stdin=subprocess.DEVNULL)
+    log = open(workdir / "monitor.log", "w")  # noqa: SIM115 - a file, not a pipe: an unread pipe would block the server
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "health_check.py"),
+            "--port",
+            "0",
+            "--status",
+            str(workdir / "status.json"),
+            "--persons",
+            str(workdir / "persons"),
+        ],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     log.close()
     ready: list[str] = []
     reader = threading.Thread(target=lambda: ready.append(process.stdout.readline()), daemon=True)
@@ -92,7 +106,7 @@ def stop_monitor(process: subprocess.Popen) -> int:
 REWRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from reid.status import StatusFile
+    from reid.core.status import StatusFile
     status, stop, limit = StatusFile(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
     start = time.monotonic()
     count = 0
@@ -123,8 +137,9 @@ def check_answer(path: str, status: int, body: bytes) -> str | None:
     return None
 
 
-def monitor_load(workdir: Path, clients: int = 16, requests_per_client: int = 500, rewrite: bool = True,
-                 time_limit_s: float = 300) -> LoadResult:
+def monitor_load(
+    workdir: Path, clients: int = 16, requests_per_client: int = 500, rewrite: bool = True, time_limit_s: float = 300
+) -> LoadResult:
     """Query the real monitor from ``clients`` threads (one keep-alive connection each)."""
     import http.client
 
@@ -138,9 +153,13 @@ def monitor_load(workdir: Path, clients: int = 16, requests_per_client: int = 50
     stop_file.unlink(missing_ok=True)
     writer = None
     if rewrite:
-        writer = subprocess.Popen([sys.executable, "-c", REWRITER, str(workdir / "status.json"), str(stop_file),
-                                   str(time_limit_s)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
+        writer = subprocess.Popen(
+            [sys.executable, "-c", REWRITER, str(workdir / "status.json"), str(stop_file), str(time_limit_s)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(0.5)  # let it start rewriting before the first request
     deadline = time.monotonic() + time_limit_s
     lock = threading.Lock()
@@ -197,8 +216,17 @@ def monitor_load(workdir: Path, clients: int = 16, requests_per_client: int = 50
     if not alive or code != 0:
         problems.append(f"the monitor exited with {code}: {(workdir / 'monitor.log').read_text()[-1000:]}")
         counts["failed"] += 1
-    return LoadResult(clients, len(latencies) + counts["failed"], counts["failed"], counts["invalid"], seconds,
-                      latencies, rewrites, rewrite_seconds, problems[:10])
+    return LoadResult(
+        clients,
+        len(latencies) + counts["failed"],
+        counts["failed"],
+        counts["invalid"],
+        seconds,
+        latencies,
+        rewrites,
+        rewrite_seconds,
+        problems[:10],
+    )
 
 
 # -- kills during a merge ------------------------------------------------------------------
@@ -208,9 +236,17 @@ MERGE_ARGS = [*REID_ARGS, "--yes"]
 
 
 def _track(person_id: int, first: int, last: int, crops: list[str]) -> dict:
-    return {"schema": 1, "person_id": person_id, "run_id": "run-1", "video": "/videos/hall.mp4",
-            "tracker_id": person_id, "first_frame": first, "last_frame": last, "segments": [[first, last]],
-            "crops": [{"file": c, "frame": first + i} for i, c in enumerate(crops)]}
+    return {
+        "schema": 1,
+        "person_id": person_id,
+        "run_id": "run-1",
+        "video": "/videos/hall.mp4",
+        "tracker_id": person_id,
+        "first_frame": first,
+        "last_frame": last,
+        "segments": [[first, last]],
+        "crops": [{"file": c, "frame": first + i} for i, c in enumerate(crops)],
+    }
 
 
 def build_merge_workdir(labelled: Path, workdir: Path) -> Path:
@@ -249,40 +285,51 @@ def warm_cache(workdir: Path, weights: Path) -> None:
 EXPECTED_AFTER_MERGE = ["id_1", "id_3", "id_5", "id_6", "id_7"]
 
 
-def run_reid(workdir: Path, weights: Path, *extra: str, fault: str | None = None,
-             timeout: float = 300) -> subprocess.CompletedProcess:
+def run_reid(
+    workdir: Path, weights: Path, *extra: str, fault: str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """deeplearningg_reID.py with the test settings; ``extra`` e.g. --yes or --dry-run."""
     env = {k: v for k, v in os.environ.items() if k != "REID_FAULT_AT"}
     if fault:
         env["REID_FAULT_AT"] = fault
-    return subprocess.run([sys.executable, str(REPO / "deeplearningg_reID.py"), *REID_ARGS, "--weights",
-                           str(weights), *extra], cwd=workdir, env=env, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, str(REPO / "deeplearningg_reID.py"), *REID_ARGS, "--weights", str(weights), *extra],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def file_hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def crop_multiset(persons: Path) -> collections.Counter:
     """The content of every user file outside the backup and the hidden bookkeeping;
     track.json is left out because a merge rewrites it (its old versions are in the backup)."""
-    return collections.Counter(digest for name, digest in file_hashes(persons).items()
-                               if not name.startswith((".", "backup_before_merge")) and "/." not in name
-                               and not name.endswith("track.json"))
+    return collections.Counter(
+        digest
+        for name, digest in file_hashes(persons).items()
+        if not name.startswith((".", "backup_before_merge")) and "/." not in name and not name.endswith("track.json")
+    )
 
 
 def verify_after_rerun(original: Path, workdir: Path) -> list[str]:
     """Everything the promise says, as a list of broken parts (empty: kept)."""
-    from reid.status import StatusError, parse_status
+    from reid.core.status import StatusError, parse_status
 
     problems = []
     persons = workdir / "persons"
     if crop_multiset(persons) != crop_multiset(original / "persons"):
         problems.append("the crops in the persons folder differ from the original (lost or duplicated)")
-    backups = sorted((persons / "backup_before_merge").glob("*")) if (persons / "backup_before_merge").exists() \
-        else []
+    backups = sorted((persons / "backup_before_merge").glob("*")) if (persons / "backup_before_merge").exists() else []
     for backup in backups:
         manifest = json.loads((backup / "merge.json").read_text())
         if manifest.get("state") != "merged":
@@ -324,8 +371,9 @@ def journal_stage(persons: Path) -> str:
     return "backing up"
 
 
-def merge_kill_round(template: Path, workdir: Path, weights: Path, kill_after_s: float | None = None,
-                     fault: str | None = None) -> tuple[str, int, list[str]]:
+def merge_kill_round(
+    template: Path, workdir: Path, weights: Path, kill_after_s: float | None = None, fault: str | None = None
+) -> tuple[str, int, list[str]]:
     """Copy the template, kill a merge (at ``fault``, or ``kill_after_s`` after the journal
     appears or, if negative, after the start), run again; (where it died, its exit code, problems)."""
     shutil.copytree(template, workdir, copy_function=shutil.copy2)  # keeps mtimes: the cache still hits
@@ -334,13 +382,20 @@ def merge_kill_round(template: Path, workdir: Path, weights: Path, kill_after_s:
         killed = run_reid(workdir, weights, "--yes", fault=fault)
         code, stage = killed.returncode, journal_stage(persons)
     else:
-        process = subprocess.Popen([sys.executable, str(REPO / "deeplearningg_reID.py"), *MERGE_ARGS, "--weights",
-                                    str(weights)], cwd=workdir, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "deeplearningg_reID.py"), *MERGE_ARGS, "--weights", str(weights)],
+            cwd=workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
         start = time.monotonic()
         if kill_after_s is not None and kill_after_s >= 0:  # aim at the merge itself
-            while not (persons / ".merge_journal.jsonl").exists() and process.poll() is None \
-                    and time.monotonic() - start < 120:
+            while (
+                not (persons / ".merge_journal.jsonl").exists()
+                and process.poll() is None
+                and time.monotonic() - start < 120
+            ):
                 time.sleep(0.0005)
         time.sleep(abs(kill_after_s or 0.0))
         process.send_signal(signal.SIGKILL)
@@ -355,9 +410,14 @@ def timed_merge(workdir: Path, weights: Path) -> tuple[float, float]:
     """An uninterrupted merge: (seconds for the whole run, seconds its journal existed)."""
     journal = workdir / "persons" / ".merge_journal.jsonl"
     start = time.monotonic()
-    process = subprocess.Popen([sys.executable, str(REPO / "deeplearningg_reID.py"), *MERGE_ARGS, "--weights",
-                                str(weights)], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               stdin=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "deeplearningg_reID.py"), *MERGE_ARGS, "--weights", str(weights)],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
     appeared = gone = None
     while process.poll() is None and time.monotonic() - start < 300:  # bounded in time
         exists = journal.exists()
@@ -386,15 +446,28 @@ def random_kills(template: Path, work: Path, weights: Path, rounds: int, seed: i
 
 # -- the report ------------------------------------------------------------------------------
 
+
 def report(s: Settings) -> Section:
     clients, per_client = 16, s.pick(100, 500)
     quiet = monitor_load(s.work / "load-quiet", clients, per_client, rewrite=False)
     busy = monitor_load(s.work / "load-busy", clients, per_client, rewrite=True)
-    rows = [[name, r.requests, r.failed, r.invalid, r.requests_per_s, r.percentile_ms(50), r.percentile_ms(99),
-             max(r.latencies_ms, default=float("nan")), r.rewrite_hz if r.rewrites else "-"]
-            for name, r in (("status.json unchanged", quiet), ("status.json rewritten", busy))]
-    load_table = table(["status file", "requests", "failed", "invalid", "req/s", "p50 ms", "p99 ms", "max ms",
-                        "rewrites/s"], rows)
+    rows = [
+        [
+            name,
+            r.requests,
+            r.failed,
+            r.invalid,
+            r.requests_per_s,
+            r.percentile_ms(50),
+            r.percentile_ms(99),
+            max(r.latencies_ms, default=float("nan")),
+            r.rewrite_hz if r.rewrites else "-",
+        ]
+        for name, r in (("status.json unchanged", quiet), ("status.json rewritten", busy))
+    ]
+    load_table = table(
+        ["status file", "requests", "failed", "invalid", "req/s", "p50 ms", "p99 ms", "max ms", "rewrites/s"], rows
+    )
     rounds, seed = s.pick(4, 20), 20261124
     template = build_merge_workdir(s.labelled, s.work / "kill-template")
     warm_cache(template, s.mobilenet_v2)
@@ -402,17 +475,25 @@ def report(s: Settings) -> Section:
     by_stage = collections.Counter(stage for stage, _, _ in results)
     broken = [p for _, _, problems in results for p in problems]
     kill_table = table(["where the kill landed", "kills"], sorted(by_stage.items()))
-    body = (f"The real monitor on loopback, {clients} clients x {per_client} requests each (keep-alive, the five "
-            f"endpoints in turn, every answer parsed and checked), with status.json unchanged and then rewritten "
-            f"by another process; its ratio shows what the rewrites cost.\n\n{load_table}\n\n"
-            f"Requests/s with rewrites / without: {busy.requests_per_s / quiet.requests_per_s:.2f}.\n\n"
-            f"`deeplearningg_reID.py --yes` SIGKILLed at {rounds} random moments (seed {seed}; half anywhere in "
-            f"the run, half inside the merge), then run again; each time the crops (multiset of file hashes), the "
-            f"backup, the folders and status.json were checked. Kills at every named step are in the test suite "
-            f"(tests/test_faults.py).\n\n{kill_table}\n\nRounds that broke a promise: {len(broken)}.\n\n"
-            "Longer runs: `python -m benchmarks.stress --kills 200 --requests 5000`.")
-    targets = [Target("failed + invalid monitor answers under rewrites", busy.failed + busy.invalid, "= 0",
-                      busy.failed + busy.invalid == 0),
-               Target("status rewrites per second during the load", busy.rewrite_hz, ">= 50", busy.rewrite_hz >= 50),
-               Target("kill rounds that lost, duplicated or damaged anything", len(broken), "= 0", not broken)]
+    body = (
+        f"The real monitor on loopback, {clients} clients x {per_client} requests each (keep-alive, the five "
+        f"endpoints in turn, every answer parsed and checked), with status.json unchanged and then rewritten "
+        f"by another process; its ratio shows what the rewrites cost.\n\n{load_table}\n\n"
+        f"Requests/s with rewrites / without: {busy.requests_per_s / quiet.requests_per_s:.2f}.\n\n"
+        f"`deeplearningg_reID.py --yes` SIGKILLed at {rounds} random moments (seed {seed}; half anywhere in "
+        f"the run, half inside the merge), then run again; each time the crops (multiset of file hashes), the "
+        f"backup, the folders and status.json were checked. Kills at every named step are in the test suite "
+        f"(tests/test_faults.py).\n\n{kill_table}\n\nRounds that broke a promise: {len(broken)}.\n\n"
+        "Longer runs: `python -m benchmarks.stress --kills 200 --requests 5000`."
+    )
+    targets = [
+        Target(
+            "failed + invalid monitor answers under rewrites",
+            busy.failed + busy.invalid,
+            "= 0",
+            busy.failed + busy.invalid == 0,
+        ),
+        Target("status rewrites per second during the load", busy.rewrite_hz, ">= 50", busy.rewrite_hz >= 50),
+        Target("kill rounds that lost, duplicated or damaged anything", len(broken), "= 0", not broken),
+    ]
     return Section("Reliability", body, targets)

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 # TensorFlow runs in this process; ultralytics only in child processes. Hide triton anyway
@@ -52,9 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"Error: sample data folder {args.data} not found (pass --data DIR)", file=sys.stderr)
         return 1
-    command = "python -m benchmarks.run" + (" --quick" if args.quick else "") + (
-        f" --only {args.only}" if set(chosen) != set(SECTIONS) else "")
-    started = datetime.now(timezone.utc)
+    command = (
+        "python -m benchmarks.run"
+        + (" --quick" if args.quick else "")
+        + (f" --only {args.only}" if set(chosen) != set(SECTIONS) else "")
+    )
+    started = datetime.now(UTC)
     parts, failures = [], []
     with tempfile.TemporaryDirectory(prefix="reid-bench-") as scratch:
         settings = Settings(args.data.resolve(), args.quick, Path(scratch))
@@ -71,15 +74,22 @@ def main(argv: list[str] | None = None) -> int:
             parts.append(section.markdown())
             print(section.markdown(), flush=True)
             print(f"[{name}] {time.perf_counter() - start:.0f} s", flush=True)
-    header = ["# Benchmarks", "",
-              f"- command: `{command}` (from the repository root; {shlex.quote(str(args.data))} as the data)",
-              f"- mode: {'quick (small inputs)' if args.quick else 'full'}",
-              f"- date: {started.strftime('%Y-%m-%d %H:%M UTC')}, "
-              f"{(datetime.now(timezone.utc) - started).total_seconds() / 60:.1f} minutes",
-              f"- machine: {machine()}", ""]
+    header = [
+        "# Benchmarks",
+        "",
+        f"- command: `{command}` (from the repository root; {shlex.quote(str(args.data))} as the data)",
+        f"- mode: {'quick (small inputs)' if args.quick else 'full'}",
+        f"- date: {started.strftime('%Y-%m-%d %H:%M UTC')}, "
+        f"{(datetime.now(UTC) - started).total_seconds() / 60:.1f} minutes",
+        f"- machine: {machine()}",
+        "",
+    ]
     if set(chosen) != set(SECTIONS) and args.output.exists():
-        report = update_sections(args.output.read_text(encoding="utf-8"), parts,
-                                 f"- updated: {started.strftime('%Y-%m-%d %H:%M UTC')}, `{command}`")
+        report = update_sections(
+            args.output.read_text(encoding="utf-8"),
+            parts,
+            f"- updated: {started.strftime('%Y-%m-%d %H:%M UTC')}, `{command}`",
+        )
     else:
         report = "\n".join(header + parts)
     args.output.write_text(report, encoding="utf-8")
@@ -111,8 +121,13 @@ def update_sections(report: str, parts: list[str], note: str) -> str:
     for part in parts:
         sections[part.split("\n", 1)[0][3:]] = part
     header = header.rstrip("\n") + "\n" + note + "\n\n"
-    return header + "".join(text if text.endswith("\n\n") else text.rstrip("\n") + "\n\n"
-                            for text in sections.values()).rstrip("\n") + "\n"
+    return (
+        header
+        + "".join(text if text.endswith("\n\n") else text.rstrip("\n") + "\n\n" for text in sections.values()).rstrip(
+            "\n"
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

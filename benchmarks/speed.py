@@ -26,8 +26,20 @@ def tracking(s: Settings) -> Section:
     for attempt in range(repeats):
         work = s.work / f"tracking{attempt}"
         work.mkdir()
-        ours = run_child([REPO / "obj_counting.py", "--videos", s.video, "--model", s.detector, "--max-frames",
-                          frames, "--no-progress", "-q"], cwd=work)
+        ours = run_child(
+            [
+                REPO / "obj_counting.py",
+                "--videos",
+                s.video,
+                "--model",
+                s.detector,
+                "--max-frames",
+                frames,
+                "--no-progress",
+                "-q",
+            ],
+            cwd=work,
+        )
         runs["ours"].append(float(re.search(r"frames in [\d.]+ s, ([\d.]+) fps", ours.stdout).group(1)))
         for threads in ("all", "default"):
             run = run_child([REPO / "benchmarks" / "plain_track.py", s.detector, s.video, frames, threads], cwd=work)
@@ -38,44 +50,60 @@ def tracking(s: Settings) -> Section:
     def spread(name: str) -> str:
         return " / ".join(f"{v:.1f}" for v in runs[name])
 
-    body = (f"YOLOv8n INT8 TFLite, ByteTrack, the first {frames} frames of the sample video (768x432); the three "
-            f"loops in turn, {repeats} times; medians compared.\n\n" + table(
-                ["loop", "median frames/s", "each run", "ours / it"],
-                [["obj_counting.py (crops, metadata, status; all cores)", median["ours"], spread("ours"), 1.0],
-                 ["ultralytics `model.track(stream=True)`, all cores, no crops", median["all"], spread("all"), equal],
-                 ["ultralytics `model.track(stream=True)`, its default threads", median["default"],
-                  spread("default"), default]])
-            + "\n\nGiving the detector every core is what makes obj_counting.py faster than ultralytics' default "
-              "setting. Against the plain loop at equal threads, obj_counting.py also decodes on a second thread "
-              "and writes crops, metadata and status; on 2 cores inference already uses both, so that work competes "
-              "with it rather than overlapping. With a LiteRT detector, torch only pre- and post-processes, so "
-              "obj_counting.py gives it one thread: its idle OpenMP workers no longer compete with the "
-              "detector's (0.90-0.95x before that change). Ruled out when this was investigated: the crops (a run saving none "
-              "is within the noise), the status writes (under 1 ms each, once a second), the read-ahead depth, "
-              "OpenCV's thread count, and handing ultralytics ready-made input tensors (letterboxed and "
-              "normalised on the read-ahead thread, which spares its strided copies: 30-31 frames/s against "
-              "28-33 for frames, within the noise). A profile of the per-frame loop shows ultralytics' own "
-              "pre-processing and the detector, not this project's code.")
-    return Section("Tracking speed", body, [
-        Target("obj_counting.py / plain loop at equal threads", equal, ">= 1.0", equal >= 1.0),
-        Target("obj_counting.py / plain loop at ultralytics' default threads", default, ">= 1.5", default >= 1.5)])
+    body = (
+        f"YOLOv8n INT8 TFLite, ByteTrack, the first {frames} frames of the sample video (768x432); the three "
+        f"loops in turn, {repeats} times; medians compared.\n\n"
+        + table(
+            ["loop", "median frames/s", "each run", "ours / it"],
+            [
+                ["obj_counting.py (crops, metadata, status; all cores)", median["ours"], spread("ours"), 1.0],
+                ["ultralytics `model.track(stream=True)`, all cores, no crops", median["all"], spread("all"), equal],
+                [
+                    "ultralytics `model.track(stream=True)`, its default threads",
+                    median["default"],
+                    spread("default"),
+                    default,
+                ],
+            ],
+        )
+        + "\n\nGiving the detector every core is what makes obj_counting.py faster than ultralytics' default "
+        "setting. Against the plain loop at equal threads, obj_counting.py also decodes on a second thread "
+        "and writes crops, metadata and status; on 2 cores inference already uses both, so that work competes "
+        "with it rather than overlapping. With a LiteRT detector, torch only pre- and post-processes, so "
+        "obj_counting.py gives it one thread: its idle OpenMP workers no longer compete with the "
+        "detector's (0.90-0.95x before that change). Ruled out when this was investigated: the crops (a run "
+        "saving none is within the noise), the status writes (under 1 ms each, once a second), the read-ahead depth, "
+        "OpenCV's thread count, and handing ultralytics ready-made input tensors (letterboxed and "
+        "normalised on the read-ahead thread, which spares its strided copies: 30-31 frames/s against "
+        "28-33 for frames, within the noise). A profile of the per-frame loop shows ultralytics' own "
+        "pre-processing and the detector, not this project's code."
+    )
+    return Section(
+        "Tracking speed",
+        body,
+        [
+            Target("obj_counting.py / plain loop at equal threads", equal, ">= 1.0", equal >= 1.0),
+            Target("obj_counting.py / plain loop at ultralytics' default threads", default, ">= 1.5", default >= 1.5),
+        ],
+    )
 
 
 def features(s: Settings) -> Section:
     """Our extractor against the raw batched forward pass (ceiling) and one predict call per image."""
-    from reid.features import FeatureExtractor, read_image
+    from reid.core.config import MatchingConfig
+    from reid.matching.features import FeatureExtractor, read_image
 
-    images = sorted(s.labelled.glob("*/*.png"))[:s.pick(64, 512)]
+    images = sorted(s.labelled.glob("*/*.png"))[: s.pick(64, 512)]
     naive_count = s.pick(8, 48)
     rows, targets = [], []
     for backbone, weights in (("resnet50", "none"), ("mobilenetv2", str(s.mobilenet_v2))):
-        extractor = FeatureExtractor(backbone, weights, (256, 128), batch_size=32)
+        extractor = FeatureExtractor(MatchingConfig(backbone=backbone, weights=str(weights)))
         extractor.embed_files(images[:32])  # trace the graph once
         start = time.perf_counter()
         extractor.embed_files(images)
         ours = len(images) / (time.perf_counter() - start)
 
-        batches = [np.stack([read_image(p, (256, 128)) for p in images[i:i + 32]]) for i in range(0, len(images), 32)]
+        batches = [np.stack([read_image(p, (256, 128)) for p in images[i : i + 32]]) for i in range(0, len(images), 32)]
         start = time.perf_counter()
         for batch in batches:
             extractor.embed(batch)
@@ -90,17 +118,31 @@ def features(s: Settings) -> Section:
             extractor.model.predict(preprocess(read_image(path, (256, 128))[None].astype("float32")), verbose=0)
         naive = naive_count / (time.perf_counter() - start)
         rows.append([backbone, ours, raw, ours / raw, naive, ours / naive])
-        targets += [Target(f"{backbone}: ours / raw forward pass", ours / raw, ">= 0.9", ours / raw >= 0.9),
-                    Target(f"{backbone}: ours / one predict per image", ours / naive, ">= 5", ours / naive >= 5)]
+        targets += [
+            Target(f"{backbone}: ours / raw forward pass", ours / raw, ">= 0.9", ours / raw >= 0.9),
+            Target(f"{backbone}: ours / one predict per image", ours / naive, ">= 5", ours / naive >= 5),
+        ]
     ceiling = {row[0]: row[2] / row[4] for row in rows}
-    body = (f"{len(images)} real crops (48x128 PNG) embedded at 256x128, batch 32; the naive loop on "
-            f"{naive_count}. ResNet50 with random weights (same cost as ImageNet's, which cannot be had here).\n\n"
-            + table(["backbone", "ours img/s", "raw forward img/s", "ours / raw", "one predict per image img/s",
-                     "ours / naive"], rows)
-            + f"\n\nNo float32 extractor can beat the raw batched forward pass, so against one predict call per "
-              f"image the ceiling is raw / naive: {ceiling['resnet50']:.1f}x for ResNet50, whose single-image pass "
-              f"is mostly compute rather than call overhead, and {ceiling['mobilenetv2']:.1f}x for MobileNetV2."
-            + "\n\n" + bfloat16(s, images))
+    body = (
+        f"{len(images)} real crops (48x128 PNG) embedded at 256x128, batch 32; the naive loop on "
+        f"{naive_count}. ResNet50 with random weights (same cost as ImageNet's, which cannot be had here).\n\n"
+        + table(
+            [
+                "backbone",
+                "ours img/s",
+                "raw forward img/s",
+                "ours / raw",
+                "one predict per image img/s",
+                "ours / naive",
+            ],
+            rows,
+        )
+        + f"\n\nNo float32 extractor can beat the raw batched forward pass, so against one predict call per "
+        f"image the ceiling is raw / naive: {ceiling['resnet50']:.1f}x for ResNet50, whose single-image pass "
+        f"is mostly compute rather than call overhead, and {ceiling['mobilenetv2']:.1f}x for MobileNetV2."
+        + "\n\n"
+        + bfloat16(s, images)
+    )
     return Section("Feature extraction speed", body, targets)
 
 
@@ -109,43 +151,73 @@ def bfloat16(s: Settings, images: list[Path]) -> str:
     import keras
     import tensorflow as tf
 
-    from reid.features import read_image
+    from reid.matching.features import read_image
 
-    batch = np.stack([read_image(p, (256, 128)) for p in images[:s.pick(32, 256)]])
+    batch = np.stack([read_image(p, (256, 128)) for p in images[: s.pick(32, 256)]])
     rows = []
-    for name, builder, module, weights in (("resnet50", "ResNet50", "resnet50", None),
-                                           ("mobilenetv2", "MobileNetV2", "mobilenet_v2", str(s.mobilenet_v2))):
+    for name, builder, module, weights in (
+        ("resnet50", "ResNet50", "resnet50", None),
+        ("mobilenetv2", "MobileNetV2", "mobilenet_v2", str(s.mobilenet_v2)),
+    ):
         preprocess = getattr(keras.applications, module).preprocess_input
         keras.mixed_precision.set_global_policy("float32")
-        full = getattr(keras.applications, builder)(include_top=False, weights=weights, input_shape=(256, 128, 3),
-                                                    pooling="avg")
+        full = getattr(keras.applications, builder)(
+            include_top=False, weights=weights, input_shape=(256, 128, 3), pooling="avg"
+        )
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-        half = getattr(keras.applications, builder)(include_top=False, weights=None, input_shape=(256, 128, 3),
-                                                    pooling="avg")
+        half = getattr(keras.applications, builder)(
+            include_top=False, weights=None, input_shape=(256, 128, 3), pooling="avg"
+        )
         keras.mixed_precision.set_global_policy("float32")
         half.set_weights(full.get_weights())
         speeds, outputs = [], []
         for model in (full, half):
-            forward = tf.function(lambda x, m=model: tf.math.l2_normalize(
-                tf.cast(m(preprocess(tf.cast(x, tf.float32)), training=False), tf.float32), axis=1))
+            forward = tf.function(
+                lambda x, m=model, prepare=preprocess: tf.math.l2_normalize(
+                    tf.cast(m(prepare(tf.cast(x, tf.float32)), training=False), tf.float32), axis=1
+                )
+            )
             forward(batch[:32])
             start = time.perf_counter()
-            outputs.append(np.concatenate([forward(batch[i:i + 32]).numpy() for i in range(0, len(batch), 32)]))
+            outputs.append(np.concatenate([forward(batch[i : i + 32]).numpy() for i in range(0, len(batch), 32)]))
             speeds.append(len(batch) / (time.perf_counter() - start))
         agreement = (outputs[0] * outputs[1]).sum(axis=1)
         spread = 1.0 - float(np.mean(outputs[0] @ outputs[0].T))  # how far apart different crops are
-        rows.append([name, "random" if weights is None else "ImageNet", speeds[0], speeds[1], speeds[1] / speeds[0],
-                     float(agreement.mean()), float(agreement.min()), spread])
+        rows.append(
+            [
+                name,
+                "random" if weights is None else "ImageNet",
+                speeds[0],
+                speeds[1],
+                speeds[1] / speeds[0],
+                float(agreement.mean()),
+                float(agreement.min()),
+                spread,
+            ]
+        )
     genuine = rows[1]
-    verdict = ("meets" if genuine[4] > 1 and genuine[5] >= 0.999 else "does not meet")
-    return ("bfloat16 (this CPU has AVX-512 bf16), same weights in both precisions:\n\n" + table(
-        ["backbone", "weights", "float32 img/s", "bfloat16 img/s", "speed-up", "mean cosine agreement",
-         "min agreement", "mean distance between different crops"], rows)
+    verdict = "meets" if genuine[4] > 1 and genuine[5] >= 0.999 else "does not meet"
+    return (
+        "bfloat16 (this CPU has AVX-512 bf16), same weights in both precisions:\n\n"
+        + table(
+            [
+                "backbone",
+                "weights",
+                "float32 img/s",
+                "bfloat16 img/s",
+                "speed-up",
+                "mean cosine agreement",
+                "min agreement",
+                "mean distance between different crops",
+            ],
+            rows,
+        )
         + f"\n\nbfloat16 is offered only if it is faster and agrees to 0.999 or more. With the only genuine "
-          f"weights here (MobileNetV2) it {verdict} that (speed-up {genuine[4]:.2f}, agreement {genuine[5]:.3f}). "
-          "ResNet50 is much faster in bfloat16, but with random weights every crop gets nearly the same "
-          "embedding (see the last column), so its agreement says nothing about real features. bfloat16 is "
-          "therefore not offered; it is worth measuring again where ResNet50's ImageNet weights exist.")
+        f"weights here (MobileNetV2) it {verdict} that (speed-up {genuine[4]:.2f}, agreement {genuine[5]:.3f}). "
+        "ResNet50 is much faster in bfloat16, but with random weights every crop gets nearly the same "
+        "embedding (see the last column), so its agreement says nothing about real features. bfloat16 is "
+        "therefore not offered; it is worth measuring again where ResNet50's ImageNet weights exist."
+    )
 
 
 def grouping(s: Settings) -> Section:
@@ -161,8 +233,9 @@ def grouping(s: Settings) -> Section:
             embeddings = normalize_rows(rng.standard_normal((n, 2048), dtype=np.float32))
         else:  # n folders of n/5 people: many pairs above the threshold, a real workout for the merging
             centres = normalize_rows(rng.standard_normal((n // 5, 2048), dtype=np.float32))
-            embeddings = normalize_rows(centres[rng.integers(0, n // 5, n)]
-                                        + 0.005 * rng.standard_normal((n, 2048), dtype=np.float32))  # ~0.95 within a person
+            embeddings = normalize_rows(
+                centres[rng.integers(0, n // 5, n)] + 0.005 * rng.standard_normal((n, 2048), dtype=np.float32)
+            )  # ~0.95 within a person
         tracemalloc.start()
         start = time.perf_counter()
         groups = group_folders(embeddings, 0.92)
@@ -173,13 +246,13 @@ def grouping(s: Settings) -> Section:
         rows.append([f"{n:,}", kind, len(groups), seconds, peak / 2**20, matrix / 2**20, peak / matrix])
         if n == 10_000 and kind == "random":
             targets.append(Target("10k folders, seconds", seconds, "< 2", seconds < 2))
-        targets.append(Target(f"{n:,} {kind}: peak memory / float32 matrix", peak / matrix, "<= 1",
-                              peak <= matrix))
-    body = ("2048-d unit vectors (ResNet50's size), threshold 0.92, `reid.grouping.group_folders` (blockwise "
-            "similarity, then constrained average linkage). Peak memory is what Python and numpy allocated during "
-            "the call (tracemalloc), the embeddings excluded.\n\n" + table(
-                ["folders", "embeddings", "groups", "seconds", "peak MiB", "float32 matrix MiB", "peak / matrix"],
-                rows))
+        targets.append(Target(f"{n:,} {kind}: peak memory / float32 matrix", peak / matrix, "<= 1", peak <= matrix))
+    body = (
+        "2048-d unit vectors (ResNet50's size), threshold 0.92, `reid.grouping.group_folders` (blockwise "
+        "similarity, then constrained average linkage). Peak memory is what Python and numpy allocated during "
+        "the call (tracemalloc), the embeddings excluded.\n\n"
+        + table(["folders", "embeddings", "groups", "seconds", "peak MiB", "float32 matrix MiB", "peak / matrix"], rows)
+    )
     return Section("Grouping time and memory", body, targets)
 
 
@@ -187,7 +260,7 @@ def cache(s: Settings) -> Section:
     """A second ``deeplearningg_reID.py --dry-run`` on an unchanged persons folder against the first."""
     work = s.work / "cache"
     persons = work / "persons"
-    identities = sorted(p for p in s.labelled.iterdir() if p.is_dir())[:s.pick(4, 62)]
+    identities = sorted(p for p in s.labelled.iterdir() if p.is_dir())[: s.pick(4, 62)]
     for number, identity in enumerate(identities, 1):
         for camera in ("01", "02"):
             folder = persons / f"id_{2 * number - (camera == '01')}"
@@ -196,16 +269,33 @@ def cache(s: Settings) -> Section:
                 shutil.copy2(image, folder / image.name)
     weights = make_resnet50_weights(work)
     crops = sum(1 for _ in persons.rglob("*.png"))
-    command = [REPO / "deeplearningg_reID.py", "--dry-run", "--backbone", "resnet50", "--weights", weights,
-               "--threshold", "0.99", "--no-progress", "-q"]
+    command = [
+        REPO / "deeplearningg_reID.py",
+        "--dry-run",
+        "--backbone",
+        "resnet50",
+        "--weights",
+        weights,
+        "--threshold",
+        "0.99",
+        "--no-progress",
+        "-q",
+    ]
     first = run_child(command, cwd=work)
     second = run_child(command, cwd=work)
     ratio = first.seconds / second.seconds
-    body = (f"{crops} real crops in {len(identities) * 2} folders, ResNet50 with a self-made weights file, "
-            "`--dry-run`, wall time of the whole command.\n\n" + table(
-                ["run", "seconds"], [["first (embeds every crop)", first.seconds],
-                                     ["second (unchanged folder: all from the cache, network not loaded)",
-                                      second.seconds], ["first / second", ratio]]))
+    body = (
+        f"{crops} real crops in {len(identities) * 2} folders, ResNet50 with a self-made weights file, "
+        "`--dry-run`, wall time of the whole command.\n\n"
+        + table(
+            ["run", "seconds"],
+            [
+                ["first (embeds every crop)", first.seconds],
+                ["second (unchanged folder: all from the cache, network not loaded)", second.seconds],
+                ["first / second", ratio],
+            ],
+        )
+    )
     return Section("Embedding cache", body, [Target("first run / second run", ratio, ">= 10", ratio >= 10)])
 
 
@@ -216,7 +306,6 @@ def make_resnet50_weights(work: Path) -> Path:
         import keras
 
         keras.utils.set_random_seed(0)
-        model = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(256, 128, 3),
-                                            pooling="avg")
+        model = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(256, 128, 3), pooling="avg")
         model.save_weights(path)
     return path

@@ -30,11 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="reid-stress-") as scratch:
         s = Settings(args.data.resolve(), False, Path(scratch))
         if args.requests > 0:
-            load = monitor_load(s.work / "load", args.clients, args.requests, rewrite=True,
-                                time_limit_s=max(600.0, args.clients * args.requests / 50))
-            print(f"monitor: {load.requests} requests, {load.failed} failed, {load.invalid} invalid, "
-                  f"{load.requests_per_s:.0f} req/s, p99 {load.percentile_ms(99):.1f} ms, "
-                  f"{load.rewrite_hz:.0f} status rewrites/s", flush=True)
+            load = monitor_load(
+                s.work / "load",
+                args.clients,
+                args.requests,
+                rewrite=True,
+                time_limit_s=max(600.0, args.clients * args.requests / 50),
+            )
+            print(
+                f"monitor: {load.requests} requests, {load.failed} failed, {load.invalid} invalid, "
+                f"{load.requests_per_s:.0f} req/s, p99 {load.percentile_ms(99):.1f} ms, "
+                f"{load.rewrite_hz:.0f} status rewrites/s",
+                flush=True,
+            )
             for problem in load.problems:
                 print(f"  {problem}")
             broken += load.failed + load.invalid
@@ -44,8 +52,11 @@ def main(argv: list[str] | None = None) -> int:
             results = random_kills(template, s.work / "kills", s.mobilenet_v2, args.kills, seed)
             where = collections.Counter(stage for stage, _, _ in results)
             failed = [(n, stage, problems) for n, (stage, _, problems) in enumerate(results) if problems]
-            print(f"kills (seed {seed}): {len(results)} rounds, {len(failed)} broke a promise; landed: "
-                  + ", ".join(f"{stage} {count}" for stage, count in sorted(where.items())), flush=True)
+            print(
+                f"kills (seed {seed}): {len(results)} rounds, {len(failed)} broke a promise; landed: "
+                + ", ".join(f"{stage} {count}" for stage, count in sorted(where.items())),
+                flush=True,
+            )
             for n, stage, problems in failed:
                 print(f"  round {n} ({stage}): {'; '.join(problems)}")
             broken += len(failed)

@@ -17,8 +17,8 @@ one dot product per neighbouring cluster instead of a pass over all pairs.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -51,8 +51,9 @@ def cosine_similarity_matrix(embeddings: np.ndarray) -> np.ndarray:
     return e @ e.T
 
 
-def candidate_pairs(embeddings: np.ndarray, threshold: float, block_bytes: int = BLOCK_BYTES
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidate_pairs(
+    embeddings: np.ndarray, threshold: float, block_bytes: int = BLOCK_BYTES
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(i, j, similarity)`` for every pair i < j with similarity >= threshold.
 
     The matrix is computed a block of rows at a time, so memory stays near
@@ -67,7 +68,7 @@ def candidate_pairs(embeddings: np.ndarray, threshold: float, block_bytes: int =
     rows = max(1, min(-(-n // 8), block_bytes // max(1, 5 * n)))
     found_i, found_j, found_s = [], [], []
     for start in range(0, n, rows):
-        block = e[start:start + rows] @ e[start:].T  # only columns j >= start can have j > i
+        block = e[start : start + rows] @ e[start:].T  # only columns j >= start can have j > i
         local_i, local_j = np.nonzero(block >= threshold)
         keep = start + local_i < start + local_j  # strictly above the diagonal
         local_i, local_j = local_i[keep], local_j[keep]
@@ -138,8 +139,9 @@ def cannot_link_pairs(appearances: Sequence[Sequence[Appearance]]) -> set[tuple[
     return pairs
 
 
-def group_folders(embeddings: np.ndarray, threshold: float, cannot_link: Iterable[tuple[int, int]] = ()
-                  ) -> list[list[int]]:
+def group_folders(
+    embeddings: np.ndarray, threshold: float, cannot_link: Iterable[tuple[int, int]] = ()
+) -> list[list[int]]:
     """Groups (of two or more folder indices) to merge, by constrained average linkage.
 
     Repeatedly joins the two clusters with the highest average pairwise similarity while it
@@ -157,7 +159,7 @@ def group_folders(embeddings: np.ndarray, threshold: float, cannot_link: Iterabl
         cannot[i].add(j)
         cannot[j].add(i)
     heap: list[tuple[float, int, int]] = []
-    for i, j, s in zip(*candidate_pairs(e, threshold)):
+    for i, j, s in zip(*candidate_pairs(e, threshold), strict=True):
         i, j = int(i), int(j)
         neighbours[i].add(j)
         neighbours[j].add(i)

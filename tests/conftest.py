@@ -71,13 +71,21 @@ def labelled_crops() -> Path:
     return _require(LABELLED)
 
 
-def run_script(script: str, *args: str | Path, cwd: Path, timeout: float = 600,
-               stdin: str | None = None) -> subprocess.CompletedProcess:
+def run_script(
+    script: str, *args: str | Path, cwd: Path, timeout: float = 600, stdin: str | None = None
+) -> subprocess.CompletedProcess:
     """Run one of the project's scripts as a user would, from ``cwd``."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout, input=stdin,
-                          stdin=None if stdin is not None else subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, str(REPO / script), *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+    )
 
 
 def assert_clean_error(proc: subprocess.CompletedProcess, code: int, fragment: str) -> None:
@@ -92,8 +100,11 @@ def assert_clean_error(proc: subprocess.CompletedProcess, code: int, fragment: s
 
 def tree_hashes(root: Path) -> dict[str, str]:
     """sha256 of every file below ``root``, by relative path."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def write_video(path: Path, frames: int, size: tuple[int, int] = (320, 240), fps: float = 10.0) -> Path:
@@ -109,11 +120,17 @@ def write_video(path: Path, frames: int, size: tuple[int, int] = (320, 240), fps
 
 def png_claiming(width: int, height: int) -> bytes:
     """A PNG whose header claims a huge size (a decompression bomb) with almost no data."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + \
-        chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -126,8 +143,11 @@ def readonly_dir(tmp_path: Path):
         yield folder
         folder.chmod(0o755)
         return
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", f"ro-{uuid.uuid4().hex[:6]}", str(folder)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", f"ro-{uuid.uuid4().hex[:6]}", str(folder)],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         unavailable(f"cannot make a read-only folder as root here: {result.stderr.strip()}")
     try:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import run_script
-from reid.annotate import PERSON_COLOUR, TENTATIVE_COLOUR, AnnotatedVideo, draw_annotations, free_path
+from reid.tracking.annotate import PERSON_COLOUR, TENTATIVE_COLOUR, AnnotatedVideo, draw_annotations, free_path
 
 
 def colour_pixels(image: np.ndarray, colour: tuple[int, int, int], tolerance: int = 30) -> int:
@@ -18,8 +18,9 @@ def colour_pixels(image: np.ndarray, colour: tuple[int, int, int], tolerance: in
 
 def test_boxes_labels_and_count_are_drawn_on_a_copy():
     frame = np.full((240, 320, 3), 128, np.uint8)
-    out = draw_annotations(frame, [((10, 40, 60, 200), "id_7", True), ((100, 40, 150, 200), "track 3", False)],
-                           "persons: 1")
+    out = draw_annotations(
+        frame, [((10, 40, 60, 200), "id_7", True), ((100, 40, 150, 200), "track 3", False)], "persons: 1"
+    )
     assert np.all(frame == 128)  # the frame itself is left alone (its crops are saved from it)
     assert colour_pixels(out, PERSON_COLOUR, 5) > 100 and colour_pixels(out, TENTATIVE_COLOUR, 5) > 100
     assert colour_pixels(out[:30, :120], (0, 0, 0), 5) > 500  # the count's dark label in the corner
@@ -82,8 +83,18 @@ def short_video(tmp_path_factory, video):
 
 
 def test_save_video_writes_an_annotated_copy_with_every_frame(short_video, detector, tmp_path):
-    proc = run_script("obj_counting.py", "--videos", short_video, "--model", detector, "--save-video", "out dir",
-                      "--no-progress", cwd=tmp_path, timeout=300)
+    proc = run_script(
+        "obj_counting.py",
+        "--videos",
+        short_video,
+        "--model",
+        detector,
+        "--save-video",
+        "out dir",
+        "--no-progress",
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     copy = tmp_path / "out dir" / "hall way_annotated.mp4"
     assert "annotated copy: out dir/hall way_annotated.mp4" in proc.stdout
@@ -99,24 +110,55 @@ def test_save_video_writes_an_annotated_copy_with_every_frame(short_video, detec
     assert not list((tmp_path / "out dir").glob(".*partial*"))
 
     first = hashlib.sha256(copy.read_bytes()).hexdigest()
-    again = run_script("obj_counting.py", "--videos", short_video, "--model", detector, "--save-video", "out dir",
-                       "--no-progress", cwd=tmp_path, timeout=300)
+    again = run_script(
+        "obj_counting.py",
+        "--videos",
+        short_video,
+        "--model",
+        detector,
+        "--save-video",
+        "out dir",
+        "--no-progress",
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert again.returncode == 0, again.stderr
     assert hashlib.sha256(copy.read_bytes()).hexdigest() == first
     assert (tmp_path / "out dir" / "hall way_annotated_2.mp4").is_file()
 
 
 def test_without_the_flag_no_video_is_written(short_video, detector, tmp_path):
-    proc = run_script("obj_counting.py", "--videos", short_video, "--model", detector, "--max-frames", 20,
-                      "--no-progress", cwd=tmp_path, timeout=300)
+    proc = run_script(
+        "obj_counting.py",
+        "--videos",
+        short_video,
+        "--model",
+        detector,
+        "--max-frames",
+        20,
+        "--no-progress",
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert not (tmp_path / "annotated").exists() and "annotated copy" not in proc.stdout
 
 
 def test_an_unwritable_video_folder_is_one_line(short_video, detector, tmp_path):
     (tmp_path / "taken").write_text("a file, not a folder")
-    proc = run_script("obj_counting.py", "--videos", short_video, "--model", detector, "--save-video", "taken",
-                      "--no-progress", cwd=tmp_path, timeout=300)
+    proc = run_script(
+        "obj_counting.py",
+        "--videos",
+        short_video,
+        "--model",
+        detector,
+        "--save-video",
+        "taken",
+        "--no-progress",
+        cwd=tmp_path,
+        timeout=300,
+    )
     from conftest import assert_clean_error
+
     assert_clean_error(proc, 1, "taken exists and is not a folder (--save-video)")
     assert not (tmp_path / "status.json").exists()  # found before any work: no stage is marked failed

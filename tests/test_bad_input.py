@@ -26,8 +26,10 @@ VIDEO_CORPUS = {
     "zero-byte.mp4": (lambda video: b"", "is empty (0 bytes)"),
     "header-only.mp4": (_truncated_header, "cannot be opened as a video"),
     "text.mp4": (lambda video: b"this is a shopping list, not a video\n" * 20, "cannot be opened as a video"),
-    "noise.mp4": (lambda video: np.random.default_rng(1).integers(0, 256, 200_000, np.uint8).tobytes(),
-                  "cannot be opened as a video"),
+    "noise.mp4": (
+        lambda video: np.random.default_rng(1).integers(0, 256, 200_000, np.uint8).tobytes(),
+        "cannot be opened as a video",
+    ),
 }
 
 
@@ -60,8 +62,20 @@ def test_spaces_and_non_ascii_in_video_names_and_folders(tmp_path, video, detect
     folder = tmp_path / "vidéos d'été" / "cámara 1"
     folder.mkdir(parents=True)
     shutil.copy(video, folder / "entrée principale 😀.mp4")
-    proc = run_script("obj_counting.py", "--videos", tmp_path / "vidéos d'été", "--model", detector, "--max-frames",
-                      220, "--persons", tmp_path / "personnes à voir", "--no-progress", cwd=tmp_path, timeout=300)
+    proc = run_script(
+        "obj_counting.py",
+        "--videos",
+        tmp_path / "vidéos d'été",
+        "--model",
+        detector,
+        "--max-frames",
+        220,
+        "--persons",
+        tmp_path / "personnes à voir",
+        "--no-progress",
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     folders = list((tmp_path / "personnes à voir").glob("id_*"))
     assert len(folders) == 1
@@ -72,6 +86,7 @@ def test_spaces_and_non_ascii_in_video_names_and_folders(tmp_path, video, detect
 
 
 # -- person folders -----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, labelled_crops, mobilenet_v2) -> Path:
@@ -106,8 +121,10 @@ def test_bad_files_in_person_folders_are_named_once_and_skipped(corpus, mobilene
     warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line]
     for name in ("id_1/empty.png", "id_1/corrupt.jpg", "id_2/bomb.png"):
         assert sum(name in line for line in warnings) == 1, (name, warnings)
-    assert not any(name in proc.stderr for name in ("notes.txt", "Thumbs.db", "x.png", "link.png", "huge.jpg",
-                                                     "grey.png", "rgba.png"))
+    assert not any(
+        name in proc.stderr
+        for name in ("notes.txt", "Thumbs.db", "x.png", "link.png", "huge.jpg", "grey.png", "rgba.png")
+    )
     # 56 crops + the renamed copy + grey, rgba and huge; not the link, the nested or the bad files
     assert "embedded 60 images" in proc.stderr
     assert "1. id_1 (11 crops)  <-  id_2 (9 crops)" in proc.stdout  # listed: the bad files, but not embedded
@@ -152,8 +169,7 @@ STATUS_CORPUS = {
     "a list": ('[{"counting": {}}]', "must hold a JSON object, found a list"),
     "a section of the wrong type": ('{"counting": 7}', "section 'counting' must be an object, found a number"),
     "an unknown state": ('{"reid": {"state": "exploded"}}', "section 'reid' has state 'exploded'"),
-    "updated_at of the wrong type": ('{"counting": {"state": "done", "updated_at": 5}}',
-                                     "updated_at of type a number"),
+    "updated_at of the wrong type": ('{"counting": {"state": "done", "updated_at": 5}}', "updated_at of type a number"),
     "not UTF-8": (b"\xff\xfe{\x00}", "status.json"),
 }
 
@@ -180,8 +196,9 @@ def test_a_malformed_status_file_stops_a_script_before_any_work(tmp_path, script
 
 
 def test_the_monitor_answers_503_for_each_malformed_status_and_stays_up(tmp_path):
-    from benchmarks.reliability import start_monitor, stop_monitor
     import http.client
+
+    from benchmarks.reliability import start_monitor, stop_monitor
 
     (tmp_path / "persons").mkdir()
     process, port = start_monitor(tmp_path)
@@ -202,6 +219,7 @@ def test_the_monitor_answers_503_for_each_malformed_status_and_stays_up(tmp_path
 
 
 # -- flags ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("script", ["obj_counting.py", "deeplearningg_reID.py", "health_check.py"])
 @pytest.mark.parametrize("args", [["--bogus"], ["--persons"], ["extra-argument"], ["--status", "a", "--no-such"]])

@@ -9,14 +9,27 @@ import sys
 from benchmarks.run import update_sections
 from conftest import REPO
 
-SECTIONS = ["Tracking speed", "Feature extraction speed", "Grouping time and memory", "Embedding cache",
-            "Peak memory", "Re-identification accuracy", "Counting on the sample video", "Reliability"]
+SECTIONS = [
+    "Tracking speed",
+    "Feature extraction speed",
+    "Grouping time and memory",
+    "Embedding cache",
+    "Peak memory",
+    "Re-identification accuracy",
+    "Counting on the sample video",
+    "Reliability",
+]
 
 
 def test_quick_mode_writes_every_section_with_figures(tmp_path, video, detector, mobilenet_v2, labelled_crops):
     report = tmp_path / "BENCHMARKS.md"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--output", str(report),
-                           "--data", str(video.parents[1])], cwd=REPO, capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--output", str(report), "--data", str(video.parents[1])],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     text = report.read_text()
     assert "FAILED" not in text
@@ -34,13 +47,20 @@ def test_quick_mode_writes_every_section_with_figures(tmp_path, video, detector,
 
 
 def test_unknown_section_is_refused():
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--only", "nothing"], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--only", "nothing"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "unknown sections nothing" in proc.stderr
 
 
 def test_re_measuring_some_sections_keeps_the_others():
     report = "# Benchmarks\n\n- command: x\n\n## Tracking speed\n\nold 1\n\n## Reliability\n\nold 2\n"
     updated = update_sections(report, ["## Reliability\n\nnew 2\n", "## Extra\n\nnew 3\n"], "- updated: now")
-    assert updated == ("# Benchmarks\n\n- command: x\n- updated: now\n\n## Tracking speed\n\nold 1\n\n"
-                       "## Reliability\n\nnew 2\n\n## Extra\n\nnew 3\n")
+    assert updated == (
+        "# Benchmarks\n\n- command: x\n- updated: now\n\n## Tracking speed\n\nold 1\n\n"
+        "## Reliability\n\nnew 2\n\n## Extra\n\nnew 3\n"
+    )

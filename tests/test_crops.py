@@ -6,21 +6,24 @@ import random
 
 import pytest
 
-from reid.crops import Candidate, TrackSampler, clip_box, crop_rejection
+from reid.tracking.crops import Candidate, TrackSampler, clip_box, crop_rejection
 
 FILTER = dict(min_width=24, min_height=64, edge_margin=2, keep_edge_crops=False)
 
 
-@pytest.mark.parametrize("box, reason", [
-    ((100, 50, 160, 250), None),
-    ((100, 50, 120, 250), "small"),     # 20 px wide
-    ((100, 50, 160, 100), "small"),     # 50 px tall
-    ((0, 50, 60, 250), "edge"),         # touches the left border
-    ((100, 1, 160, 250), "edge"),       # touches the top
-    ((100, 50, 640, 250), "edge"),      # touches the right border of a 640-wide frame
-    ((100, 50, 160, 479), "edge"),      # within 2 px of the bottom of a 480-high frame
-    ((3, 3, 636, 476), None),
-])
+@pytest.mark.parametrize(
+    "box, reason",
+    [
+        ((100, 50, 160, 250), None),
+        ((100, 50, 120, 250), "small"),  # 20 px wide
+        ((100, 50, 160, 100), "small"),  # 50 px tall
+        ((0, 50, 60, 250), "edge"),  # touches the left border
+        ((100, 1, 160, 250), "edge"),  # touches the top
+        ((100, 50, 640, 250), "edge"),  # touches the right border of a 640-wide frame
+        ((100, 50, 160, 479), "edge"),  # within 2 px of the bottom of a 480-high frame
+        ((3, 3, 636, 476), None),
+    ],
+)
 def test_crop_rejection(box, reason):
     assert crop_rejection(box, 640, 480, **FILTER) == reason
 
@@ -68,7 +71,7 @@ def test_crops_spread_over_the_whole_track(length):
     assert len(kept) >= 20  # thinning halves, never below half the budget
     assert kept[0] == 0
     assert kept[-1] >= length * 0.75  # the end of the track is represented, not just its start
-    gaps = [b - a for a, b in zip(kept, kept[1:])]
+    gaps = [b - a for a, b in zip(kept, kept[1:], strict=False)]
     assert max(gaps) <= 2 * min(gaps)  # evenly spaced
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks.reliability import start_monitor, stop_monitor
 from conftest import unavailable
-from reid.status import StatusFile
+from reid.core.status import StatusFile
 
 CHROMIUM = Path(os.environ.get("REID_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("REID_CHROMEDRIVER", "/usr/bin/chromedriver"))
@@ -34,9 +34,18 @@ def monitor(tmp_path, labelled_crops):
     os.symlink(tmp_path / "outside" / "secret.png", persons / "id_4" / "a.png")  # a link out: never served
     os.symlink(tmp_path / "outside", persons / "id_5")  # a folder that is a link: not a person folder
     status = StatusFile(tmp_path / "status.json")
-    status.update_section("counting", {"state": "running", "frames_done": 100, "frames_total": 1000, "fps": 30.0,
-                                       "persons": 2, "current_video": "videos/hall.mp4",
-                                       "errors": [{"time": "t", "path": "videos/bad.mp4", "message": "truncated"}]})
+    status.update_section(
+        "counting",
+        {
+            "state": "running",
+            "frames_done": 100,
+            "frames_total": 1000,
+            "fps": 30.0,
+            "persons": 2,
+            "current_video": "videos/hall.mp4",
+            "errors": [{"time": "t", "path": "videos/bad.mp4", "message": "truncated"}],
+        },
+    )
     process, port = start_monitor(tmp_path)
     yield tmp_path, port, status
     assert stop_monitor(process) == 0
@@ -64,15 +73,25 @@ def test_thumbnails_come_from_person_folders_only(monitor, labelled_crops):
     work, port, _ = monitor
     listing = json.loads(fetch(port, "/health/persons")[2])
     thumbs = {p["name"]: p["thumbnail"] for p in listing["persons"]}
-    assert thumbs == {"id_1": "/persons/id_1/thumbnail", "id_2": "/persons/id_2/thumbnail",
-                      "id_3": "/persons/id_3/thumbnail", "id_4": None}
+    assert thumbs == {
+        "id_1": "/persons/id_1/thumbnail",
+        "id_2": "/persons/id_2/thumbnail",
+        "id_3": "/persons/id_3/thumbnail",
+        "id_4": None,
+    }
     status, headers, body = fetch(port, "/persons/id_1/thumbnail")
     assert status == 200 and headers["Content-Type"] == "image/png"
     assert body == (work / "persons" / "id_1" / "01_2.png").read_bytes()  # the middle crop
     secret = (work / "outside" / "secret.png").read_bytes()
-    for path in ("/persons/id_4/thumbnail", "/persons/id_5/thumbnail", "/persons/..%2Foutside/thumbnail",
-                 "/persons/../outside/thumbnail", "/persons/%2E%2E/thumbnail", "/persons/id_9/thumbnail",
-                 "/persons/backup_before_merge/thumbnail"):
+    for path in (
+        "/persons/id_4/thumbnail",
+        "/persons/id_5/thumbnail",
+        "/persons/..%2Foutside/thumbnail",
+        "/persons/../outside/thumbnail",
+        "/persons/%2E%2E/thumbnail",
+        "/persons/id_9/thumbnail",
+        "/persons/backup_before_merge/thumbnail",
+    ):
         status, _, body = fetch(port, path)
         assert status == 404, path
         assert secret not in body and json.loads(body)["status"] == "fail"
@@ -88,9 +107,19 @@ def browser(tmp_path):
 
     options = Options()
     options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1200,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--window-size=1200,1000",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(30)
@@ -100,6 +129,7 @@ def browser(tmp_path):
 
 def wait_for(driver, condition, what: str, timeout: float = 15):
     from selenium.webdriver.support.ui import WebDriverWait
+
     return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d), message=what)
 
 
@@ -113,15 +143,24 @@ def test_the_dashboard_follows_status_json_live(monitor, browser, tmp_path):
     assert "videos/bad.mp4" in by_id(browser, "errors").text
     assert by_id(browser, "folders-total").text == "4"
     # thumbnails really loaded (from the persons folder), the folder without a crop has none
-    wait_for(browser, lambda d: d.execute_script(
-        "return [...document.querySelectorAll('#persons img')].filter(i => i.complete && i.naturalWidth > 0)"
-        ".length") == 3, "three thumbnails")
+    wait_for(
+        browser,
+        lambda d: (
+            d.execute_script(
+                "return [...document.querySelectorAll('#persons img')].filter(i => i.complete && i.naturalWidth > 0)"
+                ".length"
+            )
+            == 3
+        ),
+        "three thumbnails",
+    )
     first_bar = browser.execute_script("return document.getElementById('counting-bar').style.width")
     assert first_bar == "10%"
 
     status.update_section("counting", {"frames_done": 750, "persons": 3})
-    status.update_section("processing", {"state": "running", "operation": "extracting features", "done": 30,
-                                         "total": 120})
+    status.update_section(
+        "processing", {"state": "running", "operation": "extracting features", "done": 30, "total": 120}
+    )
     wait_for(browser, lambda d: by_id(d, "counting-percent").text == "75.0%", "the progress to change")
     wait_for(browser, lambda d: by_id(d, "processing-percent").text == "25.0%", "the re-ID progress")
     assert browser.execute_script("return document.getElementById('counting-bar').style.width") == "75%"

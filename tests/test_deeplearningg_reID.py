@@ -23,9 +23,17 @@ from conftest import REPO, assert_clean_error, run_script, tree_hashes, unavaila
 
 
 def meta(person_id: int, first: int, last: int, crops: list[str]) -> dict:
-    return {"schema": 1, "person_id": person_id, "run_id": "run-1", "video": "/videos/hall.mp4",
-            "tracker_id": person_id, "first_frame": first, "last_frame": last, "segments": [[first, last]],
-            "crops": [{"file": c, "frame": first + i} for i, c in enumerate(crops)]}
+    return {
+        "schema": 1,
+        "person_id": person_id,
+        "run_id": "run-1",
+        "video": "/videos/hall.mp4",
+        "tracker_id": person_id,
+        "first_frame": first,
+        "last_frame": last,
+        "segments": [[first, last]],
+        "crops": [{"file": c, "frame": first + i} for i, c in enumerate(crops)],
+    }
 
 
 @pytest.fixture
@@ -59,8 +67,7 @@ def reid(workdir: Path, *args, weights: Path | None = None, **kwargs) -> subproc
 
 
 def person_files(workdir: Path) -> dict[str, str]:
-    return {k: v for k, v in tree_hashes(workdir / "persons").items()
-            if not k.startswith(("backup_before_merge", "."))}
+    return {k: v for k, v in tree_hashes(workdir / "persons").items() if not k.startswith(("backup_before_merge", "."))}
 
 
 def crop_multiset(workdir: Path) -> collections.Counter:
@@ -88,11 +95,27 @@ def test_without_a_terminal_and_without_yes_nothing_is_merged(workdir, mobilenet
 
 
 def test_a_dry_run_after_a_killed_merge_changes_nothing_and_says_what_the_next_run_will_do(workdir, mobilenet_v2):
-    killed = subprocess.run([sys.executable, str(REPO / "deeplearningg_reID.py"), "--backbone", "mobilenetv2",
-                             "--weights", str(mobilenet_v2), "--threshold", "0.99", "--yes"], cwd=workdir,
-                            env={**os.environ, "REID_FAULT_AT": "linked:3"}, capture_output=True, text=True,
-                            timeout=300, stdin=subprocess.DEVNULL)
+    killed = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "deeplearningg_reID.py"),
+            "--backbone",
+            "mobilenetv2",
+            "--weights",
+            str(mobilenet_v2),
+            "--threshold",
+            "0.99",
+            "--yes",
+        ],
+        cwd=workdir,
+        env={**os.environ, "REID_FAULT_AT": "linked:3"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert killed.returncode == -9
+
     def files() -> dict[str, str]:  # all but the lease, which the killed run left and the dry run took
         return {k: v for k, v in tree_hashes(workdir / "persons").items() if not k.startswith(".lease")}
 
@@ -111,13 +134,15 @@ def test_the_printed_undo_command_undoes_this_merge_and_no_other(workdir, mobile
     assert reid(workdir, "--yes", weights=mobilenet_v2).returncode == 0  # a merge in ./persons first
     default_after = person_files(workdir)
     before = {k: v for k, v in tree_hashes(other / "persons").items() if k.startswith("id")}
-    proc = reid(workdir, "--yes", "--persons", other / "persons", "--status", other / "status.json",
-                weights=mobilenet_v2)
+    proc = reid(
+        workdir, "--yes", "--persons", other / "persons", "--status", other / "status.json", weights=mobilenet_v2
+    )
     assert proc.returncode == 0, proc.stderr
     (command,) = [line.split("Undo with: ", 1)[1] for line in proc.stdout.splitlines() if "Undo with: " in line]
     assert "--persons" in command and "--status" in command
-    undone = subprocess.run(shlex.split(command), cwd=workdir, capture_output=True, text=True, timeout=300,
-                            stdin=subprocess.DEVNULL)
+    undone = subprocess.run(
+        shlex.split(command), cwd=workdir, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL
+    )
     assert undone.returncode == 0, undone.stderr
     assert {k: v for k, v in tree_hashes(other / "persons").items() if k.startswith("id")} == before
     assert person_files(workdir) == default_after  # the earlier merge in ./persons stays merged
@@ -128,9 +153,23 @@ def answer_at_terminal(workdir: Path, answer: str, weights: Path) -> subprocess.
     primary, secondary = os.openpty()
     try:
         process = subprocess.Popen(
-            [sys.executable, str(REPO / "deeplearningg_reID.py"), "--backbone", "mobilenetv2", "--threshold", "0.99",
-             "--weights", str(weights), "--no-progress"],
-            cwd=workdir, stdin=secondary, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                str(REPO / "deeplearningg_reID.py"),
+                "--backbone",
+                "mobilenetv2",
+                "--threshold",
+                "0.99",
+                "--weights",
+                str(weights),
+                "--no-progress",
+            ],
+            cwd=workdir,
+            stdin=secondary,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         os.write(primary, (answer + "\n").encode())  # the terminal buffers it until the prompt reads
         out, err = process.communicate(timeout=300)
     finally:
@@ -159,13 +198,19 @@ def test_answering_y_merges_the_duplicate_and_keeps_a_verified_backup(workdir, m
     assert len(list((persons / "id_1").glob("*.png"))) == 16
     assert crop_multiset(workdir) == crops_before  # nothing lost, nothing duplicated
     (backup,) = (persons / "backup_before_merge").iterdir()
-    assert {k: v for k, v in tree_hashes(backup).items() if k.startswith(("id_1/", "id_2/"))} == \
-        {k: v for k, v in before.items() if k.startswith(("id_1/", "id_2/"))}
+    assert {k: v for k, v in tree_hashes(backup).items() if k.startswith(("id_1/", "id_2/"))} == {
+        k: v for k, v in before.items() if k.startswith(("id_1/", "id_2/"))
+    }
     status = json.loads((workdir / "status.json").read_text())
     assert status["processing"]["state"] == "done"
     reid_section = status["reid"]
-    assert (reid_section["folders_before"], reid_section["folders_after"], reid_section["groups_merged"],
-            reid_section["images_moved"], reid_section["threshold"]) == (5, 4, 1, 8, 0.99)
+    assert (
+        reid_section["folders_before"],
+        reid_section["folders_after"],
+        reid_section["groups_merged"],
+        reid_section["images_moved"],
+        reid_section["threshold"],
+    ) == (5, 4, 1, 8, 0.99)
     merged = json.loads((persons / "id_1" / "track.json").read_text())
     assert merged["merged_from"] == ["id_2"] and len(merged["tracks"]) == 2 and len(merged["crops"]) == 16
 
@@ -184,9 +229,25 @@ def test_yes_merges_and_undo_restores_byte_for_byte(workdir, mobilenet_v2):
 def test_a_merge_killed_midway_is_finished_by_the_next_run(workdir, mobilenet_v2):
     crops_before = crop_multiset(workdir)
     env_fault = {**os.environ, "REID_FAULT_AT": "linked:3"}
-    killed = subprocess.run([sys.executable, str(REPO / "deeplearningg_reID.py"), "--backbone", "mobilenetv2",
-                             "--weights", str(mobilenet_v2), "--threshold", "0.99", "--yes"], cwd=workdir,
-                            env=env_fault, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    killed = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "deeplearningg_reID.py"),
+            "--backbone",
+            "mobilenetv2",
+            "--weights",
+            str(mobilenet_v2),
+            "--threshold",
+            "0.99",
+            "--yes",
+        ],
+        cwd=workdir,
+        env=env_fault,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert killed.returncode == -9
     again = reid(workdir, "--yes", weights=mobilenet_v2)
     assert again.returncode == 0, again.stderr
@@ -243,8 +304,11 @@ def test_a_read_only_persons_folder_stops_cleanly_and_loses_nothing(workdir, mob
 
 
 def test_missing_persons_folder(tmp_path):
-    assert_clean_error(run_script("deeplearningg_reID.py", cwd=tmp_path), 1,
-                       "persons folder persons does not exist: run obj_counting.py first")
+    assert_clean_error(
+        run_script("deeplearningg_reID.py", cwd=tmp_path),
+        1,
+        "persons folder persons does not exist: run obj_counting.py first",
+    )
 
 
 def test_empty_persons_folder(tmp_path):
@@ -254,8 +318,11 @@ def test_empty_persons_folder(tmp_path):
 
 def test_a_single_folder(tmp_path, labelled_crops):
     shutil.copytree(labelled_crops / "001", tmp_path / "persons" / "id_1")
-    assert_clean_error(run_script("deeplearningg_reID.py", cwd=tmp_path), 1,
-                       "only one person folder has images in persons: nothing to compare")
+    assert_clean_error(
+        run_script("deeplearningg_reID.py", cwd=tmp_path),
+        1,
+        "only one person folder has images in persons: nothing to compare",
+    )
 
 
 def test_folders_without_images(tmp_path):
@@ -287,8 +354,17 @@ def test_a_weights_file_of_the_wrong_network(workdir, mobilenet_v2):
 
 
 def test_random_weights_warn_loudly(workdir):
-    proc = run_script("deeplearningg_reID.py", "--dry-run", "--backbone", "mobilenetv2", "--weights", "none",
-                      "--threshold", "0.99", cwd=workdir)
+    proc = run_script(
+        "deeplearningg_reID.py",
+        "--dry-run",
+        "--backbone",
+        "mobilenetv2",
+        "--weights",
+        "none",
+        "--threshold",
+        "0.99",
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "RANDOM WEIGHTS" in proc.stderr
 
@@ -300,13 +376,16 @@ def test_a_malformed_status_file(workdir):
     assert (workdir / "status.json").read_text() == "[]"
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--threshold", "2"], "threshold must be between -1 and 1"),
-    (["--input-size", "256"], "--input-size must look like 256x128"),
-    (["--batch-size", "0"], "--batch-size must be at least 1"),
-    (["--backbone", "vgg16"], "invalid choice: 'vgg16'"),
-    (["--yes", "--dry-run"], "not allowed with argument"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--threshold", "2"], "threshold must be between -1 and 1"),
+        (["--input-size", "256"], "--input-size must look like 256x128"),
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--backbone", "vgg16"], "invalid choice: 'vgg16'"),
+        (["--yes", "--dry-run"], "not allowed with argument"),
+    ],
+)
 def test_bad_flags(tmp_path, args, fragment):
     assert_clean_error(run_script("deeplearningg_reID.py", *args, cwd=tmp_path), 2, fragment)
 
@@ -314,6 +393,16 @@ def test_bad_flags(tmp_path, args, fragment):
 def test_help_documents_every_flag(tmp_path):
     proc = run_script("deeplearningg_reID.py", "--help", cwd=tmp_path)
     assert proc.returncode == 0
-    for flag in ("--persons", "--status", "--threshold", "--backbone", "--weights", "--batch-size", "--yes",
-                 "--dry-run", "--undo", "--input-size"):
+    for flag in (
+        "--persons",
+        "--status",
+        "--threshold",
+        "--backbone",
+        "--weights",
+        "--batch-size",
+        "--yes",
+        "--dry-run",
+        "--undo",
+        "--input-size",
+    ):
         assert flag in proc.stdout

@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from conftest import REPO
-from reid.errors import InputError
-from reid.evaluate import Evaluation, SweepRow, fragment, pair_recall, parse_thresholds
-from reid.metrics import Scores
+from reid.core.errors import InputError
+from reid.evaluation.crops import Evaluation, SweepRow, fragment, pair_recall, parse_thresholds
+from reid.evaluation.scores import Scores
 
 
 def test_fragments_follow_identity_and_camera(tmp_path):
@@ -23,8 +23,11 @@ def test_fragments_follow_identity_and_camera(tmp_path):
     (tmp_path / "9" / "notes.txt").write_text("x")
     frags = fragment(tmp_path, 2)
     assert [(f.identity, f.camera, [p.name for p in f.images]) for f in frags] == [
-        ("7", "01", ["01_1.png", "01_2.png"]), ("7", "01", ["01_3.png"]), ("7", "02", ["02_1.png"]),
-        ("9", "-", ["a.jpg", "b.jpg"])]
+        ("7", "01", ["01_1.png", "01_2.png"]),
+        ("7", "01", ["01_3.png"]),
+        ("7", "02", ["02_1.png"]),
+        ("9", "-", ["a.jpg", "b.jpg"]),
+    ]
 
 
 def test_fragment_errors(tmp_path):
@@ -48,6 +51,7 @@ def test_pair_recall_within_and_across_cameras():
 def test_lowest_threshold_keeping_precision():
     def row(t, p):
         return SweepRow(t, 0, Scores(p, 0.5, 1, 1), 0, 0)
+
     ev = Evaluation([], rows=[row(0.5, 0.3), row(0.6, 0.995), row(0.7, 0.98), row(0.8, 0.999), row(0.9, 1.0)])
     assert ev.lowest_threshold_with_precision().threshold == 0.8  # 0.6 is followed by a drop at 0.7
 
@@ -63,9 +67,27 @@ def test_the_command_on_real_crops_with_genuine_weights(tmp_path, labelled_crops
     for pid in ("001", "003", "007", "008"):
         shutil.copytree(labelled_crops / pid, tmp_path / "labelled" / pid)
     out = tmp_path / "report.md"
-    proc = subprocess.run([sys.executable, "-m", "reid.evaluate", "--labelled", str(tmp_path / "labelled"),
-                           "--backbone", "mobilenetv2", "--weights", str(mobilenet_v2), "--thresholds", "0.5:0.99:0.07",
-                           "--output", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reid.evaluation.crops",
+            "--labelled",
+            str(tmp_path / "labelled"),
+            "--backbone",
+            "mobilenetv2",
+            "--weights",
+            str(mobilenet_v2),
+            "--thresholds",
+            "0.5:0.99:0.07",
+            "--output",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     report = out.read_text()
     assert report in proc.stdout
@@ -79,7 +101,12 @@ def test_the_command_on_real_crops_with_genuine_weights(tmp_path, labelled_crops
 
 
 def test_the_command_reports_bad_input_in_one_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "reid.evaluate", "--labelled", str(tmp_path / "none")], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "reid.evaluation.crops", "--labelled", str(tmp_path / "none")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("Error: ") and "is not a folder of identity folders" in proc.stderr

@@ -24,10 +24,17 @@ from pathlib import Path
 import cv2
 import pytest
 
-from benchmarks.reliability import (build_merge_workdir, crop_multiset, merge_kill_round, random_kills, run_reid,
-                                    verify_after_rerun, warm_cache)
+from benchmarks.reliability import (
+    build_merge_workdir,
+    crop_multiset,
+    merge_kill_round,
+    random_kills,
+    run_reid,
+    verify_after_rerun,
+    warm_cache,
+)
 from conftest import REPO, assert_clean_error, run_script, tree_hashes, unavailable
-from reid.status import parse_status
+from reid.core.status import parse_status
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +48,27 @@ def template(tmp_path_factory, labelled_crops, mobilenet_v2) -> Path:
 # step repeats (the first renamed move, the last move, the first member removed ...).
 KILL_POINTS = [
     "begin",  # the plan is journaled, nothing else
-    "backup_file:3", "backup_file:20",  # in the middle of copying a folder
-    "backup:1", "backup:3", "backup:4",  # after whole folders (4 take part)
-    "manifest:merging", "backup_verified",
-    "linked:renamed", "moved:renamed",  # a crop that needs a new name (same name in both folders)
-    "linked:plain", "moved:plain",  # a crop or a user's file that keeps its name
+    "backup_file:3",
+    "backup_file:20",  # in the middle of copying a folder
+    "backup:1",
+    "backup:3",
+    "backup:4",  # after whole folders (4 take part)
+    "manifest:merging",
+    "backup_verified",
+    "linked:renamed",
+    "moved:renamed",  # a crop that needs a new name (same name in both folders)
+    "linked:plain",
+    "moved:plain",  # a crop or a user's file that keeps its name
     "moved:last",
-    "writing_metadata", "metadata_unjournaled", "metadata", "metadata:id_3",
-    "removing", "removed", "removed:id_4",  # a member folder half and wholly removed
-    "manifest:merged", "done", "journal_filed",
+    "before:metadata:id_1",
+    "metadata",
+    "metadata:id_3",  # the first survivor's track.json written, not journaled
+    "removing",
+    "removed",
+    "removed:id_4",  # a member folder half and wholly removed
+    "manifest:merged",
+    "done",
+    "journal_filed",
     "script:merged",  # the merge is complete, status.json not yet told
 ]
 
@@ -80,8 +99,9 @@ def test_the_kill_tests_cover_every_step_of_a_merge_and_an_undo(template, mobile
     # a kind of step is covered when one instance of it is killed (by any of its names)
     killed_kinds = {_kind(n) for names in steps if set(names) & killed_at for n in names}
     killed_kinds |= {_kind(name) for name in killed_at}
-    uncovered = sorted({names for names in steps if not (set(names) & killed_at)
-                        and not ({_kind(n) for n in names} & killed_kinds)})
+    uncovered = sorted(
+        {names for names in steps if not (set(names) & killed_at) and not ({_kind(n) for n in names} & killed_kinds)}
+    )
     assert uncovered == []
     assert len(steps) > 40  # a whole merge and undo were traced
 
@@ -111,10 +131,9 @@ def test_merges_killed_at_random_moments_lose_nothing(template, mobilenet_v2, tm
     assert all(code == -signal.SIGKILL or stage == "after the merge" for stage, code, _ in results)
 
 
-def test_a_full_disk_while_writing_metadata_stops_cleanly_and_the_next_run_finishes(template, mobilenet_v2,
-                                                                                    tmp_path):
+def test_a_full_disk_while_writing_metadata_stops_cleanly_and_the_next_run_finishes(template, mobilenet_v2, tmp_path):
     work = shutil.copytree(template, tmp_path / "work", copy_function=shutil.copy2)
-    failed = run_reid(work, mobilenet_v2, "--yes", fault="enospc@writing_metadata")
+    failed = run_reid(work, mobilenet_v2, "--yes", fault="enospc@before:metadata:id_1")
     assert_clean_error(failed, 1, "No space left on device")
     assert "no crop was lost" in failed.stderr
     assert crop_multiset(work / "persons") == crop_multiset(template / "persons")
@@ -143,8 +162,11 @@ def small_disk(tmp_path):
 
     def mount(path: Path, size_kb: int) -> Path:
         path.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", f"small-{uuid.uuid4().hex[:6]}",
-                               str(path)], capture_output=True, text=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", f"small-{uuid.uuid4().hex[:6]}", str(path)],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             unavailable(f"cannot mount a tmpfs: {done.stderr.strip()}")
         mounts.append(path)
@@ -173,14 +195,26 @@ def test_a_really_full_disk_during_the_backup_changes_nothing(template, mobilene
 
 def test_obj_counting_on_a_full_disk_stops_with_one_line(video, detector, tmp_path, small_disk):
     persons = small_disk(tmp_path / "persons", 48)
-    proc = run_script("obj_counting.py", "--videos", video, "--model", detector, "--max-frames", 250,
-                      "--persons", persons, cwd=tmp_path, timeout=300)
+    proc = run_script(
+        "obj_counting.py",
+        "--videos",
+        video,
+        "--model",
+        detector,
+        "--max-frames",
+        250,
+        "--persons",
+        persons,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert_clean_error(proc, 1, "No space left on device")
     status = parse_status((tmp_path / "status.json").read_text())
     assert status["counting"]["state"] == "failed"
 
 
 # -- obj_counting.py killed mid-video -------------------------------------------------------
+
 
 def test_obj_counting_killed_mid_video_leaves_earlier_folders_intact(video, detector, tmp_path):
     base = ["--videos", video, "--model", detector, "--no-progress"]
@@ -191,9 +225,14 @@ def test_obj_counting_killed_mid_video_leaves_earlier_folders_intact(video, dete
     earlier_ids = sorted(p.name for p in persons.glob("id_*"))
     assert earlier_ids == ["id_1"]
 
-    process = subprocess.Popen([sys.executable, str(REPO / "obj_counting.py"), *map(str, base)], cwd=tmp_path,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "obj_counting.py"), *map(str, base)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 240
     frames = 0
     while frames < 480 and process.poll() is None and time.monotonic() < deadline:  # past the second person
@@ -223,6 +262,7 @@ def test_obj_counting_killed_mid_video_leaves_earlier_folders_intact(video, dete
 
 # -- both scripts at once ---------------------------------------------------------------------
 
+
 def test_both_scripts_writing_status_json_at_once_lose_no_section(video, detector, template, mobilenet_v2, tmp_path):
     status_file = tmp_path / "status.json"
     merge_work = shutil.copytree(template, tmp_path / "reid", copy_function=shutil.copy2)
@@ -249,14 +289,47 @@ def test_both_scripts_writing_status_json_at_once_lose_no_section(video, detecto
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        counting = subprocess.Popen([sys.executable, str(REPO / "obj_counting.py"), "--videos", str(video), "--model",
-                                     str(detector), "--max-frames", "300", "--status", str(status_file),
-                                     "--no-progress"], cwd=tmp_path, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-        reid = subprocess.Popen([sys.executable, str(REPO / "deeplearningg_reID.py"), "--backbone", "mobilenetv2",
-                                 "--weights", str(mobilenet_v2), "--threshold", "0.99", "--dry-run", "--status",
-                                 str(status_file), "--no-progress"], cwd=merge_work, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        counting = subprocess.Popen(
+            [
+                sys.executable,
+                str(REPO / "obj_counting.py"),
+                "--videos",
+                str(video),
+                "--model",
+                str(detector),
+                "--max-frames",
+                "300",
+                "--status",
+                str(status_file),
+                "--no-progress",
+            ],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        reid = subprocess.Popen(
+            [
+                sys.executable,
+                str(REPO / "deeplearningg_reID.py"),
+                "--backbone",
+                "mobilenetv2",
+                "--weights",
+                str(mobilenet_v2),
+                "--threshold",
+                "0.99",
+                "--dry-run",
+                "--status",
+                str(status_file),
+                "--no-progress",
+            ],
+            cwd=merge_work,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
         counted_out, counted_err = counting.communicate(timeout=600)
         reid_out, reid_err = reid.communicate(timeout=600)
     finally:

@@ -7,8 +7,18 @@ import itertools
 import numpy as np
 import pytest
 
-from reid.grouping import (Appearance, candidate_pairs, cannot_link_pairs, choose_survivor, cosine_similarity_matrix,
-                           folder_embedding, group_folders, group_similarity, normalize_rows, segments_overlap)
+from reid.grouping import (
+    Appearance,
+    candidate_pairs,
+    cannot_link_pairs,
+    choose_survivor,
+    cosine_similarity_matrix,
+    folder_embedding,
+    group_folders,
+    group_similarity,
+    normalize_rows,
+    segments_overlap,
+)
 
 
 def unit(*rows) -> np.ndarray:
@@ -17,7 +27,7 @@ def unit(*rows) -> np.ndarray:
 
 def test_folder_embedding_is_the_normalised_mean():
     e = folder_embedding(unit([1, 0], [0, 1]))
-    assert np.allclose(e, [2 ** -0.5, 2 ** -0.5])
+    assert np.allclose(e, [2**-0.5, 2**-0.5])
     with pytest.raises(ValueError):
         folder_embedding(np.zeros((0, 2)))
 
@@ -29,7 +39,7 @@ def test_candidate_pairs_match_the_full_matrix_whatever_the_block_size(block_byt
     full = cosine_similarity_matrix(e)
     expected = {(i, j) for i, j in itertools.combinations(range(57), 2) if full[i, j] >= 0.8}
     i, j, s = candidate_pairs(e, 0.8, block_bytes=block_bytes)
-    assert set(zip(i.tolist(), j.tolist())) == expected
+    assert set(zip(i.tolist(), j.tolist(), strict=True)) == expected
     assert np.allclose(s, full[i, j], atol=1e-6)
     assert len(expected) > 20  # the case is not trivial
 
@@ -43,13 +53,16 @@ def track(run="r1", video="v.mp4", *segments):
     return Appearance(run, video, tuple(segments))
 
 
-@pytest.mark.parametrize("a, b, expected", [
-    ([(0, 10)], [(10, 20)], True),
-    ([(0, 9)], [(10, 20)], False),
-    ([(0, 5), (30, 40)], [(10, 20)], False),
-    ([(0, 5), (15, 40)], [(10, 20)], True),
-    ([(5, 6)], [(0, 100)], True),
-])
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ([(0, 10)], [(10, 20)], True),
+        ([(0, 9)], [(10, 20)], False),
+        ([(0, 5), (30, 40)], [(10, 20)], False),
+        ([(0, 5), (15, 40)], [(10, 20)], True),
+        ([(5, 6)], [(0, 100)], True),
+    ],
+)
 def test_segments_overlap(a, b, expected):
     assert segments_overlap(a, b) is expected
     assert segments_overlap(b, a) is expected
@@ -58,11 +71,11 @@ def test_segments_overlap(a, b, expected):
 def test_cannot_link_only_within_one_run_and_one_video():
     appearances = [
         [track("r1", "a.mp4", (0, 50))],
-        [track("r1", "a.mp4", (40, 60))],     # overlaps 0 in the same run and video
-        [track("r1", "b.mp4", (0, 50))],      # another video
-        [track("r2", "a.mp4", (0, 50))],      # another run of the same video: maybe the same person
-        [track("r1", "a.mp4", (51, 70))],     # after 0, overlapping 1
-        [],                                    # legacy folder without metadata
+        [track("r1", "a.mp4", (40, 60))],  # overlaps 0 in the same run and video
+        [track("r1", "b.mp4", (0, 50))],  # another video
+        [track("r2", "a.mp4", (0, 50))],  # another run of the same video: maybe the same person
+        [track("r1", "a.mp4", (51, 70))],  # after 0, overlapping 1
+        [],  # legacy folder without metadata
     ]
     assert cannot_link_pairs(appearances) == {(0, 1), (1, 4)}
 
@@ -76,15 +89,21 @@ def test_cannot_link_uses_the_exact_segments_not_the_span():
 def test_cannot_link_sweep_matches_brute_force():
     rng = np.random.default_rng(1)
     appearances = []
-    for folder in range(60):
+    for _folder in range(60):
         tracks = []
         for _ in range(rng.integers(1, 3)):
             start = int(rng.integers(0, 2000))
             tracks.append(track("r", f"v{rng.integers(0, 2)}", (start, start + int(rng.integers(1, 80)))))
         appearances.append(tracks)
-    expected = {(i, j) for i, j in itertools.combinations(range(60), 2)
-                if any(a.video == b.video and segments_overlap(a.segments, b.segments)
-                       for a in appearances[i] for b in appearances[j])}
+    expected = {
+        (i, j)
+        for i, j in itertools.combinations(range(60), 2)
+        if any(
+            a.video == b.video and segments_overlap(a.segments, b.segments)
+            for a in appearances[i]
+            for b in appearances[j]
+        )
+    }
     assert cannot_link_pairs(appearances) == expected and len(expected) > 5
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import signal
 import socket
@@ -13,12 +12,11 @@ import sys
 import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from conftest import REPO, assert_clean_error, run_script
-from health_check import is_loopback
+from reid.monitor.server import is_loopback
 
 
 class Server:
@@ -41,8 +39,13 @@ def server(tmp_path):
     """The real monitor on a free port, started as a user would, stopped with SIGTERM."""
     (tmp_path / "persons" / "id_1").mkdir(parents=True)
     (tmp_path / "persons" / "id_1" / "a.jpg").write_bytes(b"\xff\xd8jpeg")
-    process = subprocess.Popen([sys.executable, str(REPO / "health_check.py"), "--port", "0"], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "health_check.py"), "--port", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = process.stdout.readline()
     match = re.search(r"http://127\.0\.0\.1:(\d+)/health", line)
     assert match, line + process.stderr.read()
@@ -81,9 +84,13 @@ def test_answers_follow_status_changes_live(server, tmp_path):
 
 def test_no_request_fails_while_another_process_rewrites_the_status_many_times_a_second(server, tmp_path):
     status_file = tmp_path / "status.json"
-    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import time
-        from reid.status import StatusFile
+        from reid.core.status import StatusFile
         status = StatusFile({str(status_file)!r})
         end = time.monotonic() + 6
         i = 0
@@ -93,7 +100,13 @@ def test_no_request_fails_while_another_process_rewrites_the_status_many_times_a
                                                 "pad": "x" * (i * 131 % 30000)}})
             time.sleep(0.005)
         print(i)
-    """)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
     def poll(worker: int) -> list[str]:
         problems = []
@@ -134,18 +147,30 @@ def test_a_port_in_use_is_one_clear_line(tmp_path):
     assert_clean_error(proc, 1, f"port {port} on 127.0.0.1 is already in use")
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--port", "70000"], "--port must be 0-65535"),
-    (["--port", "http"], "invalid int value"),
-    (["--stall-after", "0"], "--stall-after must be positive"),
-    (["--debug"], "unrecognized arguments: --debug"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--port", "70000"], "--port must be 0-65535"),
+        (["--port", "http"], "invalid int value"),
+        (["--stall-after", "0"], "--stall-after must be positive"),
+        (["--debug"], "unrecognized arguments: --debug"),
+    ],
+)
 def test_bad_flags(tmp_path, args, fragment):
     assert_clean_error(run_script("health_check.py", *args, cwd=tmp_path, timeout=60), 2, fragment)
 
 
-@pytest.mark.parametrize("host, expected", [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True),
-                                            ("localhost", True), ("0.0.0.0", False), ("192.168.1.5", False),
-                                            ("myhost", False)])
+@pytest.mark.parametrize(
+    "host, expected",
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("myhost", False),
+    ],
+)
 def test_is_loopback(host, expected):
     assert is_loopback(host) is expected

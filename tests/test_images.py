@@ -9,16 +9,19 @@ import numpy as np
 import pytest
 
 from conftest import png_claiming
-from reid.errors import InputError
-from reid.images import decode_image
+from reid.core.errors import InputError
+from reid.matching.images import decode_image
 
 
-@pytest.mark.parametrize("content, reason", [
-    (b"", "empty file (0 bytes)"),
-    (b"\xff\xd8\xff\xe0 not the rest of a jpeg", "not a readable image"),
-    (b"plain text", "not a readable image"),
-    (png_claiming(200_000, 200_000), "larger than 64 megapixels"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"", "empty file (0 bytes)"),
+        (b"\xff\xd8\xff\xe0 not the rest of a jpeg", "not a readable image"),
+        (b"plain text", "not a readable image"),
+        (png_claiming(200_000, 200_000), "larger than 64 megapixels"),
+    ],
+)
 def test_unreadable_files_say_why(tmp_path, content, reason):
     path = tmp_path / "crop.png"
     path.write_bytes(content)

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from reid.lease import Lease, PersonsBusyError, holders
+from reid.core.lease import Lease, PersonsBusyError, holders
 
 HOLD = """
 import sys, time
 sys.path.insert(0, {repo!r})
 from pathlib import Path
-from reid.lease import Lease
+from reid.core.lease import Lease
 lease = Lease(Path(sys.argv[1]), sys.argv[2], program=sys.argv[3])
 lease.exclusive() if sys.argv[4] == "exclusive" else lease.shared()
 print("held", flush=True)
@@ -28,8 +28,11 @@ time.sleep(120)
 
 def hold(persons: Path, action: str, program: str, mode: str) -> subprocess.Popen:
     """Another process holding the lease until it is killed."""
-    process = subprocess.Popen([sys.executable, "-c", HOLD.format(repo=str(REPO)), str(persons), action, program,
-                                mode], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD.format(repo=str(REPO)), str(persons), action, program, mode],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout.readline().strip() == "held"
     return process
 
@@ -76,8 +79,9 @@ def test_a_killed_holder_blocks_nobody_and_its_note_is_cleaned_up(tmp_path):
 
 def test_a_note_of_a_dead_process_is_not_a_holder(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (tmp_path / f".lease.{dead.stdout.strip()}-abc.json").write_text(json.dumps(
-        {"program": "obj_counting.py", "action": "tracking", "pid": int(dead.stdout), "since": "then"}))
+    (tmp_path / f".lease.{dead.stdout.strip()}-abc.json").write_text(
+        json.dumps({"program": "obj_counting.py", "action": "tracking", "pid": int(dead.stdout), "since": "then"})
+    )
     (tmp_path / ".lease.1-torn.json").write_text('{"program": "obj_co')
     assert holders(tmp_path) == []
 
@@ -87,7 +91,7 @@ def test_only_one_exclusive_holder_at_a_time_across_many_processes(tmp_path):
 import os, sys, time
 sys.path.insert(0, {str(REPO)!r})
 from pathlib import Path
-from reid.lease import Lease, PersonsBusyError
+from reid.core.lease import Lease, PersonsBusyError
 folder, log = Path(sys.argv[1]), Path(sys.argv[2])
 deadline = time.monotonic() + 3
 while time.monotonic() < deadline:
@@ -108,12 +112,12 @@ while time.monotonic() < deadline:
         assert worker.wait(timeout=60) == 0
     lines = log.read_text().splitlines()
     assert len(lines) > 20
-    for entered, left in zip(lines[0::2], lines[1::2]):  # strictly alternating: never two inside
+    for entered, left in zip(lines[0::2], lines[1::2], strict=True):  # strictly alternating: never two inside
         assert entered.startswith("in ") and left == "out " + entered[3:]
 
 
 def test_a_read_only_folder_is_one_clear_error(tmp_path, readonly_dir):
-    from reid.errors import OutputError
+    from reid.core.errors import OutputError
 
     with pytest.raises(OutputError, match="cannot write in .*nothing was changed"):
         Lease(readonly_dir, "merging").exclusive()

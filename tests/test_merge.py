@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, tree_hashes, unavailable
-from reid.errors import OutputError
-from reid.merge import (JOURNAL, UNDO_JOURNAL, Group, MergeError, last_merge, merge, plan_moves, recover,
-                        undo_last)
+from reid.core.errors import MergeError, OutputError
+from reid.merging import MERGE_JOURNAL as JOURNAL
+from reid.merging import UNDO_JOURNAL, Group, last_merge, merge, plan_moves, recover, undo_last
 
 
 def make_folder(persons: Path, name: str, files: dict[str, bytes], metadata: dict | None = None) -> Path:
@@ -30,19 +30,34 @@ def make_folder(persons: Path, name: str, files: dict[str, bytes], metadata: dic
 
 
 def track_meta(person_id: int, files: list[str], first: int) -> dict:
-    return {"schema": 1, "person_id": person_id, "run_id": "r1", "video": "/v/a.mp4", "segments": [[first, first + 9]],
-            "first_frame": first, "last_frame": first + 9,
-            "crops": [{"file": f, "frame": first + i, "box": [1, 2, 3, 4], "conf": 0.9} for i, f in enumerate(files)]}
+    return {
+        "schema": 1,
+        "person_id": person_id,
+        "run_id": "r1",
+        "video": "/v/a.mp4",
+        "segments": [[first, first + 9]],
+        "first_frame": first,
+        "last_frame": first + 9,
+        "crops": [{"file": f, "frame": first + i, "box": [1, 2, 3, 4], "conf": 0.9} for i, f in enumerate(files)],
+    }
 
 
 @pytest.fixture
 def persons(tmp_path) -> Path:
     """Three folders; id_2 and id_3 share crop names with id_1 (same video, same frames)."""
     root = tmp_path / "persons"
-    make_folder(root, "id_1", {"a_f000001.jpg": b"one-1", "a_f000002.jpg": b"one-2" * 50},
-                track_meta(1, ["a_f000001.jpg", "a_f000002.jpg"], 0))
-    make_folder(root, "id_2", {"a_f000001.jpg": b"two-1", "b_f000009.jpg": b"two-9"},
-                track_meta(2, ["a_f000001.jpg", "b_f000009.jpg"], 100))
+    make_folder(
+        root,
+        "id_1",
+        {"a_f000001.jpg": b"one-1", "a_f000002.jpg": b"one-2" * 50},
+        track_meta(1, ["a_f000001.jpg", "a_f000002.jpg"], 0),
+    )
+    make_folder(
+        root,
+        "id_2",
+        {"a_f000001.jpg": b"two-1", "b_f000009.jpg": b"two-9"},
+        track_meta(2, ["a_f000001.jpg", "b_f000009.jpg"], 100),
+    )
     make_folder(root, "id_3", {"a_f000001.jpg": b"three-1", "a_f000001__id_3.jpg": b"tricky", "notes.txt": b"mine"})
     make_folder(root, "id_4", {"x.jpg": b"four"})
     return root
@@ -51,10 +66,13 @@ def persons(tmp_path) -> Path:
 def content_multiset(root: Path) -> collections.Counter:
     """Every file's content below root, outside the backup and the bookkeeping (track.json is rewritten)."""
     return collections.Counter(
-        hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*")
-        if p.is_file() and "backup_before_merge" not in p.parts and not any(part.startswith(".") for part in
-                                                                              p.relative_to(root).parts)
-        and p.name != "track.json")
+        hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file()
+        and "backup_before_merge" not in p.parts
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and p.name != "track.json"
+    )
 
 
 GROUPS = [Group("id_1", ["id_2", "id_3"])]
@@ -71,11 +89,21 @@ def test_merge_moves_every_file_with_collision_safe_names(persons):
     result = merge(persons, GROUPS)
     assert (result.groups, result.folders_removed, result.files_moved, result.errors) == (1, 2, 5, [])
     assert content_multiset(persons) == before  # nothing lost, nothing duplicated
-    assert sorted(p.name for p in persons.iterdir() if not p.name.startswith(".")) == \
-        ["backup_before_merge", "id_1", "id_4"]
+    assert sorted(p.name for p in persons.iterdir() if not p.name.startswith(".")) == [
+        "backup_before_merge",
+        "id_1",
+        "id_4",
+    ]
     assert sorted(p.name for p in (persons / "id_1").iterdir()) == [
-        "a_f000001.jpg", "a_f000001__id_2.jpg", "a_f000001__id_3.jpg", "a_f000001__id_3__id_3.jpg",
-        "a_f000002.jpg", "b_f000009.jpg", "notes.txt", "track.json"]
+        "a_f000001.jpg",
+        "a_f000001__id_2.jpg",
+        "a_f000001__id_3.jpg",
+        "a_f000001__id_3__id_3.jpg",
+        "a_f000002.jpg",
+        "b_f000009.jpg",
+        "notes.txt",
+        "track.json",
+    ]
     assert (persons / "id_1" / "a_f000001.jpg").read_bytes() == b"one-1"  # the survivor's file kept its name
     assert (persons / "id_1" / "a_f000001__id_3.jpg").read_bytes() == b"three-1"
     assert (persons / "id_1" / "a_f000001__id_3__id_3.jpg").read_bytes() == b"tricky"
@@ -110,8 +138,11 @@ def test_undo_restores_byte_for_byte(persons):
     merge(persons, GROUPS)
     backup, folders = undo_last(persons)
     assert folders == ["id_1", "id_2", "id_3"]
-    after = {k: v for k, v in tree_hashes(persons).items()
-             if not k.startswith(("backup_before_merge", ".")) and "/." not in k}
+    after = {
+        k: v
+        for k, v in tree_hashes(persons).items()
+        if not k.startswith(("backup_before_merge", ".")) and "/." not in k
+    }
     assert after == {k: v for k, v in before.items() if not k.startswith(".")}
     assert json.loads((backup / "merge.json").read_text())["state"] == "undone"
     assert last_merge(persons) is None
@@ -126,15 +157,18 @@ def test_undo_without_any_merge(persons):
         undo_last(persons)
 
 
-@pytest.mark.parametrize("groups, message", [
-    ([Group("id_1", ["id_1", "id_2"])], "id_1 is its own member"),
-    ([Group("id_1", ["id_2"]), Group("id_3", ["id_2"])], "id_2 is in two places"),
-    ([Group("id_1", ["id_2"]), Group("id_2", ["id_3"])], "id_2 is in two places"),
-    ([Group("id_1", ["id_2", "id_2"])], "id_2 is in two places"),
-    ([Group("id_1", [])], "has no member"),
-    ([Group("id_1", ["../persons/id_2"])], "is not a person folder"),
-    ([Group("id_1", ["backup_before_merge"])], "is not a person folder"),
-])
+@pytest.mark.parametrize(
+    "groups, message",
+    [
+        ([Group("id_1", ["id_1", "id_2"])], "id_1 is its own member"),
+        ([Group("id_1", ["id_2"]), Group("id_3", ["id_2"])], "id_2 is in two places"),
+        ([Group("id_1", ["id_2"]), Group("id_2", ["id_3"])], "id_2 is in two places"),
+        ([Group("id_1", ["id_2", "id_2"])], "id_2 is in two places"),
+        ([Group("id_1", [])], "has no member"),
+        ([Group("id_1", ["../persons/id_2"])], "is not a person folder"),
+        ([Group("id_1", ["backup_before_merge"])], "is not a person folder"),
+    ],
+)
 def test_a_broken_plan_is_refused_before_anything_changes(persons, groups, message):
     (persons / "backup_before_merge").mkdir()
     before = tree_hashes(persons)
@@ -146,22 +180,27 @@ def test_a_broken_plan_is_refused_before_anything_changes(persons, groups, messa
 def test_problems_met_before_a_kill_stay_in_the_manifest_after_recovery(persons):
     # a file takes the name planned for one of id_2's crops after the plan was made: the move leaves the crop
     env = {**os.environ, "REID_FAULT_AT": "metadata"}
-    code = ("import sys; from pathlib import Path; from reid import merge as m\n"
-            "real = m.plan_moves\n"
-            "def planned(persons_dir, groups):\n"
-            "    moves = real(persons_dir, groups)\n"
-            "    (persons_dir / 'id_1' / 'b_f000009.jpg').write_bytes(b'appeared during the merge')\n"
-            "    return moves\n"
-            "m.plan_moves = planned\n"
-            "m.merge(Path(sys.argv[1]), [m.Group('id_1', ['id_2', 'id_3'])])")
-    killed = subprocess.run([sys.executable, "-c", code, str(persons)], cwd=REPO, env=env, capture_output=True,
-                            text=True, timeout=60)
+    code = (
+        "import sys; from pathlib import Path; from reid.merging import Group, apply as m\n"
+        "real = m.plan_moves\n"
+        "def planned(persons_dir, groups):\n"
+        "    moves = real(persons_dir, groups)\n"
+        "    (persons_dir / 'id_1' / 'b_f000009.jpg').write_bytes(b'appeared during the merge')\n"
+        "    return moves\n"
+        "m.plan_moves = planned\n"
+        "m.merge(Path(sys.argv[1]), [Group('id_1', ['id_2', 'id_3'])])"
+    )
+    killed = subprocess.run(
+        [sys.executable, "-c", code, str(persons)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     assert killed.returncode == -9, killed.stderr
     assert "finished" in recover(persons)
     backup = last_merge(persons)
     errors = json.loads((backup / "merge.json").read_text())["errors"]
-    assert errors == ["id_1/b_f000009.jpg already exists; id_2/b_f000009.jpg was left in place",  # before the kill
-                      "id_2 was kept: it still holds b_f000009.jpg"]  # found by the recovery
+    assert errors == [
+        "id_1/b_f000009.jpg already exists; id_2/b_f000009.jpg was left in place",  # before the kill
+        "id_2 was kept: it still holds b_f000009.jpg",
+    ]  # found by the recovery
 
 
 def test_undo_refuses_when_it_would_drop_a_new_file(persons):
@@ -215,8 +254,11 @@ def test_a_full_disk_during_backup_stops_before_anything_is_moved(tmp_path):
         unavailable("needs root to mount a small filesystem")
     disk = tmp_path / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", f"full-{uuid.uuid4().hex[:6]}", str(disk)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", f"full-{uuid.uuid4().hex[:6]}", str(disk)],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
         unavailable(f"cannot mount a small tmpfs: {mounted.stderr.strip()}")
     try:
@@ -238,7 +280,7 @@ def test_a_full_disk_during_backup_stops_before_anything_is_moved(tmp_path):
 MERGE_SNIPPET = """
 import sys
 from pathlib import Path
-from reid.merge import Group, merge, recover
+from reid.merging import Group, merge, recover
 persons = Path(sys.argv[1])
 note = recover(persons)
 if sys.argv[2] == "merge" and note is None:
@@ -246,8 +288,35 @@ if sys.argv[2] == "merge" and note is None:
 print(note)
 """
 
-FAULT_POINTS = ["begin", "backup:1", "backup:2", "backup:3", "backup_verified", "linked:0", "moved:0", "linked:2",
-                "moved:2", "linked:4", "moved:4", "metadata:id_1", "removed:id_2", "removed:id_3", "done"]
+# each step's ``before:`` point is the step done but not yet journaled
+FAULT_POINTS = [
+    "before:begin",
+    "begin",
+    "backup:1",
+    "backup:2",
+    "backup:3",
+    "before:manifest:merging",
+    "manifest:merging",
+    "before:backup_verified",
+    "backup_verified",
+    "linked:0",
+    "before:moved:0",
+    "moved:0",
+    "linked:2",
+    "moved:2",
+    "linked:4",
+    "moved:4",
+    "before:metadata:id_1",
+    "metadata:id_1",
+    "before:removed:id_2",
+    "removed:id_2",
+    "removed:id_3",
+    "before:manifest:merged",
+    "manifest:merged",
+    "before:done",
+    "done",
+    "journal_filed",
+]
 
 
 def run_merge(persons: Path, fault: str | None, action: str = "merge") -> subprocess.CompletedProcess:
@@ -255,8 +324,14 @@ def run_merge(persons: Path, fault: str | None, action: str = "merge") -> subpro
     env.pop("REID_FAULT_AT", None)
     if fault:
         env["REID_FAULT_AT"] = fault
-    return subprocess.run([sys.executable, "-c", MERGE_SNIPPET, str(persons), action], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", MERGE_SNIPPET, str(persons), action],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize("fault", FAULT_POINTS)
@@ -265,15 +340,26 @@ def test_a_merge_killed_at_any_step_is_completed_by_the_next_run(persons, fault)
     originals = {name: tree_hashes(persons / name) for name in ("id_1", "id_2", "id_3")}
     killed = run_merge(persons, fault)
     assert killed.returncode == -9, killed.stderr  # it really died at that point
-    again = run_merge(persons, None)
+    again = run_merge(persons, None, action="recover")
     assert again.returncode == 0, again.stderr
     assert content_multiset(persons) == before
     backups = list((persons / "backup_before_merge").iterdir()) if (persons / "backup_before_merge").exists() else []
-    if fault in ("begin", "backup:1", "backup:2", "backup:3"):
-        assert "rolled back" in again.stdout
+    if fault in (
+        "before:begin",
+        "begin",
+        "backup:1",
+        "backup:2",
+        "backup:3",
+        "before:manifest:merging",
+        "manifest:merging",
+        "before:backup_verified",
+    ):
+        # before anything moved: nothing to recover (no journal yet) or rolled back
+        assert ("rolled back" in again.stdout) == (fault != "before:begin")
         assert not backups and sorted(p.name for p in persons.glob("id_*")) == ["id_1", "id_2", "id_3", "id_4"]
         return
-    assert "finished" in again.stdout
+    # from the first move on: finished by the next run (or complete already, when killed after the very last step)
+    assert ("finished" in again.stdout) == (fault != "journal_filed")
     assert sorted(p.name for p in persons.glob("id_*")) == ["id_1", "id_4"]
     assert len(backups) == 1
     for name, hashes in originals.items():
@@ -282,9 +368,26 @@ def test_a_merge_killed_at_any_step_is_completed_by_the_next_run(persons, fault)
     assert not (persons / JOURNAL).exists()
 
 
-UNDO_FAULTS = ["undo:begin", "undo:stage_file:2", "undo:stage:1", "undo:stage:3", "undo:staged", "undo:restored:id_1",
-               "undo:restored:id_2", "undo:restored:id_3", "undo:staging_removed", "undo:manifest", "undo:done",
-               "undo:journal_filed"]
+UNDO_FAULTS = [
+    "before:undo:begin",
+    "undo:begin",
+    "undo:stage_file:2",
+    "undo:stage:1",
+    "undo:stage:3",
+    "before:undo:staged",
+    "undo:staged",
+    "before:undo:restored:id_1",
+    "undo:restored:id_1",
+    "undo:restored:id_2",
+    "undo:restored:id_3",
+    "before:undo:staging_removed",
+    "undo:staging_removed",
+    "before:undo:manifest:undone",
+    "undo:manifest:undone",
+    "before:undo:done",
+    "undo:done",
+    "undo:journal_filed",
+]
 
 
 @pytest.mark.parametrize("fault", UNDO_FAULTS)
@@ -293,13 +396,18 @@ def test_an_undo_killed_at_any_step_is_completed_or_rolled_back(persons, fault):
     merge(persons, GROUPS)
     merged = tree_hashes(persons)
     env = {**os.environ, "REID_FAULT_AT": fault}
-    code = "import sys; from pathlib import Path; from reid.merge import undo_last; undo_last(Path(sys.argv[1]))"
-    killed = subprocess.run([sys.executable, "-c", code, str(persons)], cwd=REPO, env=env, capture_output=True,
-                            text=True, timeout=60)
+    code = "import sys; from pathlib import Path; from reid.merging import undo_last; undo_last(Path(sys.argv[1]))"
+    killed = subprocess.run(
+        [sys.executable, "-c", code, str(persons)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     assert killed.returncode == -9, killed.stderr
-    note = recover(persons) or "finished (the kill came after the last step)"
-    visible = {k: v for k, v in tree_hashes(persons).items()
-               if not k.startswith(("backup_before_merge", ".")) and "/." not in k}
+    # no journal yet (killed before its first line): nothing to do; after its last step: undone already
+    note = recover(persons) or ("rolled back" if fault == "before:undo:begin" else "finished (already)")
+    visible = {
+        k: v
+        for k, v in tree_hashes(persons).items()
+        if not k.startswith(("backup_before_merge", ".")) and "/." not in k
+    }
     if "rolled back" in note:
         assert visible == {k: v for k, v in merged.items() if not k.startswith(("backup_before_merge", "."))}
     else:

@@ -9,8 +9,10 @@ from benchmarks.reliability import check_answer, monitor_load
 
 def test_sixteen_clients_times_five_hundred_requests_during_status_rewrites(tmp_path):
     result = monitor_load(tmp_path, clients=16, requests_per_client=500, rewrite=True, time_limit_s=240)
-    print(f"\n{result.requests} requests, {result.requests_per_s:.0f} req/s, p50 {result.percentile_ms(50):.1f} ms, "
-          f"p99 {result.percentile_ms(99):.1f} ms, {result.rewrite_hz:.0f} status rewrites/s")
+    print(
+        f"\n{result.requests} requests, {result.requests_per_s:.0f} req/s, p50 {result.percentile_ms(50):.1f} ms, "
+        f"p99 {result.percentile_ms(99):.1f} ms, {result.rewrite_hz:.0f} status rewrites/s"
+    )
     assert result.problems == []
     assert result.requests == 16 * 500  # all of them were made within the time limit
     assert result.failed == 0 and result.invalid == 0

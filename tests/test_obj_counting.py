@@ -24,8 +24,7 @@ FRAMES = 300
 def first_run(tmp_path_factory, video, detector):
     """One real run over the first 300 frames, shared by the checks below."""
     work = tmp_path_factory.mktemp("e2e")
-    proc = run_script("obj_counting.py", "--videos", video, "--model", detector, "--max-frames", FRAMES,
-                      cwd=work)
+    proc = run_script("obj_counting.py", "--videos", video, "--model", detector, "--max-frames", FRAMES, cwd=work)
     return work, proc
 
 
@@ -86,18 +85,19 @@ def test_a_second_run_never_touches_the_first_runs_folders(first_run, video, det
     work, _ = first_run
     shutil.copytree(work / "persons", tmp_path / "persons")
     before = tree_hashes(tmp_path / "persons")
-    proc = run_script("obj_counting.py", "--videos", video, "--model", detector, "--max-frames", 120,
-                      cwd=tmp_path)
+    proc = run_script("obj_counting.py", "--videos", video, "--model", detector, "--max-frames", 120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     after = tree_hashes(tmp_path / "persons")
     # every file of the first run is unchanged (.person_ids is the id counter, meant to advance)
-    assert {k: v for k, v in after.items() if k in before and k != ".person_ids"} == \
-        {k: v for k, v in before.items() if k != ".person_ids"}
+    assert {k: v for k, v in after.items() if k in before and k != ".person_ids"} == {
+        k: v for k, v in before.items() if k != ".person_ids"
+    }
     new = sorted({Path(k).parts[0] for k in after} - {Path(k).parts[0] for k in before})
     assert new == ["id_3"]
 
 
 # -- bad input: one clear line, the right exit code, nothing lost -----------------------
+
 
 def test_missing_videos_folder(tmp_path):
     assert_clean_error(run_script("obj_counting.py", cwd=tmp_path), 1, "videos does not exist")
@@ -183,13 +183,16 @@ def test_a_malformed_status_file_is_reported_and_left_alone(tmp_path, video):
     assert (tmp_path / "status.json").read_text() == '{"counting": '
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--bogus"], "unrecognized arguments: --bogus"),
-    (["--tracker", "deepsort"], "invalid choice: 'deepsort'"),
-    (["--conf", "1.5"], "conf must be between 0 and 1"),
-    (["--max-frames", "ten"], "invalid int value: 'ten'"),
-    (["--max-crops", "0"], "max-crops must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--tracker", "deepsort"], "invalid choice: 'deepsort'"),
+        (["--conf", "1.5"], "conf must be between 0 and 1"),
+        (["--max-frames", "ten"], "invalid int value: 'ten'"),
+        (["--max-crops", "0"], "max-crops must be at least 1"),
+    ],
+)
 def test_bad_flags(tmp_path, args, fragment):
     assert_clean_error(run_script("obj_counting.py", *args, cwd=tmp_path), 2, fragment)
 
@@ -197,8 +200,20 @@ def test_bad_flags(tmp_path, args, fragment):
 def test_help_documents_every_flag_with_its_default(tmp_path):
     proc = run_script("obj_counting.py", "--help", cwd=tmp_path)
     assert proc.returncode == 0
-    for flag in ("--videos", "--persons", "--status", "--model", "--tracker", "--conf", "--max-frames",
-                 "--max-crops", "--crop-interval", "--min-crop-height", "--keep-edge-crops", "--threads"):
+    for flag in (
+        "--videos",
+        "--persons",
+        "--status",
+        "--model",
+        "--tracker",
+        "--conf",
+        "--max-frames",
+        "--max-crops",
+        "--crop-interval",
+        "--min-crop-height",
+        "--keep-edge-crops",
+        "--threads",
+    ):
         assert flag in proc.stdout
     assert "(default: videos)" in proc.stdout and "(default: yolov8n.pt)" in proc.stdout
 
@@ -210,11 +225,14 @@ def test_thread_settings_for_a_litert_detector(detector):
 
     from conftest import REPO
 
-    code = ("import sys, torch; sys.modules.setdefault('triton', None)\n"
-            "import ultralytics.nn.backends.litert as litert\n"
-            "from reid.tracking import PersonTracker\n"
-            f"tracker = PersonTracker({str(detector)!r}, threads=2)\n"
-            "print(litert.NUM_THREADS, torch.get_num_threads(), tracker.torch_threads)")
+    code = (
+        "import sys, torch; sys.modules.setdefault('triton', None)\n"
+        "import ultralytics.nn.backends.litert as litert\n"
+        "from reid.core.config import TrackingConfig\n"
+        "from reid.tracking.detector import PersonTracker\n"
+        f"tracker = PersonTracker(TrackingConfig(model={str(detector)!r}, threads=2))\n"
+        "print(litert.NUM_THREADS, torch.get_num_threads(), tracker.torch_threads)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1].split() == ["2", "1", "1"]

@@ -14,19 +14,25 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, assert_clean_error, run_script, tree_hashes
-from reid.health import assess
-from reid.status import parse_status
+from reid.core.status import parse_status
+from reid.monitor.health import assess
 
 
 def meta(person_id: int, first: int, crops: list[str]) -> dict:
-    return {"schema": 1, "person_id": person_id, "run_id": "run-1", "video": "/videos/hall.mp4",
-            "segments": [[first, first + 50]], "crops": [{"file": c, "frame": first + i} for i, c in enumerate(crops)]}
+    return {
+        "schema": 1,
+        "person_id": person_id,
+        "run_id": "run-1",
+        "video": "/videos/hall.mp4",
+        "segments": [[first, first + 50]],
+        "crops": [{"file": c, "frame": first + i} for i, c in enumerate(crops)],
+    }
 
 
 @pytest.fixture
@@ -72,12 +78,22 @@ class MergeAtTerminal:
 
     def __init__(self, workdir: Path, weights: Path):
         self.primary, secondary = os.openpty()
-        self.process = subprocess.Popen([sys.executable, str(REPO / "deeplearningg_reID.py"), *reid_args(weights)],
-                                        cwd=workdir, stdin=secondary, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, str(REPO / "deeplearningg_reID.py"), *reid_args(weights)],
+            cwd=workdir,
+            stdin=secondary,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         os.close(secondary)
-        wait_for(lambda: read_status(workdir)["processing"].get("operation") == "waiting for confirmation"
-                 or self.process.poll() is not None, what="the y/n prompt")
+        wait_for(
+            lambda: (
+                read_status(workdir)["processing"].get("operation") == "waiting for confirmation"
+                or self.process.poll() is not None
+            ),
+            what="the y/n prompt",
+        )
         assert self.process.poll() is None, self.process.communicate()
 
     def answer(self, text: str) -> subprocess.CompletedProcess:
@@ -91,13 +107,29 @@ class MergeAtTerminal:
 
 
 def test_a_merge_refuses_while_obj_counting_fills_the_same_folder(workdir, video, detector, mobilenet_v2):
-    tracking = subprocess.Popen([sys.executable, str(REPO / "obj_counting.py"), "--videos", str(video), "--model",
-                                 str(detector), "--max-frames", "1394", "--no-progress"], cwd=workdir,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                stdin=subprocess.DEVNULL)
+    tracking = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "obj_counting.py"),
+            "--videos",
+            str(video),
+            "--model",
+            str(detector),
+            "--max-frames",
+            "1394",
+            "--no-progress",
+        ],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     try:
-        wait_for(lambda: (read_status(workdir)["counting"].get("frames_done") or 0) > 5 or tracking.poll() is not None,
-                 what="tracking to start")
+        wait_for(
+            lambda: (read_status(workdir)["counting"].get("frames_done") or 0) > 5 or tracking.poll() is not None,
+            what="tracking to start",
+        )
         assert tracking.poll() is None, tracking.stderr.read()
         before = user_files(workdir)
         refused = run_script("deeplearningg_reID.py", *reid_args(mobilenet_v2), "--yes", cwd=workdir)
@@ -117,18 +149,28 @@ def test_a_merge_refuses_while_obj_counting_fills_the_same_folder(workdir, video
     assert "Provisional" not in merged.stdout and not (workdir / "persons" / "id_2").exists()
 
 
-def test_tracking_refuses_while_a_merge_waits_for_its_answer_which_is_a_live_state(workdir, video, detector,
-                                                                                  mobilenet_v2):
+def test_tracking_refuses_while_a_merge_waits_for_its_answer_which_is_a_live_state(
+    workdir, video, detector, mobilenet_v2
+):
     merge = MergeAtTerminal(workdir, mobilenet_v2)
     try:
-        refused = run_script("obj_counting.py", "--videos", video, "--model", detector, "--max-frames", "20",
-                             "--no-progress", cwd=workdir)
+        refused = run_script(
+            "obj_counting.py",
+            "--videos",
+            video,
+            "--model",
+            detector,
+            "--max-frames",
+            "20",
+            "--no-progress",
+            cwd=workdir,
+        )
         assert_clean_error(refused, 1, f"persons is in use by deeplearningg_reID.py (merging, pid {merge.process.pid}")
         assert read_status(workdir)["counting"]["state"] == "idle"  # refused before it began: not a failure
         time.sleep(7)  # longer than the monitor's stall limit below, at the prompt
         status = read_status(workdir)
         assert status["processing"]["state"] == "running"
-        verdict = assess(status, datetime.now(timezone.utc), stall_after_s=6)
+        verdict = assess(status, datetime.now(UTC), stall_after_s=6)
         assert verdict.status == "pass", verdict.output()  # waiting for a person is not a stall
     finally:
         answered = merge.answer("n")
@@ -143,16 +185,31 @@ def test_ctrl_c_at_the_prompt_is_interrupted_not_failed(workdir, mobilenet_v2):
     assert stopped.returncode == 130 and "Interrupted." in stopped.stderr and "Traceback" not in stopped.stderr
     status = read_status(workdir)
     assert status["processing"]["state"] == "interrupted" and status["reid"]["state"] == "interrupted"
-    verdict = assess(status, datetime.now(timezone.utc), stall_after_s=120)
+    verdict = assess(status, datetime.now(UTC), stall_after_s=120)
     assert verdict.status == "warn" and "processing was interrupted" in verdict.output()
 
 
 def test_obj_counting_stopped_with_ctrl_c_is_interrupted(workdir, video, detector):
-    tracking = subprocess.Popen([sys.executable, str(REPO / "obj_counting.py"), "--videos", str(video), "--model",
-                                 str(detector), "--no-progress"], cwd=workdir, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-    wait_for(lambda: (read_status(workdir)["counting"].get("frames_done") or 0) > 5 or tracking.poll() is not None,
-             what="tracking to start")
+    tracking = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "obj_counting.py"),
+            "--videos",
+            str(video),
+            "--model",
+            str(detector),
+            "--no-progress",
+        ],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    wait_for(
+        lambda: (read_status(workdir)["counting"].get("frames_done") or 0) > 5 or tracking.poll() is not None,
+        what="tracking to start",
+    )
     tracking.send_signal(signal.SIGINT)
     out, err = tracking.communicate(timeout=120)
     assert tracking.returncode == 130, err

@@ -9,17 +9,33 @@ from pathlib import Path
 
 import pytest
 
-from reid.errors import OutputError
-from reid.persons import (IdAllocator, crop_filename, list_images, list_person_folders, parse_person_id,
-                          read_track_metadata, write_track_metadata)
+from reid.core.errors import OutputError
+from reid.core.persons import (
+    IdAllocator,
+    crop_filename,
+    list_images,
+    list_person_folders,
+    parse_person_id,
+    read_track_metadata,
+    write_track_metadata,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("id_12", 12), ("id_108.0", 108), ("id_0", 0), ("id_", None), ("id_x", None), ("person_3", None),
-    ("backup_before_merge", None), ("id_3.5.1", None),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("id_12", 12),
+        ("id_108.0", 108),
+        ("id_0", 0),
+        ("id_", None),
+        ("id_x", None),
+        ("person_3", None),
+        ("backup_before_merge", None),
+        ("id_3.5.1", None),
+    ],
+)
 def test_parse_person_id(name, expected):
     assert parse_person_id(name) == expected
 
@@ -71,10 +87,14 @@ def test_a_corrupt_counter_is_recomputed_from_folders(tmp_path):
 
 
 def test_concurrent_processes_get_distinct_ids(tmp_path):
-    code = ("import sys; from reid.persons import IdAllocator; a = IdAllocator(sys.argv[1]);"
-            "print(' '.join(str(a.create_folder()[0]) for _ in range(40)))")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
-             for _ in range(3)]
+    code = (
+        "import sys; from reid.core.persons import IdAllocator; a = IdAllocator(sys.argv[1]);"
+        "print(' '.join(str(a.create_folder()[0]) for _ in range(40)))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
     ids = [int(x) for p in procs for x in p.communicate(timeout=60)[0].split()]
     assert sorted(ids) == list(range(1, 121))
     assert len(list_person_folders(tmp_path)) == 120

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from reid.prefetch import prefetch
+from reid.core.prefetch import prefetch
 
 
 def test_yields_everything_in_order():

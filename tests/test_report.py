@@ -14,8 +14,9 @@ import pytest
 from benchmarks.reliability import build_merge_workdir, run_reid, warm_cache
 from conftest import assert_clean_error, tree_hashes
 from reid.grouping import Appearance
-from reid.reidentify import Folder, NearMiss, ProposedGroup, near_misses
-from reid.report import render, spread
+from reid.matching.folders import Folder
+from reid.matching.proposals import Comparison, NearMiss, ProposedGroup
+from reid.matching.report import render, spread
 
 
 class Page(HTMLParser):
@@ -60,19 +61,25 @@ def folders(labelled_crops):
     a = sorted((labelled_crops / "001").glob("*.png"))
     b = sorted((labelled_crops / "003").glob("*.png"))
     seen = [Appearance("r", "v.mp4", ((0, 10),))]
-    return {"id_1": folder("id_1", a, [1, 0, 0]), "id_2": folder("id_2", a[:3], [1, 0.05, 0]),
-            "id_3": folder("id_3", b, [0, 1, 0], seen), "id_4": folder("id_4", b[:2], [0, 1, 0.3], seen),
-            "id_<5>": folder("id_<5>", b[:1], [0, 0, 1])}
+    return {
+        "id_1": folder("id_1", a, [1, 0, 0]),
+        "id_2": folder("id_2", a[:3], [1, 0.05, 0]),
+        "id_3": folder("id_3", b, [0, 1, 0], seen),
+        "id_4": folder("id_4", b[:2], [0, 1, 0.3], seen),
+        "id_<5>": folder("id_<5>", b[:1], [0, 0, 1]),
+    }
 
 
 def test_one_row_per_group_with_contact_sheets_scores_and_near_misses(folders, tmp_path):
     f = folders
     proposals = [ProposedGroup(f["id_1"], [f["id_2"]], 0.9988, 0.9988)]
-    misses = near_misses(list(f.values()), proposals, threshold=0.99, margin=0.1)
+    misses = Comparison(list(f.values())).near_misses(proposals, threshold=0.99, margin=0.1)
     assert [(m.first.name, m.second.name, m.reason) for m in misses] == [
-        ("id_3", "id_4", "seen at the same time in one video")]
-    text = render(proposals, misses, threshold=0.99, backbone="resnet50", persons_dir=tmp_path / "persons",
-                  folders_total=5)
+        ("id_3", "id_4", "seen at the same time in one video")
+    ]
+    text = render(
+        proposals, misses, threshold=0.99, backbone="resnet50", persons_dir=tmp_path / "persons", folders_total=5
+    )
     page = Page(text)
     assert page.headings[0].startswith("1. id_1 ← id_2 (similarity min 0.999, mean 0.999)")
     assert page.headings[1].startswith("id_3 and id_4 0.958 seen at the same time")
@@ -90,8 +97,14 @@ def test_names_are_escaped_and_unreadable_crops_are_said(folders, tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a jpeg")
     odd = Folder("id_<5>", tmp_path, [broken], [], folders["id_<5>"].embedding)
-    text = render([ProposedGroup(folders["id_1"], [odd], 0.991, 0.991)], [], threshold=0.99, backbone="b",
-                  persons_dir=tmp_path, folders_total=2)
+    text = render(
+        [ProposedGroup(folders["id_1"], [odd], 0.991, 0.991)],
+        [],
+        threshold=0.99,
+        backbone="b",
+        persons_dir=tmp_path,
+        folders_total=2,
+    )
     assert "id_&lt;5&gt;" in text and "id_<5>" not in text
     assert "no readable crop" in text and "None within 0.05 of the threshold" in text
 
@@ -120,8 +133,11 @@ def test_the_script_writes_the_page_with_a_dry_run_and_changes_nothing(workdir, 
     assert proc.returncode == 0, proc.stderr
     assert "Review page: file://" in proc.stdout
     page = Page((workdir / "review page.html").read_text(encoding="utf-8"))
-    assert [h.split(" (")[0] for h in page.headings] == ["1. id_1 ← id_2", "2. id_3 ← id_4",
-                                                         "id_5 and id_6 1.000 seen at the same time in one video"]
+    assert [h.split(" (")[0] for h in page.headings] == [
+        "1. id_1 ← id_2",
+        "2. id_3 ← id_4",
+        "id_5 and id_6 1.000 seen at the same time in one video",
+    ]
     assert tree_hashes(workdir / "persons") == before
     assert (workdir / "review page.html").stat().st_mode & 0o044  # others may read it, as with any file
 
@@ -135,5 +151,9 @@ def test_a_report_that_cannot_be_written(workdir, mobilenet_v2, tmp_path):
 
 def test_report_with_undo_is_refused(tmp_path):
     from conftest import run_script
-    assert_clean_error(run_script("deeplearningg_reID.py", "--undo", "--report", "r.html", cwd=tmp_path), 2,
-                       "cannot be used with --undo")
+
+    assert_clean_error(
+        run_script("deeplearningg_reID.py", "--undo", "--report", "r.html", cwd=tmp_path),
+        2,
+        "cannot be used with --undo",
+    )

@@ -7,13 +7,13 @@ import os
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from reid.errors import StatusError
-from reid.status import SECTIONS, SectionReporter, StatusFile, parse_status
+from reid.core.errors import StatusError
+from reid.core.status import SECTIONS, SectionReporter, StatusFile, parse_status
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def test_update_writes_state_and_utc_timestamp(tmp_path):
     assert section["state"] == "running" and section["frames_done"] == 10
     stamp = datetime.fromisoformat(section["updated_at"].replace("Z", "+00:00"))
     assert stamp.tzinfo is not None and stamp.utcoffset().total_seconds() == 0
-    assert abs((datetime.now(timezone.utc) - stamp).total_seconds()) < 60
+    assert abs((datetime.now(UTC) - stamp).total_seconds()) < 60
     assert doc["reid"]["state"] == "idle"
 
 
@@ -53,15 +53,18 @@ def test_replace_drops_stale_fields_of_the_section(tmp_path):
     assert "error" not in status.read_section("counting")
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("", "is empty"),
-    ('{"counting": {"state": "runn', "not valid JSON"),
-    ("[1, 2]", "found a list"),
-    ('"done"', "found a string"),
-    ('{"counting": [1]}', "section 'counting' must be an object"),
-    ('{"reid": {"state": "exploded"}}', "state 'exploded'"),
-    ('{"reid": {"state": "done", "updated_at": 5}}', "updated_at"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("", "is empty"),
+        ('{"counting": {"state": "runn', "not valid JSON"),
+        ("[1, 2]", "found a list"),
+        ('"done"', "found a string"),
+        ('{"counting": [1]}', "section 'counting' must be an object"),
+        ('{"reid": {"state": "exploded"}}', "state 'exploded'"),
+        ('{"reid": {"state": "done", "updated_at": 5}}', "updated_at"),
+    ],
+)
 def test_malformed_file_raises_a_clear_error(tmp_path, text, fragment):
     path = tmp_path / "status.json"
     path.write_text(text)
@@ -129,14 +132,19 @@ def test_reporter_survives_a_failing_write(tmp_path, caplog):
 
 
 def _spawn(code: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_reader_racing_a_writer_never_sees_invalid_json(tmp_path):
     path = tmp_path / "status.json"
     writer = _spawn(f"""
-        from reid.status import StatusFile
+        from reid.core.status import StatusFile
         status = StatusFile({str(path)!r})
         for i in range(400):
             # a large, changing payload makes a torn write likely if writes were not atomic
@@ -162,7 +170,7 @@ def test_two_writers_of_different_sections_lose_nothing(tmp_path):
     path = tmp_path / "status.json"
     code = """
         import sys
-        from reid.status import StatusFile
+        from reid.core.status import StatusFile
         status = StatusFile({path!r})
         for i in range(1, 301):
             status.update_section({section!r}, {{"state": "running", "n": i}})

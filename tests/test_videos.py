@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from conftest import write_video
-from reid.errors import InputError
-from reid.videos import FrameReader, find_videos, probe_video
+from reid.core.errors import InputError
+from reid.tracking.videos import FrameReader, find_videos, probe_video
 
 
 def test_find_videos_in_a_folder_recursively_sorted_skipping_hidden(tmp_path):
@@ -16,8 +16,12 @@ def test_find_videos_in_a_folder_recursively_sorted_skipping_hidden(tmp_path):
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x")
-    assert [p.relative_to(tmp_path).as_posix() for p in find_videos(tmp_path)] == \
-        ["a.MKV", "b.mp4", "sub/c.avi", "sub/d.mov"]
+    assert [p.relative_to(tmp_path).as_posix() for p in find_videos(tmp_path)] == [
+        "a.MKV",
+        "b.mp4",
+        "sub/c.avi",
+        "sub/d.mov",
+    ]
 
 
 def test_find_one_video_file(tmp_path):
@@ -26,11 +30,14 @@ def test_find_one_video_file(tmp_path):
     assert find_videos(path) == [path]
 
 
-@pytest.mark.parametrize("setup, fragment", [
-    (lambda p: p / "missing", "does not exist"),
-    (lambda p: p, "no videos in"),
-    (lambda p: (p / "notes.txt").write_text("x") and p / "notes.txt", "is not a video file"),
-])
+@pytest.mark.parametrize(
+    "setup, fragment",
+    [
+        (lambda p: p / "missing", "does not exist"),
+        (lambda p: p, "no videos in"),
+        (lambda p: (p / "notes.txt").write_text("x") and p / "notes.txt", "is not a video file"),
+    ],
+)
 def test_find_videos_errors(tmp_path, setup, fragment):
     with pytest.raises(InputError, match=fragment):
         find_videos(setup(tmp_path))
@@ -41,10 +48,13 @@ def test_probe_the_real_video(video):
     assert (info.width, info.height, info.fps, info.frame_count) == (768, 432, 10.0, 1394)
 
 
-@pytest.mark.parametrize("content, fragment", [
-    (b"", "is empty"),
-    (b"this is a text file, not a video\n" * 10, "cannot be opened as a video"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"", "is empty"),
+        (b"this is a text file, not a video\n" * 10, "cannot be opened as a video"),
+    ],
+)
 def test_probe_rejects_files_that_are_not_videos(tmp_path, content, fragment):
     path = tmp_path / "bad.mp4"
     path.write_bytes(content)

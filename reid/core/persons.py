@@ -1,0 +1,234 @@
+"""The one owner of the ``persons/`` layout: folder names, id allocation, listing, metadata.
+
+Layout::
+
+    persons/
+      .person_ids              highest id ever handed out (so merged-away ids are never reused)
+      id_1/                    one folder per tracked person
+        track.json             where the crops come from (see write_track_metadata)
+        clip_f000063.jpg       <video stem>_f<frame index>.jpg
+      id_108.0/                legacy names from the original scripts are accepted
+      backup_before_merge/     the merge script's safety copies, never a person folder
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .config import BACKUP_DIRNAME, IMAGE_SUFFIXES
+from .errors import OutputError
+from .files import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+FOLDER_PREFIX = "id_"
+METADATA_FILENAME = "track.json"
+ID_COUNTER_FILENAME = ".person_ids"
+METADATA_SCHEMA = 1
+
+_ID_PATTERN = re.compile(r"^id_(\d+)(?:\.(\d+))?$")
+_UNSAFE_NAME_CHARS = re.compile(r"[^\w.-]+")
+
+
+def person_folder_name(person_id: int) -> str:
+    return f"{FOLDER_PREFIX}{person_id}"
+
+
+def parse_person_id(name: str) -> int | None:
+    """The integer id in ``id_12`` or the legacy ``id_108.0``; None for other names."""
+    match = _ID_PATTERN.match(name)
+    return int(match.group(1)) if match else None
+
+
+def crop_filename(video: Path, frame_index: int) -> str:
+    """``<video stem>_f<frame>.jpg``: unique within a folder, since a folder holds one track of one video."""
+    stem = _UNSAFE_NAME_CHARS.sub("_", Path(video).stem).strip("_") or "video"
+    return f"{stem}_f{frame_index:06d}.jpg"
+
+
+def is_person_folder(path: Path) -> bool:
+    """A real folder (a symlink is never followed out of persons/) that is not hidden or the backup."""
+    return not path.name.startswith(".") and path.name != BACKUP_DIRNAME and path.is_dir() and not path.is_symlink()
+
+
+def list_person_folders(persons_dir: Path, *, missing_ok: bool = True) -> list[Path]:
+    """Person folders directly in ``persons_dir``, by numeric id, then by name.
+
+    A missing ``persons_dir`` gives an empty list, or ``FileNotFoundError`` without ``missing_ok``.
+    """
+    persons_dir = Path(persons_dir)
+    try:
+        entries = list(persons_dir.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        if missing_ok:
+            return []
+        raise FileNotFoundError(f"persons folder {persons_dir} does not exist") from None
+    folders = [p for p in entries if is_person_folder(p)]
+    return sorted(folders, key=lambda p: (parse_person_id(p.name) is None, parse_person_id(p.name) or 0, p.name))
+
+
+def folder_summary(folder: Path) -> dict[str, Any]:
+    """Name, id, image count and bytes of one person folder, without following symlinks.
+
+    A folder that vanishes while it is read (a merge moved it) reads as empty.
+    """
+    images = size = 0
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if (
+                    entry.name.startswith(".")
+                    or not entry.is_file(follow_symlinks=False)
+                    or os.path.splitext(entry.name)[1].lower() not in IMAGE_SUFFIXES
+                ):
+                    continue
+                try:
+                    size += entry.stat(follow_symlinks=False).st_size
+                except FileNotFoundError:
+                    continue
+                images += 1
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    return {"name": folder.name, "id": parse_person_id(folder.name), "images": images, "bytes": size}
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly in ``folder``, sorted by name. Hidden and temporary files are left
+    out, and so are symbolic links: they may point outside the persons folder, and a merge
+    leaves them where they are."""
+    return sorted(
+        p
+        for p in Path(folder).iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and not p.is_symlink() and p.is_file()
+    )
+
+
+def prepare_output_dir(folder: Path, flag: str | None = None) -> None:
+    """Create ``folder`` if needed and prove a file can be written there, so a run fails
+    before hours of work rather than at its first output."""
+    folder = Path(folder)
+    named = f" ({flag})" if flag else ""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder} exists and is not a folder{named}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write in {folder}: {exc.strerror or exc}{named}") from None
+
+
+def prepare_persons_dir(folder: Path) -> None:
+    """``prepare_output_dir`` for the persons folder."""
+    prepare_output_dir(folder)
+
+
+def _highest_id_in(folder: Path, depth: int) -> int:
+    """The highest person id among folder names up to ``depth`` levels below ``folder``."""
+    highest = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        person_id = parse_person_id(entry.name)
+        if person_id is not None:
+            highest = max(highest, person_id)
+        elif depth > 1:
+            highest = max(highest, _highest_id_in(Path(entry.path), depth - 1))
+    return highest
+
+
+class IdAllocator:
+    """Hands out person ids that are unique across videos, runs and concurrent processes.
+
+    The next id is one above the highest of: the ids recorded in ``.person_ids``, the
+    folders in ``persons/`` and those in the merge backups. The folder is created with
+    ``mkdir`` (which fails if it exists), so even a stale counter can never make two
+    tracks share a folder or a run add to an earlier run's folder.
+    """
+
+    def __init__(self, persons_dir: Path) -> None:
+        self.persons_dir = Path(persons_dir)
+        self.counter_path = self.persons_dir / ID_COUNTER_FILENAME
+
+    def create_folder(self) -> tuple[int, Path]:
+        """Allocate an id and create its empty folder; returns both."""
+        try:
+            fd = os.open(self.counter_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"cannot write in {self.persons_dir}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            recorded = self._read_counter(fd)
+            # Rescanning under the lock costs a directory listing per new track: negligible
+            # next to the frames it took to confirm the track, and it sees other runs' folders.
+            candidate = (
+                max(
+                    recorded,
+                    _highest_id_in(self.persons_dir, depth=1),
+                    _highest_id_in(self.persons_dir / BACKUP_DIRNAME, depth=2),
+                )
+                + 1
+            )
+            while True:
+                folder = self.persons_dir / person_folder_name(candidate)
+                try:
+                    folder.mkdir()
+                    break
+                except FileExistsError:
+                    candidate += 1
+            self._write_counter(fd, candidate)
+            return candidate, folder
+        except OSError as exc:
+            raise OutputError(f"cannot create a person folder in {self.persons_dir}: {exc.strerror or exc}") from None
+        finally:
+            os.close(fd)
+
+    def _read_counter(self, fd: int) -> int:
+        os.lseek(fd, 0, os.SEEK_SET)
+        raw = os.read(fd, 4096)
+        if not raw.strip():
+            return 0
+        try:
+            return int(json.loads(raw)["last_id"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("%s is unreadable; recomputing ids from the folders", self.counter_path)
+            return 0
+
+    def _write_counter(self, fd: int, last_id: int) -> None:
+        data = json.dumps({"last_id": last_id}).encode()
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, data)
+        os.fsync(fd)
+
+
+def write_track_metadata(folder: Path, metadata: dict[str, Any]) -> None:
+    """Write ``track.json`` atomically. See ``TrackRecord.to_metadata`` for the fields."""
+    atomic_write_json(Path(folder) / METADATA_FILENAME, {"schema": METADATA_SCHEMA, **metadata})
+
+
+def read_track_metadata(folder: Path) -> dict[str, Any] | None:
+    """The folder's ``track.json``, or None when it has none or it is unreadable (logged)."""
+    path = Path(folder) / METADATA_FILENAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable %s: %s", path, exc)
+        return None
+    if not isinstance(data, dict):
+        log.warning("ignoring %s: not a JSON object", path)
+        return None
+    return data

@@ -1,0 +1,1 @@
+"""How good the count and the merge are, measured on labelled data."""

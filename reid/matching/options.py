@@ -1,0 +1,92 @@
+"""deeplearningg_reID.py's command line: every flag, its default (from ``MatchingConfig``) and its help."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..core.cli import (
+    ArgumentParser,
+    Flag,
+    add_config_flags,
+    add_folder_flags,
+    add_input_size_flag,
+    add_logging_flags,
+    config_from_args,
+    input_size_fields,
+)
+from ..core.config import DEFAULT_THRESHOLDS, MatchingConfig
+
+THRESHOLDS = ", ".join(f"{name} {value}" for name, value in DEFAULT_THRESHOLDS.items())
+FLAGS = [
+    Flag(
+        "--threshold",
+        "threshold",
+        f"merge folders whose average cosine similarity is at least this (default per "
+        f"backbone: {THRESHOLDS}; see README)",
+        type=float,
+    ),
+    Flag(
+        "--backbone",
+        "backbone",
+        "network for the features; the MobileNets are several times faster than resnet50",
+        choices=sorted(DEFAULT_THRESHOLDS),
+    ),
+    Flag(
+        "--weights",
+        "weights",
+        "'imagenet' (Keras' cache, downloaded when missing), a local weights file for the "
+        "backbone, or 'none' for random weights (tests only)",
+        "imagenet|PATH|none",
+    ),
+    Flag("--batch-size", "batch_size", "images per forward pass", "N"),
+]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The flags, checked; ``args.config`` holds the matching settings, ``args.mode`` ask/yes/dry-run/undo."""
+    parser = ArgumentParser(
+        prog="deeplearningg_reID.py",
+        description="Find person folders that show the same person (deep features + cosine similarity) and "
+        "merge them after a backup.",
+        epilog="Exit codes: 0 done (also when nothing needed merging or you answered n); 1 error; 2 bad arguments; "
+        "130 interrupted (run again: an interrupted merge is finished first).",
+    )
+    add_folder_flags(parser, "person folders made by obj_counting.py", "status file shared with the other scripts")
+    add_config_flags(parser, MatchingConfig(), FLAGS)
+    add_input_size_flag(parser)
+    _add_mode_flags(parser)
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE.html",
+        help="also write a review page of the proposed "
+        "merges (contact sheets, scores, near-misses) to open before answering; works with --dry-run",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_logging_flags(parser)
+    args = parser.parse_args(argv)
+    if args.report is not None and args.mode == "undo":
+        parser.error("--report shows a merge plan; it cannot be used with --undo")
+    args.config = config_from_args(parser, MatchingConfig, args, FLAGS, **input_size_fields(parser, args))
+    return args
+
+
+def _add_mode_flags(parser: argparse.ArgumentParser) -> None:
+    """What to do with the plan: ask (the default), merge without asking, only show it, or undo."""
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--yes", "-y", action="store_const", dest="mode", const="yes", help="merge without asking")
+    mode.add_argument(
+        "--dry-run",
+        action="store_const",
+        dest="mode",
+        const="dry-run",
+        help="show the proposed merges and change nothing",
+    )
+    mode.add_argument(
+        "--undo",
+        action="store_const",
+        dest="mode",
+        const="undo",
+        help="restore the folders of the last merge from persons/backup_before_merge",
+    )

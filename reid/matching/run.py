@@ -1,0 +1,283 @@
+"""The matching stage as the script runs it: folders -> embeddings -> proposed groups -> the
+person's answer -> the merge (or the undo of the last one).
+
+``run_matching`` reads like the stage: check the request, take the persons folder's lease
+(shared for a dry run, which may show a provisional plan while tracking still runs;
+exclusive otherwise), finish an interrupted merge, embed, compare, show the plan, ask, merge.
+The y/n question is asked through the ``confirm`` callable the script passes in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.cli import plural
+from ..core.config import MatchingConfig
+from ..core.errors import InputError, ModelNotFoundError, OutputError
+from ..core.lease import Lease
+from ..core.status import StatusFile, utc_now_iso
+from ..merging import Group, last_merge, merge, nothing_to_undo, pending, recover, undo_last
+from ..merging.faults import fault_point
+from .cache import EmbeddingCache
+from .embedding import embed_folders
+from .folders import Folder, scan_folders
+from .proposals import Comparison, ProposedGroup
+from .status import MatchingStatus
+
+log = logging.getLogger(__name__)
+
+Confirm = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class MatchingRequest:
+    """What the user asked of the matching stage."""
+
+    persons_dir: Path
+    status_file: Path
+    config: MatchingConfig
+    mode: str = "ask"  # ask, yes, dry-run, undo
+    report: Path | None = None  # the review page to write
+    show_progress: bool | None = None
+    undo_command: str = "deeplearningg_reID.py --undo"  # printed after a merge
+
+
+def run_matching(request: MatchingRequest, confirm: Confirm | None) -> None:
+    """Run the stage; ``confirm(question)`` asks the person (None: nobody can be asked)."""
+    status = StatusFile(request.status_file)
+    status.read()  # a malformed status file is reported before any work
+    check_request(request)
+    reporter = MatchingStatus(status, request.config.status_interval_s, request.show_progress)
+    if request.mode == "undo":
+        with Lease(request.persons_dir, "undoing the last merge").exclusive() as lease:
+            return undo(request, reporter, lease)
+    lease = _take_lease(request)
+    if lease is None:
+        return
+    with lease:
+        if request.mode != "dry-run":
+            _say_note(recover(request.persons_dir, lease=lease))
+        folders = scan_folders(request.persons_dir)
+        with_images = _with_images(folders, request.persons_dir, reporter)
+        if request.mode == "ask" and confirm is None:
+            raise InputError(
+                "cannot ask for confirmation: standard input is not a terminal. Nothing was merged; "
+                "pass --yes to merge, or --dry-run to only show the plan"
+            )
+        reporter.start(
+            threshold=request.config.effective_threshold,
+            backbone=request.config.backbone,
+            folders_before=len(folders),
+            dry_run=request.mode == "dry-run",
+        )
+        try:
+            _compare_and_merge(request, folders, with_images, reporter, lease, confirm)
+        except BaseException as exc:
+            reporter.stopped(exc)
+            raise
+
+
+def check_request(request: MatchingRequest) -> None:
+    """Mistakes that can be found before any work, so they never show as a failed stage."""
+    if not request.persons_dir.is_dir():
+        raise InputError(f"persons folder {request.persons_dir} does not exist: run obj_counting.py first")
+    weights = request.config.weights
+    if weights not in ("imagenet", "none") and not Path(weights).is_file():
+        raise ModelNotFoundError(f"weights file {weights} not found (--weights)")
+    if request.report is not None and not request.report.parent.is_dir():
+        raise OutputError(f"cannot write the report {request.report}: folder {request.report.parent} does not exist")
+
+
+def _take_lease(request: MatchingRequest) -> Lease | None:
+    """The exclusive lease for a merge; for a dry run a shared one, or None when an interrupted
+    merge is pending (said, and nothing else done: the folders are half merged)."""
+    if request.mode != "dry-run":
+        return Lease(request.persons_dir, "merging").exclusive()
+    lease = Lease(request.persons_dir, "dry run").shared()
+    waiting_for = pending(request.persons_dir)
+    if waiting_for:
+        lease.release()
+        print(
+            f"Dry run: {waiting_for}. Nothing was changed; run without --dry-run to do that, then --dry-run "
+            f"again to see what else could be merged."
+        )
+        return None
+    busy = [h for h in lease.others() if h.action == "tracking"]
+    if busy:
+        print(
+            f"Provisional: {', '.join(h.describe() for h in busy)} is still adding to {request.persons_dir}, "
+            f"so this plan may change."
+        )
+    return lease
+
+
+def _say_note(note: str | None) -> None:
+    if note:
+        print(f"Note: {note}.")
+
+
+def _with_images(folders: Sequence[Folder], persons_dir: Path, reporter: MatchingStatus) -> list[Folder]:
+    if not folders:
+        raise InputError(f"no person folders in {persons_dir}: run obj_counting.py first")
+    for folder in folders:
+        if not folder.images:
+            reporter.error(str(folder.path), "no images")
+    with_images = [f for f in folders if f.images]
+    if len(with_images) < 2:
+        detail = "only one person folder has images" if with_images else "no person folder has images"
+        raise InputError(f"{detail} in {persons_dir}: nothing to compare")
+    return with_images
+
+
+def _compare_and_merge(
+    request: MatchingRequest,
+    folders: list[Folder],
+    with_images: list[Folder],
+    reporter: MatchingStatus,
+    lease: Lease,
+    confirm: Confirm | None,
+) -> None:
+    embed(request, with_images, reporter)
+    threshold = request.config.effective_threshold
+    with reporter.step("comparing", len(with_images), "folder") as step:
+        comparison = Comparison(with_images)
+        proposals = comparison.proposals(threshold)
+        step.update(len(with_images))
+    reporter.reid.update(force=True, groups_proposed=len(proposals), errors=reporter.errors.entries)
+    show_plan(proposals, threshold, request.config.backbone)
+    if request.report is not None:
+        write_review_page(request, comparison, proposals, len(folders))
+    if not proposals or not _agreed(request, proposals, reporter, confirm):
+        reporter.finish(folders_after=len(folders), groups_merged=0, images_moved=0)
+        return
+    apply_merge(request, proposals, len(folders), reporter, lease)
+
+
+def embed(request: MatchingRequest, folders: list[Folder], reporter: MatchingStatus) -> None:
+    """Every folder's embedding, from the cache where possible; unreadable crops are named once each."""
+    from .features import FeatureExtractor, model_key  # loads TensorFlow only when the network is needed
+
+    config = request.config
+    cache = EmbeddingCache(request.persons_dir, model_key(config.backbone, config.weights, config.input_size))
+    total = sum(len(f.images) for f in folders)
+    with reporter.step("extracting features", total) as step:
+
+        def load_extractor() -> FeatureExtractor:
+            reporter.processing.update(force=True, operation="loading model")
+            extractor = FeatureExtractor(config)
+            reporter.processing.update(force=True, operation="extracting features")
+            return extractor
+
+        unreadable = embed_folders(folders, load_extractor, cache, step.update)
+    for path, message in unreadable.items():
+        reporter.error(str(path), message)
+    log.info("embedded %d images (%d from the cache)", total - len(unreadable), cache.hits)
+    if cache.misses == 0:
+        log.info("every crop was in the cache: the network was not loaded")
+    readable = [f for f in folders if f.embedding is not None]
+    if len(readable) < 2:
+        detail = (f"only {readable[0].name} has" if readable else "no person folder has") + " a readable crop"
+        raise InputError(
+            f"{detail} in {request.persons_dir} ({plural(len(unreadable), 'unreadable file')}): nothing to compare"
+        )
+
+
+def show_plan(proposals: Sequence[ProposedGroup], threshold: float, backbone: str) -> None:
+    if not proposals:
+        print(f"\nNo two folders are similar enough (threshold {threshold:.3f}): nothing to merge.")
+        return
+    print(f"\nProposed merges ({backbone}, threshold {threshold:.3f}):")
+    for number, group in enumerate(proposals, 1):
+        members = ", ".join(f"{f.name} ({len(f.images)} crops)" for f in group.members)
+        print(f"  {number}. {group.survivor.name} ({len(group.survivor.images)} crops)  <-  {members}")
+        print(f"     similarity min {group.min_similarity:.3f}  mean {group.mean_similarity:.3f}")
+
+
+def write_review_page(
+    request: MatchingRequest, comparison: Comparison, proposals: Sequence[ProposedGroup], folders_total: int
+) -> None:
+    from .report import write_report
+
+    threshold = request.config.effective_threshold
+    write_report(
+        request.report,
+        proposals,
+        comparison.near_misses(proposals, threshold),
+        threshold=threshold,
+        backbone=request.config.backbone,
+        persons_dir=request.persons_dir,
+        folders_total=folders_total,
+        dry_run=request.mode == "dry-run",
+    )
+    print(f"Review page: {request.report.resolve().as_uri()} (open it in a browser)")
+
+
+def _agreed(
+    request: MatchingRequest, proposals: Sequence[ProposedGroup], reporter: MatchingStatus, confirm: Confirm | None
+) -> bool:
+    if request.mode == "dry-run":
+        print("Dry run: nothing was changed.")
+        return False
+    if request.mode == "yes":
+        return True
+    involved = sum(len(g.folders) for g in proposals)
+    with reporter.waiting_for_answer(len(proposals)):
+        answer = confirm(f"Merge {plural(len(proposals), 'group')} ({involved} folders)? [y/N] ")
+    if not answer:
+        print("Nothing was merged.")
+    return answer
+
+
+def apply_merge(
+    request: MatchingRequest,
+    proposals: Sequence[ProposedGroup],
+    folders_before: int,
+    reporter: MatchingStatus,
+    lease: Lease,
+) -> None:
+    groups = [Group(g.survivor.name, [m.name for m in g.members]) for g in proposals]
+    involved = sum(len(g.folders) for g in proposals)
+    with reporter.phased({"backing up": "folder"}) as progress:
+        result = merge(request.persons_dir, groups, progress, lease=lease)
+    fault_point("script:merged")  # tests: killed after the merge, before the status says so
+    for message in result.errors:
+        reporter.error(str(request.persons_dir), message)
+    folders_after = folders_before - result.folders_removed
+    print(
+        f"\nMerged {plural(result.groups, 'group')}: {folders_before} -> {folders_after} person folders, "
+        f"{result.files_moved} files moved."
+    )
+    print(f"Backup of the {involved} folders as they were: {result.backup}")
+    print(f"Undo with: {request.undo_command}")
+    reporter.finish(
+        folders_after=folders_after,
+        groups_merged=result.groups,
+        images_moved=result.files_moved,
+        backup=str(result.backup),
+    )
+
+
+def undo(request: MatchingRequest, reporter: MatchingStatus, lease: Lease) -> None:
+    """Restore the folders of the last merge."""
+    _say_note(recover(request.persons_dir, lease=lease))
+    if last_merge(request.persons_dir) is None:
+        raise nothing_to_undo(request.persons_dir)  # a user's mistake, not a failed stage
+    reporter.processing.start(
+        operation="undoing the last merge", done=0, total=0, percent=0.0, current_folder=None, eta_s=None
+    )
+    try:
+        with reporter.phased({"restoring": "folder"}) as progress:
+            backup, folders = undo_last(request.persons_dir, progress, lease=lease)
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        reporter.processing.finish(
+            "interrupted" if interrupted else "failed",
+            error="interrupted" if interrupted else str(exc) or type(exc).__name__,
+        )
+        raise
+    reporter.processing.finish("done")
+    reporter.reid.update(force=True, undone=str(backup), undone_at=utc_now_iso())
+    print(f"Restored {len(folders)} folders ({', '.join(folders)}) as they were before the merge, from {backup}.")

@@ -1,0 +1,1 @@
+"""Stage 2 (health_check.py): the health monitor's verdict, web app and dashboard."""

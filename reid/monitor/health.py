@@ -1,0 +1,142 @@
+"""What the health monitor concludes from ``status.json``: pure functions, no web framework.
+
+The verdict follows the health-check conventions of Kubernetes probes and the IETF
+health+json draft: ``status`` is ``pass``, ``warn`` (healthy, with a note) or ``fail``,
+and a ``fail`` is answered with HTTP 503 and an ``output`` saying why.
+
+A stage is unhealthy when it ``failed``, or when it is ``running`` but has not written
+its section for longer than ``stall_after_s`` (its process hung or was killed). A stage
+that was ``interrupted`` (Ctrl-C) is a warning, not a failure. A missing status file means
+nothing has run yet: idle, healthy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..core.status import MAX_ERRORS, SECTIONS
+
+# Stages whose progress /health/processing shows, with the operation each one performs
+# when its section does not name one.
+PROGRESS_STAGES = {"counting": "tracking", "processing": "merging"}
+
+
+@dataclass
+class Verdict:
+    status: str = "pass"  # pass, warn, fail
+    problems: list[str] = field(default_factory=list)  # reasons for "fail"
+    notes: list[str] = field(default_factory=list)  # reasons for "warn"
+
+    @property
+    def http_status(self) -> int:
+        return 503 if self.status == "fail" else 200
+
+    def fail(self, reason: str) -> None:
+        self.status = "fail"
+        self.problems.append(reason)
+
+    def warn(self, note: str) -> None:
+        if self.status == "pass":
+            self.status = "warn"
+        self.notes.append(note)
+
+    def output(self) -> str | None:
+        text = "; ".join(self.problems or self.notes)
+        return text or None
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time as an aware UTC datetime; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def number(value: Any) -> int | float | None:
+    """A JSON number as it is; None for strings, booleans, null and the rest (wrong types in a
+    hand-edited or foreign status file must not break an answer)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:  # NaN
+        return None
+    return value
+
+
+def age_seconds(section: dict[str, Any], now: datetime) -> float | None:
+    updated = parse_time(section.get("updated_at"))
+    return None if updated is None else round(max(0.0, (now - updated).total_seconds()), 3)
+
+
+def last_update(doc: dict[str, Any]) -> datetime | None:
+    times = [t for t in (parse_time(doc[name].get("updated_at")) for name in SECTIONS) if t is not None]
+    return max(times, default=None)
+
+
+def is_stalled(section: dict[str, Any], now: datetime, stall_after_s: float) -> bool:
+    if section.get("state") != "running":
+        return False
+    age = age_seconds(section, now)
+    return age is None or age > stall_after_s
+
+
+def assess(doc: dict[str, Any], now: datetime, stall_after_s: float) -> Verdict:
+    """The verdict on a parsed status document (see ``status.parse_status``)."""
+    verdict = Verdict()
+    for name in SECTIONS:
+        section = doc[name]
+        if section.get("state") == "failed":
+            error = section.get("error")
+            verdict.fail(f"{name} failed" + (f": {error}" if isinstance(error, str) and error else ""))
+        elif section.get("state") == "interrupted":
+            when = section.get("finished_at")
+            verdict.warn(f"{name} was interrupted" + (f" at {when}" if isinstance(when, str) else ""))
+        elif is_stalled(section, now, stall_after_s):
+            age = age_seconds(section, now)
+            since = f"for {age:.0f} s" if age is not None else "at all"
+            verdict.fail(f"{name} is running but has not updated {since} (stalled, or its process died)")
+    return verdict
+
+
+def stage_progress(name: str, section: dict[str, Any], now: datetime, stall_after_s: float) -> dict[str, Any]:
+    """One stage's progress in the shape /health/processing answers, whatever the stage."""
+    if name == "counting":
+        done, total, current = section.get("frames_done"), section.get("frames_total"), section.get("current_video")
+    else:
+        done, total, current = section.get("done"), section.get("total"), section.get("current_folder")
+    done, total = number(done), number(total)
+    percent = number(section.get("percent"))
+    if percent is None and done is not None and total:
+        percent = round(100.0 * done / total, 1)
+    view = {
+        "state": section.get("state", "idle"),
+        "operation": section.get("operation") if isinstance(section.get("operation"), str) else PROGRESS_STAGES[name],
+        "done": done,
+        "total": total,
+        "percent": percent,
+        "eta_s": number(section.get("eta_s")),
+        "current": current if isinstance(current, str) else None,
+        "started_at": section.get("started_at") if isinstance(section.get("started_at"), str) else None,
+        "updated_at": section.get("updated_at"),
+        "age_s": age_seconds(section, now),
+        "stalled": is_stalled(section, now, stall_after_s),
+    }
+    if name == "counting":
+        view.update(
+            fps=number(section.get("fps")),
+            persons=number(section.get("persons")),
+            videos_done=number(section.get("videos_done")),
+            videos_total=number(section.get("videos_total")),
+        )
+    return view
+
+
+def error_log(section: dict[str, Any]) -> list[dict[str, Any]]:
+    """The section's error entries that have the expected shape, newest last, bounded."""
+    errors = section.get("errors")
+    if not isinstance(errors, list):
+        return []
+    return [e for e in errors if isinstance(e, dict)][-MAX_ERRORS:]

@@ -1,0 +1,78 @@
+"""obj_counting.py's command line: every flag, its default (from ``TrackingConfig``) and its help."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..core.cli import ArgumentParser, Flag, add_config_flags, add_folder_flags, add_logging_flags, config_from_args
+from ..core.config import DEFAULT_VIDEOS, TRACKERS, TrackingConfig
+
+FLAGS = [
+    Flag(
+        "--model",
+        "model",
+        "YOLO detector: a .pt file (downloaded by ultralytics when online and missing) or any "
+        "exported format such as .tflite or .onnx",
+        "PATH",
+    ),
+    Flag("--tracker", "tracker", "ultralytics tracker", choices=sorted(TRACKERS)),
+    Flag(
+        "--conf",
+        "conf",
+        "minimum detection confidence for a crop to be saved; weaker boxes still help the tracker follow a person",
+    ),
+    Flag("--imgsz", "imgsz", "detector input size", "PX"),
+    Flag("--threads", "threads", "CPU threads for the detector; 0 = every core", "N"),
+    Flag("--max-frames", "max_frames", "process at most N frames of each video; 0 = all", "N"),
+    Flag("--max-crops", "max_crops", "crops kept per person, spread over the whole track", "N"),
+    Flag(
+        "--crop-interval",
+        "crop_interval_s",
+        "keep the best crop of each interval of this length; it grows as a track exceeds --max-crops",
+        "SECONDS",
+    ),
+    Flag("--min-crop-height", "min_crop_height", "skip crops shorter than this", "PX"),
+    Flag("--min-crop-width", "min_crop_width", "skip crops narrower than this", "PX"),
+    Flag("--keep-edge-crops", "keep_edge_crops", "also keep crops cut off by the frame border (skipped by default)"),
+    Flag(
+        "--min-track-frames",
+        "min_track_frames",
+        "tracks seen in fewer frames are treated as false detections and get no folder",
+        "N",
+    ),
+]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The flags, checked; ``args.config`` holds the tracking settings."""
+    parser = ArgumentParser(
+        prog="obj_counting.py",
+        description="Track persons in videos with YOLOv8 and save one folder of crops per tracked person.",
+        epilog="Exit codes: 0 all videos processed; 1 error; 2 bad arguments; 3 some videos failed, "
+        "the others were processed; 130 interrupted.",
+    )
+    parser.add_argument(
+        "--videos",
+        type=Path,
+        default=DEFAULT_VIDEOS,
+        metavar="PATH",
+        help="a video file, or a folder searched recursively for videos (default: %(default)s)",
+    )
+    add_folder_flags(parser, "where person folders id_<N>/ are created", "status file shared with the other scripts")
+    add_config_flags(parser, TrackingConfig(), FLAGS)
+    parser.add_argument(
+        "--save-video",
+        nargs="?",
+        type=Path,
+        const=Path("annotated"),
+        default=None,
+        metavar="DIR",
+        help="also write an annotated copy of each video (boxes, person ids, running count) "
+        "into DIR as <name>_annotated.mp4 (DIR defaults to 'annotated')",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_logging_flags(parser)
+    args = parser.parse_args(argv)
+    args.config = config_from_args(parser, TrackingConfig, args, FLAGS)
+    return args

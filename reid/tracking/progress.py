@@ -1,0 +1,151 @@
+"""How far a tracking run is: frames, persons, speed and problems, for the progress bar and
+the ``counting`` section of ``status.json``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ..core.status import ErrorLog, SectionReporter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VideoResult:
+    """What tracking made of one video."""
+
+    video: Path
+    state: str = "pending"  # pending, running, done, failed
+    persons: int = 0
+    tracks: int = 0
+    frames: int = 0
+    crops: int = 0
+    person_ids: list[int] = field(default_factory=list)
+    error: str | None = None
+    warning: str | None = None
+    annotated: Path | None = None  # the annotated copy (--save-video)
+
+    def to_status(self) -> dict[str, Any]:
+        status = {
+            "video": str(self.video),
+            "state": self.state,
+            "persons": self.persons,
+            "tracks": self.tracks,
+            "frames": self.frames,
+            "crops": self.crops,
+            "error": self.error,
+            "warning": self.warning,
+        }
+        if self.annotated is not None:
+            status["annotated"] = str(self.annotated)
+        return status
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    videos: list[VideoResult]
+    seconds: float = 0.0
+
+    @property
+    def persons(self) -> int:
+        return sum(v.persons for v in self.videos)
+
+    @property
+    def frames(self) -> int:
+        return sum(v.frames for v in self.videos)
+
+    @property
+    def failed(self) -> list[VideoResult]:
+        return [v for v in self.videos if v.state == "failed"]
+
+
+class RunProgress:
+    """Counts frames and persons of the whole run and reports them at a bounded rate."""
+
+    def __init__(self, reporter: SectionReporter, results: list[VideoResult], show_progress: bool | None) -> None:
+        self.reporter = reporter
+        self.results = results
+        self.errors = ErrorLog()
+        self.frames_done = 0
+        self.persons = 0
+        self._persons_in_done_videos = 0
+        self._started = time.monotonic()
+        # None lets tqdm decide: a bar on a terminal only
+        self._show = None if show_progress is None else show_progress
+        self.bar: tqdm | None = None
+
+    def start(self, run_id: str, persons_dir: Path, frames_total: int) -> None:
+        self.reporter.start(
+            run_id=run_id,
+            persons_dir=str(persons_dir),
+            videos_total=len(self.results),
+            videos_done=0,
+            frames_total=frames_total,
+            frames_done=0,
+            fps=0.0,
+            eta_s=None,
+            persons=0,
+            current_video=None,
+            videos=self.videos_status(),
+            errors=self.errors.entries,
+        )
+        self.bar = tqdm(
+            total=frames_total, unit="frame", disable=None if self._show is None else not self._show, dynamic_ncols=True
+        )
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self._started
+
+    def videos_status(self) -> list[dict[str, Any]]:
+        return [r.to_status() for r in self.results]
+
+    def video_started(self, path: Path) -> None:
+        self.reporter.update(force=True, current_video=str(path), videos=self.videos_status())
+
+    def video_ended(self, videos_done: int, persons_in_video: int) -> None:
+        self._persons_in_done_videos += persons_in_video
+        self.persons = self._persons_in_done_videos
+        self.reporter.update(
+            force=True, videos_done=videos_done, videos=self.videos_status(), errors=self.errors.entries
+        )
+
+    def persons_so_far(self, persons_in_video: int) -> int:
+        """Person folders of the run so far: those of finished videos and of the current one."""
+        return self._persons_in_done_videos + persons_in_video
+
+    def frame_done(self, persons: int) -> None:
+        self.frames_done += 1
+        self.persons = persons
+        elapsed = max(self.seconds, 1e-6)
+        fps = self.frames_done / elapsed
+        remaining = max(0, (self.bar.total or 0) - self.frames_done) if self.bar else 0
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(persons=persons, refresh=False)
+        self.reporter.update(
+            frames_done=self.frames_done,
+            fps=round(fps, 2),
+            persons=persons,
+            eta_s=round(remaining / fps, 1) if fps > 0 else None,
+        )
+
+    def problem(self, path: Path | str, message: str, *, failed: VideoResult | None = None) -> None:
+        """A problem with one input: logged, in the status's error log, and the video marked failed if given."""
+        if failed is not None:
+            failed.state, failed.error = "failed", message
+            log.error("%s", message)
+        else:
+            log.warning("%s", message)
+        self.errors.add(str(path), message)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,193 @@
+"""The tracking stage: videos -> tracked persons -> one folder of crops per track.
+
+``TrackingRun.run`` reads like the stage itself: check every video, then for each one stream
+frames through the tracker into the video's track book (``tracks.py``), which chooses crops
+and hands them to the background writer, while ``progress.py`` keeps the progress bar and
+the ``counting`` section of ``status.json`` up to date. The tracker is passed in, so this
+module does not import ultralytics.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..core.config import TrackingConfig
+from ..core.errors import InputError, OutputError, ReidError
+from ..core.persons import IdAllocator, prepare_persons_dir
+from ..core.status import SectionReporter
+from .annotate import NoAnnotation, VideoAnnotator, annotator_for
+from .progress import RunProgress, RunResult, VideoResult
+from .tracks import RunContext, TrackBook
+from .videos import FrameReader, VideoInfo, probe_video
+from .writer import CropWriter
+
+log = logging.getLogger(__name__)
+
+# A video counts as truncated when it ends this many frames before its stated length
+# (containers often state a count a frame or two off).
+TRUNCATION_TOLERANCE = 0.01
+
+
+class Tracker(Protocol):
+    def start_video(self) -> None: ...
+    def update(self, frame: np.ndarray) -> Sequence[Any]: ...  # items with track_id, box, conf
+
+
+def new_run_id() -> str:
+    """Names one run of the tracking stage; folders of one run and one video share it."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+class TrackingRun:
+    """One run of the tracking stage over a list of videos."""
+
+    def __init__(
+        self,
+        config: TrackingConfig,
+        tracker: Tracker,
+        persons_dir: Path,
+        reporter: SectionReporter,
+        model_name: str,
+        show_progress: bool | None = None,
+        annotated_dir: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.tracker = tracker
+        self.persons_dir = Path(persons_dir)
+        self.reporter = reporter
+        self.context = RunContext(run_id=new_run_id(), config=config, model=model_name)
+        self.show_progress = show_progress
+        self.annotated_dir = annotated_dir  # where annotated copies of the videos go (None: no copies)
+        self.allocator = IdAllocator(self.persons_dir)
+        self.progress: RunProgress | None = None
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        return self.progress.errors.entries if self.progress else []
+
+    def run(self, videos: Sequence[Path]) -> RunResult:
+        prepare_persons_dir(self.persons_dir)
+        results = [VideoResult(video=Path(v)) for v in videos]
+        self.progress = progress = RunProgress(self.reporter, results, self.show_progress)
+        infos = {r.video: self._probe(r) for r in results}
+        progress.start(
+            self.context.run_id, self.persons_dir, sum(self._frames_to_process(i) for i in infos.values() if i)
+        )
+        writer = CropWriter(self.config.jpeg_quality, self.config.write_queue_size)
+        try:
+            for done, result in enumerate(results, 1):
+                if infos[result.video] is not None:
+                    self._process_video(infos[result.video], result, writer)
+                progress.video_ended(done, result.persons)
+        finally:
+            progress.close()
+            writer.close()  # also after an error or Ctrl-C: what was queued still reaches the disk
+        return RunResult(self.context.run_id, results, progress.seconds)
+
+    def _probe(self, result: VideoResult) -> VideoInfo | None:
+        try:
+            info = probe_video(result.video)
+        except (InputError, OSError) as exc:
+            message = str(exc) if isinstance(exc, InputError) else f"{result.video}: {exc.strerror or exc}"
+            self.progress.problem(result.video, message, failed=result)
+            return None
+        if info.width < self.config.min_crop_width or info.height < self.config.min_crop_height:
+            log.warning(
+                "%s is only %dx%d: smaller than the minimum crop, no person can be saved",
+                result.video,
+                info.width,
+                info.height,
+            )
+        return info
+
+    def _frames_to_process(self, info: VideoInfo) -> int:
+        if self.config.max_frames and (not info.frame_count or info.frame_count > self.config.max_frames):
+            return self.config.max_frames
+        return info.frame_count
+
+    def _process_video(self, info: VideoInfo, result: VideoResult, writer: CropWriter) -> None:
+        log.info(
+            "tracking persons in %s (%dx%d, %.1f fps, %d frames)",
+            info.path,
+            info.width,
+            info.height,
+            info.fps,
+            info.frame_count,
+        )
+        result.state = "running"
+        self.progress.video_started(info.path)
+        book = TrackBook(info, self.context, self.allocator, writer)
+        complete = False
+        annotator = None
+        try:
+            annotator = annotator_for(self.annotated_dir, info.path, info.fps, (info.width, info.height), writer)
+            self._track_frames(info, result, book, annotator)
+            complete = True
+        except OutputError:
+            raise  # the disk is the problem, not this video: stop the run
+        except ReidError as exc:
+            self.progress.problem(info.path, str(exc), failed=result)
+        except Exception as exc:  # one broken video must not stop the others; the detail goes to the debug log
+            log.debug("processing %s failed", info.path, exc_info=True)
+            self.progress.problem(info.path, f"{info.path}: processing failed: {exc}", failed=result)
+        finally:
+            book.finish(complete)  # also on failure or Ctrl-C: every folder gets its crops and its metadata
+            if annotator is not None:
+                annotator.finish(lambda path: setattr(result, "annotated", path))
+        self._record(result, book)
+
+    def _track_frames(
+        self, info: VideoInfo, result: VideoResult, book: TrackBook, annotator: NoAnnotation | VideoAnnotator
+    ) -> None:
+        """The frame loop: track, choose crops, annotate, report progress."""
+        self.tracker.start_video()
+        last_checkpoint = time.monotonic()
+        with FrameReader(info.path, self.config.max_frames) as reader:
+            for index, frame in reader:
+                detections = self.tracker.update(frame)
+                labels = [(d.box, *book.observe(index, frame, d).label) for d in detections]
+                persons = self.progress.persons_so_far(book.folders_created)
+                annotator.add(frame, labels, f"persons: {persons}")
+                book.flush_stale(index)
+                book.writer.check()
+                result.frames = index + 1
+                if time.monotonic() - last_checkpoint >= self.config.metadata_interval_s:
+                    book.write_metadata(complete=False)
+                    last_checkpoint = time.monotonic()
+                self.progress.frame_done(persons)
+        if reader.error:
+            raise InputError(f"{info.path}: {reader.error}")
+        self._check_length(info, result)
+
+    def _record(self, result: VideoResult, book: TrackBook) -> None:
+        persons = book.persons
+        result.persons = len(persons)
+        result.person_ids = sorted(r.person_id for r in persons)
+        result.tracks = len(book.tracks)
+        result.crops = sum(len(r.crops) for r in persons)
+        if result.state == "running":
+            result.state = "done"
+        log.info(
+            "%s: %d persons (%d tracks, %d crops, %d frames)",
+            result.video.name,
+            result.persons,
+            result.tracks,
+            result.crops,
+            result.frames,
+        )
+
+    def _check_length(self, info: VideoInfo, result: VideoResult) -> None:
+        expected = self._frames_to_process(info)
+        if expected and result.frames < expected * (1 - TRUNCATION_TOLERANCE) - 1:
+            result.warning = (
+                f"{info.path}: ended after {result.frames} of {expected} frames (the file is truncated or damaged)"
+            )
+            self.progress.problem(info.path, result.warning)

@@ -1,0 +1,113 @@
+"""The tracking stage as the script runs it: check the inputs, take the persons folder's lease,
+load the detector, track every video, and leave the ``counting`` status final."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..core.config import TrackingConfig
+from ..core.errors import InputError
+from ..core.lease import Lease
+from ..core.persons import prepare_output_dir, prepare_persons_dir
+from ..core.status import SectionReporter, StatusFile
+from .progress import RunResult
+from .run import TrackingRun
+from .videos import find_videos
+
+log = logging.getLogger(__name__)
+
+
+def run_tracking(
+    config: TrackingConfig,
+    videos: Path,
+    persons_dir: Path,
+    status_file: Path,
+    *,
+    annotated_dir: Path | None = None,
+    show_progress: bool | None = None,
+) -> RunResult:
+    """Track persons in ``videos`` (a file or a folder) into ``persons_dir``. Mistakes found
+    before any work (no videos, an unwritable folder, a malformed status file, a merge holding
+    the folder) raise before the ``counting`` section is touched."""
+    paths = find_videos(videos)
+    prepare_persons_dir(persons_dir)
+    if annotated_dir is not None:
+        prepare_output_dir(annotated_dir, "--save-video")
+    status = StatusFile(status_file)
+    status.read()  # a malformed status file is reported now, not after loading the model
+    # held for the whole run: a merge or undo of these folders must wait until tracking is done
+    with Lease(persons_dir, "tracking").shared():
+        from .detector import PersonTracker  # loads ultralytics and torch: only when there is work
+
+        log.info("loading detector %s", config.model)
+        tracker = PersonTracker(config)
+        reporter = SectionReporter(status, "counting", config.status_interval_s)
+        run = TrackingRun(
+            config,
+            tracker,
+            persons_dir,
+            reporter,
+            model_name=config.model,
+            show_progress=show_progress,
+            annotated_dir=annotated_dir,
+        )
+        try:
+            result = run.run(paths)
+        except BaseException as exc:
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            reporter.finish(
+                "interrupted" if interrupted else "failed",
+                error="interrupted" if interrupted else str(exc),
+                errors=run.errors,
+            )
+            raise
+        _finish_status(reporter, result, run.errors)
+        return result
+
+
+def _finish_status(reporter: SectionReporter, result: RunResult, errors: list[dict[str, str]]) -> None:
+    nothing = len(result.failed) == len(result.videos)
+    reporter.finish(
+        "failed" if nothing else "done",
+        persons=result.persons,
+        videos=[v.to_status() for v in result.videos],
+        errors=errors,
+        error="no video could be processed" if nothing else None,
+    )
+
+
+def check_result(result: RunResult) -> None:
+    """``InputError`` when no video at all could be processed (the summary says why for each)."""
+    if len(result.failed) == len(result.videos):
+        noun = "video" if len(result.videos) == 1 else f"{len(result.videos)} videos"
+        raise InputError(f"no {noun} could be processed (see the summary above)")
+
+
+def format_summary(result: RunResult, persons_dir: Path) -> str:
+    """Persons per video and in total, as printed at the end of a run."""
+    lines = ["", "Persons per video:"]
+    width = max(len(str(v.video)) for v in result.videos)
+    for video in result.videos:
+        name = f"{str(video.video):<{width}}"
+        if video.state == "failed":
+            lines.append(f"  {name}  FAILED: {video.error}")
+            continue
+        ids = f"  ({_id_range(video.person_ids)})" if video.person_ids else ""
+        lines.append(f"  {name}  {video.persons:4d} persons in {video.frames} frames{ids}")
+        if video.warning:
+            lines.append(f"  {'':<{width}}  warning: {video.warning}")
+        if video.annotated:
+            lines.append(f"  {'':<{width}}  annotated copy: {video.annotated}")
+    processed = len(result.videos) - len(result.failed)
+    fps = result.frames / result.seconds if result.seconds else 0.0
+    lines.append(
+        f"Total: {result.persons} persons in {processed} of {len(result.videos)} videos "
+        f"({result.frames} frames in {result.seconds:.1f} s, {fps:.1f} fps); folders in {persons_dir}/"
+    )
+    return "\n".join(lines)
+
+
+def _id_range(ids: list[int]) -> str:
+    names = [f"id_{i}" for i in ids]
+    return ", ".join(names) if len(names) <= 4 else f"{names[0]} .. {names[-1]}"

@@ -1,0 +1,195 @@
+"""The track book of one video: every track seen, the crops chosen for it, its person folder.
+
+A track gets its folder (and a person id) when its first crop is saved, which the sampler
+allows once the track has lasted ``min_track_frames``; shorter tracks are false detections.
+The crops and each folder's ``track.json`` are written by the background writer, in order,
+so metadata never names a crop that is not on disk yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..core.config import TrackingConfig
+from ..core.persons import IdAllocator, crop_filename, write_track_metadata
+from .crops import Candidate, SamplerActions, TrackSampler, clip_box, crop_rejection
+from .videos import VideoInfo
+from .writer import CropWriter
+
+
+class TrackedBox(Protocol):
+    track_id: int
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels
+    conf: float
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every track of one run shares in its metadata."""
+
+    run_id: str
+    config: TrackingConfig
+    model: str
+
+
+@dataclass
+class TrackRecord:
+    """Everything known about one track of one video."""
+
+    tracker_id: int
+    sampler: TrackSampler
+    person_id: int | None = None
+    folder: Path | None = None
+    first_frame: int = -1
+    last_frame: int = -1
+    frames_seen: int = 0
+    segments: list[list[int]] = field(default_factory=list)  # runs of consecutive frames where it was seen
+    crops: dict[int, dict[str, Any]] = field(default_factory=dict)
+    dirty: bool = False
+
+    def see(self, frame: int) -> None:
+        if self.first_frame < 0:
+            self.first_frame = frame
+        self.last_frame = frame
+        self.frames_seen += 1
+        if self.segments and self.segments[-1][1] == frame - 1:
+            self.segments[-1][1] = frame
+        else:
+            self.segments.append([frame, frame])
+        self.dirty = True
+
+    @property
+    def label(self) -> tuple[str, bool]:
+        """How its box is labelled in an annotated video: its person folder, once it has one."""
+        if self.person_id is not None:
+            return f"id_{self.person_id}", True
+        return f"track {self.tracker_id}", False
+
+    def to_metadata(self, info: VideoInfo, run: RunContext, complete: bool) -> dict[str, Any]:
+        """The ``track.json`` document; a snapshot (copies), since the writer thread serialises it later."""
+        return {
+            "person_id": self.person_id,
+            "run_id": run.run_id,
+            "video": str(info.path.resolve()),
+            "video_name": info.path.name,
+            "model": run.model,
+            "tracker": run.config.tracker,
+            "tracker_id": self.tracker_id,
+            "fps": info.fps,
+            "frame_size": [info.width, info.height],
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+            "first_time_s": round(self.first_frame / info.fps, 3),
+            "last_time_s": round(self.last_frame / info.fps, 3),
+            "frames_seen": self.frames_seen,
+            "segments": [list(segment) for segment in self.segments],
+            # False while the video is still being processed (a checkpoint) or if it was interrupted.
+            "complete": complete,
+            "crops": [dict(self.crops[frame]) for frame in sorted(self.crops)],
+        }
+
+
+class TrackBook:
+    """The tracks of one video, their chosen crops and their folders."""
+
+    def __init__(self, info: VideoInfo, run: RunContext, allocator: IdAllocator, writer: CropWriter) -> None:
+        self.info = info
+        self.run = run
+        self.config = run.config
+        self.allocator = allocator
+        self.writer = writer
+        self.tracks: dict[int, TrackRecord] = {}
+        self.pending: dict[int, TrackRecord] = {}  # tracks holding an unsaved best crop
+        self.window = max(1, round(self.config.crop_interval_s * info.fps))
+        self.folders_created = 0
+
+    @property
+    def persons(self) -> list[TrackRecord]:
+        """The tracks that have a person folder."""
+        return [r for r in self.tracks.values() if r.folder is not None]
+
+    def observe(self, index: int, frame: np.ndarray, detection: TrackedBox) -> TrackRecord:
+        """A tracked box in frame ``index``: note the track was seen, offer its crop."""
+        record = self.tracks.get(detection.track_id)
+        if record is None:
+            record = self.tracks[detection.track_id] = TrackRecord(
+                detection.track_id, TrackSampler(self.config.max_crops, self.window)
+            )
+        record.see(index)
+        candidate = self._candidate(index, frame, detection)
+        if candidate is not None:
+            actions = record.sampler.offer(candidate, may_save=record.frames_seen >= self.config.min_track_frames)
+            self._carry_out(record, actions)
+        if record.sampler.has_pending:
+            self.pending[detection.track_id] = record
+        return record
+
+    def _candidate(self, index: int, frame: np.ndarray, detection: TrackedBox) -> Candidate | None:
+        cfg, info = self.config, self.info
+        if detection.conf < cfg.conf:
+            return None
+        if crop_rejection(
+            detection.box,
+            info.width,
+            info.height,
+            min_width=cfg.min_crop_width,
+            min_height=cfg.min_crop_height,
+            edge_margin=cfg.edge_margin,
+            keep_edge_crops=cfg.keep_edge_crops,
+        ):
+            return None
+        x1, y1, x2, y2 = clip_box(detection.box, info.width, info.height)
+        # a copy: the crop must outlive the frame buffer
+        return Candidate(index, detection.conf, ((x1, y1, x2, y2), frame[y1:y2, x1:x2].copy()))
+
+    def flush_stale(self, index: int) -> None:
+        """Write out the pending crop of tracks not seen for a while, so memory does not hold
+        one crop per track for the rest of a long video."""
+        stale = [t for t, r in self.pending.items() if index - r.last_frame > self.config.stale_after_frames]
+        for track_id in stale:
+            self._finish(self.pending.pop(track_id))
+
+    def finish(self, complete: bool) -> None:
+        """The video ended (or failed, or was interrupted): every folder gets its chosen crops and metadata."""
+        for record in self.tracks.values():
+            self._finish(record)
+        self.write_metadata(complete=complete)
+
+    def _finish(self, record: TrackRecord) -> None:
+        if record.frames_seen >= self.config.min_track_frames:
+            self._carry_out(record, record.sampler.flush())
+        else:
+            record.sampler.discard_pending()  # too short to be a person: no folder
+
+    def _carry_out(self, record: TrackRecord, actions: SamplerActions) -> None:
+        """Save the crops the sampler chose (creating the folder on the first) and delete the dropped ones."""
+        for candidate in actions.save:
+            if record.folder is None:
+                record.person_id, record.folder = self.allocator.create_folder()
+                self.folders_created += 1
+            box, crop = candidate.payload
+            name = crop_filename(self.info.path, candidate.frame)
+            self.writer.save_jpeg(record.folder / name, crop)
+            record.crops[candidate.frame] = {
+                "file": name,
+                "frame": candidate.frame,
+                "box": list(box),
+                "conf": round(candidate.score, 4),
+            }
+            record.dirty = True
+        for frame in actions.delete:
+            entry = record.crops.pop(frame)
+            self.writer.delete(record.folder / entry["file"])
+            record.dirty = True
+
+    def write_metadata(self, complete: bool) -> None:
+        """Queue ``track.json`` of every folder that changed (all of them when ``complete``)."""
+        for record in self.tracks.values():
+            if record.folder is not None and (record.dirty or complete):
+                # queued behind the crops it lists, so it never names a file not yet written
+                self.writer.call(write_track_metadata, record.folder, record.to_metadata(self.info, self.run, complete))
+                record.dirty = False

@@ -1,0 +1,205 @@
+"""The tracking stage's bookkeeping, driven by a scripted tracker on generated videos.
+
+The real detector is exercised end to end in test_obj_counting.py; here the detections
+are known exactly, so folders, crops and metadata can be checked to the pixel.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+from conftest import write_video
+from reid.core.config import TrackingConfig
+from reid.core.errors import OutputError
+from reid.core.status import SectionReporter, StatusFile
+from reid.tracking.detector import Detection
+from reid.tracking.run import TrackingRun
+
+CONFIG = TrackingConfig(
+    min_crop_height=64, min_crop_width=24, min_track_frames=5, max_crops=40, crop_interval_s=0.5, status_interval_s=0
+)
+
+# frame -> detections for a 320x240 video of 80 frames at 10 fps
+SCRIPT = {
+    "walker": (1, (50, 40, 110, 200), range(0, 60)),
+    "companion": (2, (150, 40, 210, 200), range(10, 41)),  # visible together with the walker
+    "blip": (3, (230, 40, 290, 200), range(70, 73)),  # 3 frames: a false detection
+    "at_edge": (4, (0, 40, 40, 200), range(0, 30)),  # always cut by the border
+    "tiny": (5, (100, 100, 110, 120), range(0, 30)),  # too small
+}
+
+
+class ScriptedTracker:
+    """Returns the scripted detections; ids restart with every video, as a real tracker's may."""
+
+    def __init__(self, script=SCRIPT, fail_at: int | None = None, interrupt_at: int | None = None):
+        self.script = script
+        self.fail_at = fail_at
+        self.interrupt_at = interrupt_at
+        self.frame = -1
+        self.videos = 0
+
+    def start_video(self):
+        self.frame = -1
+        self.videos += 1
+
+    def update(self, frame):
+        self.frame += 1
+        if self.fail_at is not None and self.frame == self.fail_at and self.videos == 1:
+            raise RuntimeError("decoder exploded")
+        if self.interrupt_at is not None and self.frame == self.interrupt_at:
+            raise KeyboardInterrupt
+        return [Detection(tid, box, 0.9) for tid, box, frames in self.script.values() if self.frame in frames]
+
+
+def make_run(tmp_path: Path, tracker=None, config=CONFIG) -> tuple[TrackingRun, StatusFile]:
+    status = StatusFile(tmp_path / "status.json")
+    run = TrackingRun(
+        config,
+        tracker or ScriptedTracker(),
+        tmp_path / "persons",
+        SectionReporter(status, "counting", 0),
+        model_name="scripted",
+        show_progress=False,
+    )
+    return run, status
+
+
+def load_metadata(folder: Path) -> dict:
+    return json.loads((folder / "track.json").read_text())
+
+
+def test_one_folder_per_real_track_with_exact_metadata_and_crops(tmp_path):
+    video = write_video(tmp_path / "hall.avi", 80)
+    run, status = make_run(tmp_path)
+    result = run.run([video])
+
+    assert [(v.state, v.persons, v.tracks, v.frames) for v in result.videos] == [("done", 2, 5, 80)]
+    folders = sorted((tmp_path / "persons").glob("id_*"))
+    assert [f.name for f in folders] == ["id_1", "id_2"]
+    walker, companion = (load_metadata(f) for f in folders)
+    assert (walker["tracker_id"], walker["first_frame"], walker["last_frame"], walker["segments"]) == (
+        1,
+        0,
+        59,
+        [[0, 59]],
+    )
+    assert (companion["tracker_id"], companion["first_frame"], companion["last_frame"]) == (2, 10, 40)
+    assert walker["run_id"] == companion["run_id"] == result.run_id
+    assert walker["video"] == str(video.resolve()) and walker["fps"] == 10.0 and walker["frame_size"] == [320, 240]
+    assert walker["complete"] is True and walker["first_time_s"] == 0.0 and walker["last_time_s"] == 5.9
+
+    for folder, meta in zip(folders, (walker, companion), strict=True):
+        listed = {c["file"] for c in meta["crops"]}
+        on_disk = {p.name for p in folder.glob("*.jpg")}
+        assert listed == on_disk and len(on_disk) >= 2
+        for crop in meta["crops"]:
+            image = cv2.imread(str(folder / crop["file"]))
+            x1, y1, x2, y2 = crop["box"]
+            assert image.shape == (y2 - y1, x2 - x1, 3)
+            # each frame of the generated video has brightness = its index: the crop is from that frame
+            assert abs(image.mean() - crop["frame"]) <= 2
+            assert crop["file"] == f"hall_f{crop['frame']:06d}.jpg"
+    # 60 frames at 10 fps with a 0.5 s interval: one crop per 5 frames
+    assert [c["frame"] for c in walker["crops"]] == list(range(0, 60, 5))
+
+    section = status.read_section("counting")
+    assert section["state"] == "running"  # the script, not the run, declares the end
+    assert (section["persons"], section["frames_done"], section["frames_total"]) == (2, 80, 80)
+    assert section["videos"][0]["persons"] == 2
+
+
+def test_two_videos_never_share_a_folder_even_with_the_same_tracker_ids(tmp_path):
+    videos = [write_video(tmp_path / f"cam{i}.avi", 80) for i in (1, 2)]
+    run, _ = make_run(tmp_path)
+    result = run.run(videos)
+    assert [v.person_ids for v in result.videos] == [[1, 2], [3, 4]]
+    sources = {load_metadata(f)["video_name"] for f in (tmp_path / "persons").glob("id_*")}
+    assert sources == {"cam1.avi", "cam2.avi"}
+    for folder in (tmp_path / "persons").glob("id_*"):
+        stems = {p.name.split("_f")[0] for p in folder.glob("*.jpg")}
+        assert len(stems) == 1
+
+
+def test_a_long_track_keeps_at_most_max_crops_spread_over_its_life(tmp_path):
+    video = write_video(tmp_path / "long.avi", 250)
+    script = {"stayer": (1, (50, 40, 110, 200), range(0, 250))}
+    run, _ = make_run(
+        tmp_path, ScriptedTracker(script), TrackingConfig(max_crops=8, crop_interval_s=0.1, status_interval_s=0)
+    )
+    run.run([video])
+    frames = [c["frame"] for c in load_metadata(tmp_path / "persons" / "id_1")["crops"]]
+    assert 4 <= len(frames) <= 8
+    assert frames[0] == 0 and frames[-1] >= 180
+    assert len(list((tmp_path / "persons" / "id_1").glob("*.jpg"))) == len(frames)
+
+
+def test_a_broken_video_is_reported_and_the_others_processed(tmp_path):
+    good = write_video(tmp_path / "a_good.avi", 80)
+    bad = tmp_path / "b_bad.mp4"
+    bad.write_text("not a video")
+    also_good = write_video(tmp_path / "c_good.avi", 80)
+    run, status = make_run(tmp_path)
+    result = run.run([good, bad, also_good])
+    assert [v.state for v in result.videos] == ["done", "failed", "done"]
+    assert "cannot be opened" in result.videos[1].error
+    assert result.persons == 4
+    section = status.read_section("counting")
+    assert [e["path"] for e in section["errors"]] == [str(bad)]
+    assert section["videos_done"] == 3
+
+
+def test_a_failure_inside_a_video_keeps_its_folders_consistent_and_goes_on(tmp_path):
+    videos = [write_video(tmp_path / f"v{i}.avi", 80) for i in (1, 2)]
+    run, _ = make_run(tmp_path, ScriptedTracker(fail_at=30))
+    result = run.run(videos)
+    assert [v.state for v in result.videos] == ["failed", "done"]
+    assert "decoder exploded" in result.videos[0].error
+    first = load_metadata(tmp_path / "persons" / "id_1")
+    assert first["complete"] is False and first["last_frame"] == 29
+    assert {c["file"] for c in first["crops"]} == {p.name for p in (tmp_path / "persons" / "id_1").glob("*.jpg")}
+
+
+def test_ctrl_c_writes_what_was_chosen_before_stopping(tmp_path):
+    video = write_video(tmp_path / "v.avi", 80)
+    run, _ = make_run(tmp_path, ScriptedTracker(interrupt_at=30))
+    with pytest.raises(KeyboardInterrupt):
+        run.run([video])
+    for folder in (tmp_path / "persons").glob("id_*"):
+        meta = load_metadata(folder)
+        assert meta["complete"] is False
+        assert {c["file"] for c in meta["crops"]} == {p.name for p in folder.glob("*.jpg")}
+
+
+def test_an_unwritable_persons_folder_stops_the_run_with_an_output_error(tmp_path, readonly_dir):
+    video = write_video(tmp_path / "v.avi", 80)
+    status = StatusFile(tmp_path / "status.json")
+    run = TrackingRun(
+        CONFIG,
+        ScriptedTracker(),
+        readonly_dir,
+        SectionReporter(status, "counting", 0),
+        model_name="scripted",
+        show_progress=False,
+    )
+    with pytest.raises(OutputError, match="cannot"):
+        run.run([video])
+
+
+def test_the_metadata_handed_to_the_writer_thread_is_a_snapshot(tmp_path):
+    from reid.tracking.crops import TrackSampler
+    from reid.tracking.tracks import RunContext, TrackRecord
+    from reid.tracking.videos import VideoInfo
+
+    record = TrackRecord(7, TrackSampler(max_crops=5, window=1))
+    for frame in (0, 1, 2):
+        record.see(frame)
+    info = VideoInfo(tmp_path / "v.avi", 80, 10.0, 320, 240)
+    metadata = record.to_metadata(info, RunContext("run", CONFIG, "scripted"), complete=False)
+    record.see(3)  # the track goes on in the main thread while the writer thread serialises the metadata
+    record.see(9)
+    assert metadata["segments"] == [[0, 2]] and metadata["last_frame"] == 2
