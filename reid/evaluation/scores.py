@@ -1,13 +1,15 @@
-"""Clustering quality of a merge: pure functions over labels (no numpy needed, numpy accepted).
+"""Clustering quality of a merge: pairwise and BCubed precision and recall over labels.
 
 Items are person folders; ``truth[i]`` is folder i's real identity, ``predicted[i]`` the
 group it ends up in after merging (a folder left alone is its own group).
 
 * Pairwise precision: of the folder pairs merged together, the share that are one person.
   Pairwise recall: of the folder pairs that are one person, the share merged together.
+  The pair counts come from scikit-learn's ``pair_confusion_matrix``.
 * BCubed (Bagga & Baldwin 1998): per folder, precision is the share of its group that is
   its identity and recall the share of its identity inside its group; both averaged over
-  folders. Unlike pairwise scores it does not let a few large groups dominate.
+  folders. Unlike pairwise scores it does not let a few large groups dominate. scikit-learn
+  has no BCubed, so it is computed here from the joint counts.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+
+from sklearn.metrics.cluster import pair_confusion_matrix
 
 
 @dataclass(frozen=True)
@@ -30,10 +34,6 @@ class Scores:
         return 0.0 if p + r == 0 else 2 * p * r / (p + r)
 
 
-def _pairs(counts: Counter) -> int:
-    return sum(n * (n - 1) // 2 for n in counts.values())
-
-
 def pairwise_scores(truth: Sequence[Hashable], predicted: Sequence[Hashable]) -> tuple[float, float]:
     """(precision, recall) over pairs of items. A precision with no predicted pair is 1.0
     (nothing wrong was merged); a recall with no true pair is 1.0.
@@ -42,10 +42,18 @@ def pairwise_scores(truth: Sequence[Hashable], predicted: Sequence[Hashable]) ->
     (0.3333333333333333, 1.0)
     """
     _check(truth, predicted)
-    both = _pairs(Counter(zip(truth, predicted, strict=True)))
-    merged = _pairs(Counter(predicted))
-    same = _pairs(Counter(truth))
-    return (both / merged if merged else 1.0, both / same if same else 1.0)
+    if len(truth) < 2:
+        return 1.0, 1.0
+    # scikit-learn counts ordered pairs: [[apart in both, merged wrongly], [missed, merged rightly]]
+    (_, merged_wrongly), (missed, merged_rightly) = pair_confusion_matrix(_codes(truth), _codes(predicted)).tolist()
+    merged, same = merged_rightly + merged_wrongly, merged_rightly + missed
+    return (merged_rightly / merged if merged else 1.0, merged_rightly / same if same else 1.0)
+
+
+def _codes(labels: Sequence[Hashable]) -> list[int]:
+    """Labels of any hashable kind as small integers, which scikit-learn accepts whatever they were."""
+    seen: dict[Hashable, int] = {}
+    return [seen.setdefault(label, len(seen)) for label in labels]
 
 
 def bcubed_scores(truth: Sequence[Hashable], predicted: Sequence[Hashable]) -> tuple[float, float]:
