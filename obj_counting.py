@@ -25,9 +25,11 @@ def track(args: argparse.Namespace) -> int:
         args.persons,
         args.status,
         annotated_dir=args.save_video,
+        mot_dir=args.save_mot,
+        reprocess=args.reprocess,
         show_progress=False if args.no_progress else None,
     )
-    print(format_summary(result, args.persons))
+    print(format_summary(result, args.persons, args.config.min_track_frames))
     check_result(result)
     return EXIT_PARTIAL if result.failed else EXIT_OK
 

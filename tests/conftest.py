@@ -108,13 +108,31 @@ def tree_hashes(root: Path) -> dict[str, str]:
 
 
 def write_video(path: Path, frames: int, size: tuple[int, int] = (320, 240), fps: float = 10.0) -> Path:
-    """A small synthetic MJPG video whose frame i has brightness i (so frames can be told apart)."""
+    """A small synthetic MJPG video whose frame i has brightness i (so frames can be told apart),
+    with its file name drawn in the top row, so that two such videos are different videos."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
     assert writer.isOpened()
+    marker = np.frombuffer(hashlib.sha256(Path(path).name.encode()).digest(), np.uint8)
     for i in range(frames):
         frame = np.full((size[1], size[0], 3), i % 256, np.uint8)
+        frame[0, : len(marker)] = marker[:, None]
         writer.write(frame)
     writer.release()
+    return path
+
+
+def clip_of(video: Path, path: Path, start: int, frames: int) -> Path:
+    """Frames ``start`` .. ``start + frames - 1`` of ``video`` as a video of their own (mp4v)."""
+    capture = cv2.VideoCapture(str(video))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), capture.get(cv2.CAP_PROP_FPS), size)
+    for _ in range(frames):
+        ok, frame = capture.read()
+        assert ok
+        writer.write(frame)
+    writer.release()
+    capture.release()
     return path
 
 

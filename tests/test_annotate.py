@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import run_script
+from conftest import clip_of, run_script
 from reid.tracking.annotate import PERSON_COLOUR, TENTATIVE_COLOUR, AnnotatedVideo, draw_annotations, free_path
 
 
@@ -68,18 +68,7 @@ def frame_count(path) -> tuple[int, int, tuple[int, int]]:
 @pytest.fixture(scope="module")
 def short_video(tmp_path_factory, video):
     """Frames 40-199 of the sample video (one person walks through), as its own mp4."""
-    path = tmp_path_factory.mktemp("short") / "hall way.mp4"
-    capture = cv2.VideoCapture(str(video))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, 40)
-    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), capture.get(cv2.CAP_PROP_FPS), size)
-    for _ in range(160):
-        ok, frame = capture.read()
-        assert ok
-        writer.write(frame)
-    writer.release()
-    capture.release()
-    return path
+    return clip_of(video, tmp_path_factory.mktemp("short") / "hall way.mp4", start=40, frames=160)
 
 
 def test_save_video_writes_an_annotated_copy_with_every_frame(short_video, detector, tmp_path):
@@ -110,7 +99,7 @@ def test_save_video_writes_an_annotated_copy_with_every_frame(short_video, detec
     assert not list((tmp_path / "out dir").glob(".*partial*"))
 
     first = hashlib.sha256(copy.read_bytes()).hexdigest()
-    again = run_script(
+    again = run_script(  # the same video again (--reprocess, or it would be skipped as done)
         "obj_counting.py",
         "--videos",
         short_video,
@@ -118,6 +107,7 @@ def test_save_video_writes_an_annotated_copy_with_every_frame(short_video, detec
         detector,
         "--save-video",
         "out dir",
+        "--reprocess",
         "--no-progress",
         cwd=tmp_path,
         timeout=300,

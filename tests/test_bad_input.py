@@ -53,7 +53,7 @@ def test_a_video_without_persons_counts_zero(tmp_path, detector):
     write_video(tmp_path / "videos" / "empty corridor.avi", frames=30)
     proc = run_script("obj_counting.py", "--model", detector, "--no-progress", cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "Total: 0 persons in 1 of 1 videos" in proc.stdout
+    assert "Total: 0 persons (0 tracks seen) in 1 of 1 video (" in proc.stdout
     assert not list((tmp_path / "persons").glob("id_*"))
     assert json.loads((tmp_path / "status.json").read_text())["counting"]["persons"] == 0
 

@@ -216,15 +216,15 @@ def test_obj_counting_on_a_full_disk_stops_with_one_line(video, detector, tmp_pa
 # -- obj_counting.py killed mid-video -------------------------------------------------------
 
 
-def test_obj_counting_killed_mid_video_leaves_earlier_folders_intact(video, detector, tmp_path):
+def test_obj_counting_killed_mid_video_is_done_again_with_its_partial_folders_replaced(video, detector, tmp_path):
     base = ["--videos", video, "--model", detector, "--no-progress"]
     first = run_script("obj_counting.py", *base, "--max-frames", 220, cwd=tmp_path, timeout=300)
     assert first.returncode == 0, first.stderr
     persons = tmp_path / "persons"
-    earlier = {k: v for k, v in tree_hashes(persons).items() if k.startswith("id_")}
-    earlier_ids = sorted(p.name for p in persons.glob("id_*"))
-    assert earlier_ids == ["id_1"]
+    earlier = {p.name: tree_hashes(p) for p in persons.glob("id_*")}
+    assert sorted(earlier) == ["id_1"]
 
+    # the whole video this time (the first run did 220 frames of it), killed past the second person
     process = subprocess.Popen(
         [sys.executable, str(REPO / "obj_counting.py"), *map(str, base)],
         cwd=tmp_path,
@@ -235,7 +235,7 @@ def test_obj_counting_killed_mid_video_leaves_earlier_folders_intact(video, dete
     )
     deadline = time.monotonic() + 240
     frames = 0
-    while frames < 480 and process.poll() is None and time.monotonic() < deadline:  # past the second person
+    while frames < 480 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
         try:
             frames = parse_status((tmp_path / "status.json").read_text())["counting"].get("frames_done") or 0
@@ -245,18 +245,19 @@ def test_obj_counting_killed_mid_video_leaves_earlier_folders_intact(video, dete
     process.send_signal(signal.SIGKILL)
     assert process.wait(timeout=30) == -signal.SIGKILL
     assert parse_status((tmp_path / "status.json").read_text())["counting"]["state"] == "running"
-
-    killed_ids = sorted(set(p.name for p in persons.glob("id_*")) - set(earlier_ids))
-    for crop in persons.glob("id_*/*.jpg"):  # whatever the killed run left is whole
+    killed = {p.name: tree_hashes(p) for p in persons.glob("id_*")}
+    assert len(killed) >= 2 and not set(killed) & set(earlier)  # the first run's folder was replaced ...
+    for crop in persons.glob("id_*/*.jpg"):  # ... and whatever the killed run left is whole
         assert cv2.imread(str(crop)) is not None, crop
     assert not [p for p in persons.rglob("*") if p.name.endswith(".tmp")]
 
     third = run_script("obj_counting.py", *base, "--max-frames", 220, cwd=tmp_path, timeout=300)
     assert third.returncode == 0, third.stderr
-    assert {k: v for k, v in tree_hashes(persons).items() if k.split("/")[0] in earlier_ids} == earlier
-    new_ids = sorted(set(p.name for p in persons.glob("id_*")) - set(earlier_ids) - set(killed_ids))
-    assert len(new_ids) == 1, new_ids  # the first person again, under a fresh id
-    assert int(new_ids[0][3:]) > max(int(name[3:]) for name in earlier_ids + killed_ids)
+    assert "its earlier folders were replaced" in third.stdout  # the killed run's partial folders
+    final = sorted(p.name for p in persons.glob("id_*"))
+    assert len(final) == 1 and int(final[0][3:]) > max(int(n[3:]) for n in [*earlier, *killed])  # no duplicate
+    replaced = {p.name: tree_hashes(p) for p in (persons / "backup_before_merge").glob("*-replaced/id_*")}
+    assert replaced == {**earlier, **killed}  # nothing deleted: every replaced folder kept, byte for byte
     assert parse_status((tmp_path / "status.json").read_text())["counting"]["state"] == "done"
 
 

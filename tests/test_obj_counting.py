@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import cv2
 import pytest
 
-from conftest import assert_clean_error, run_script, tree_hashes
+from conftest import assert_clean_error, clip_of, run_script, tree_hashes
 
 FRAMES = 300
 
@@ -33,7 +34,7 @@ def test_the_run_succeeds_and_prints_the_count(first_run, video):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"2 persons in {FRAMES} frames" in proc.stdout
-    assert "Total: 2 persons in 1 of 1 videos" in proc.stdout
+    assert re.search(r"Total: 2 persons \(\d+ tracks seen\) in 1 of 1 video \(", proc.stdout), proc.stdout
 
 
 def test_one_folder_per_person_seen_with_metadata_matching_the_video(first_run, video):
@@ -85,12 +86,14 @@ def test_a_second_run_never_touches_the_first_runs_folders(first_run, video, det
     work, _ = first_run
     shutil.copytree(work / "persons", tmp_path / "persons")
     before = tree_hashes(tmp_path / "persons")
-    proc = run_script("obj_counting.py", "--videos", video, "--model", detector, "--max-frames", 120, cwd=tmp_path)
+    other = clip_of(video, tmp_path / "another camera.mp4", start=40, frames=160)  # the first person again
+    proc = run_script("obj_counting.py", "--videos", other, "--model", detector, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     after = tree_hashes(tmp_path / "persons")
-    # every file of the first run is unchanged (.person_ids is the id counter, meant to advance)
-    assert {k: v for k, v in after.items() if k in before and k != ".person_ids"} == {
-        k: v for k, v in before.items() if k != ".person_ids"
+    # every file of the first run is unchanged (the id counter and the record of videos done are meant to grow)
+    bookkeeping = (".person_ids", ".videos.json")
+    assert {k: v for k, v in after.items() if k in before and k not in bookkeeping} == {
+        k: v for k, v in before.items() if k not in bookkeeping
     }
     new = sorted({Path(k).parts[0] for k in after} - {Path(k).parts[0] for k in before})
     assert new == ["id_3"]
@@ -116,7 +119,7 @@ def test_a_file_that_is_not_a_video_among_good_ones(tmp_path, video, detector):
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "b_text.mp4  FAILED: videos/b_text.mp4 cannot be opened as a video" in proc.stdout
-    assert "Total: 1 persons in 1 of 2 videos" in proc.stdout
+    assert re.search(r"Total: 1 person \(\d+ tracks? seen\) in 1 of 2 videos \(", proc.stdout), proc.stdout
     section = json.loads((tmp_path / "status.json").read_text())["counting"]
     assert section["state"] == "done"
     assert [(v["state"], v["persons"]) for v in section["videos"]] == [("done", 1), ("failed", 0)]
@@ -236,3 +239,73 @@ def test_thread_settings_for_a_litert_detector(detector):
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1].split() == ["2", "1", "1"]
+
+
+def person_folders(persons: Path) -> dict[str, dict[str, str]]:
+    return {p.name: tree_hashes(p) for p in sorted(persons.glob("id_*"))}
+
+
+def test_a_video_done_before_is_skipped_and_reprocess_replaces_its_folders(tmp_path, video, detector):
+    """Run twice on one video (the second time under another name): the people are not counted twice."""
+    args = ["--model", detector, "--max-frames", 220, "--no-progress"]
+    first = run_script("obj_counting.py", "--videos", video, *args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    persons = tmp_path / "persons"
+    earlier = person_folders(persons)
+    assert list(earlier) == ["id_1"]
+
+    renamed = tmp_path / "copy of the same video.mp4"
+    shutil.copy(video, renamed)
+    again = run_script("obj_counting.py", "--videos", renamed, *args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "skipped: done already (run " in again.stdout and "1 persons); --reprocess replaces" in again.stdout
+    assert person_folders(persons) == earlier  # nothing duplicated, nothing touched
+
+    redone = run_script("obj_counting.py", "--videos", renamed, *args, "--reprocess", cwd=tmp_path)
+    assert redone.returncode == 0, redone.stderr
+    assert "its earlier folders were replaced (kept in persons/backup_before_merge/" in redone.stdout
+    now = person_folders(persons)
+    assert list(now) == ["id_2"]  # the same person once, under a new id
+    (kept,) = (persons / "backup_before_merge").glob("*-replaced")
+    assert {p.name: tree_hashes(p) for p in kept.glob("id_*")} == earlier  # the old folder, byte for byte
+
+    longer = run_script(
+        "obj_counting.py", "--videos", video, "--model", detector, "--max-frames", 300, "--no-progress", cwd=tmp_path
+    )
+    assert longer.returncode == 0, longer.stderr  # done only in part before: done again, replacing id_2
+    assert sorted(person_folders(persons)) == ["id_3", "id_4"]
+
+
+def test_save_mot_writes_every_box_of_every_counted_track(tmp_path, video, detector):
+    from reid.tracking.mot import read_mot
+
+    proc = run_script(
+        "obj_counting.py",
+        "--videos",
+        video,
+        "--model",
+        detector,
+        "--max-frames",
+        220,
+        "--no-progress",
+        "--save-mot",
+        "mot",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    mot_file = tmp_path / "mot" / f"{video.stem}.txt"
+    assert f"tracks in MOTChallenge format: mot/{video.stem}.txt" in proc.stdout
+    rows = read_mot(mot_file)
+    folders = {int(p.name[3:]): json.loads((p / "track.json").read_text()) for p in (tmp_path / "persons").glob("id_*")}
+    assert {r.id for r in rows} == set(folders)  # ids are the person folder numbers, every counted track
+    for person_id, meta in folders.items():
+        mine = {r.frame: r for r in rows if r.id == person_id}
+        assert len(mine) == meta["frames_seen"]  # every frame the track was seen, not only the crops
+        assert min(mine) == meta["first_frame"] + 1 and max(mine) == meta["last_frame"] + 1  # MOT counts from 1
+        for crop in meta["crops"]:
+            row = mine[crop["frame"] + 1]
+            x1, y1, x2, y2 = crop["box"]
+            assert abs(row.x - x1) <= 1 and abs(row.y - y1) <= 1 and abs(row.x + row.w - x2) <= 1
+    assert json.loads((tmp_path / "status.json").read_text())["counting"]["videos"][0]["mot_file"] == str(
+        Path("mot") / f"{video.stem}.txt"
+    )

@@ -28,8 +28,8 @@ SCRIPT = {
     "walker": (1, (50, 40, 110, 200), range(0, 60)),
     "companion": (2, (150, 40, 210, 200), range(10, 41)),  # visible together with the walker
     "blip": (3, (230, 40, 290, 200), range(70, 73)),  # 3 frames: a false detection
-    "at_edge": (4, (0, 40, 40, 200), range(0, 30)),  # always cut by the border
-    "tiny": (5, (100, 100, 110, 120), range(0, 30)),  # too small
+    "at_edge": (4, (0, 40, 40, 200), range(0, 30)),  # always cut by the border: counted, crops marked
+    "tiny": (5, (100, 100, 110, 120), range(0, 30)),  # always small (far away): counted, crops marked
 }
 
 
@@ -78,10 +78,12 @@ def test_one_folder_per_real_track_with_exact_metadata_and_crops(tmp_path):
     run, status = make_run(tmp_path)
     result = run.run([video])
 
-    assert [(v.state, v.persons, v.tracks, v.frames) for v in result.videos] == [("done", 2, 5, 80)]
-    folders = sorted((tmp_path / "persons").glob("id_*"))
-    assert [f.name for f in folders] == ["id_1", "id_2"]
-    walker, companion = (load_metadata(f) for f in folders)
+    video_result = result.videos[0]
+    assert (video_result.state, video_result.persons, video_result.tracks, video_result.frames) == ("done", 4, 5, 80)
+    assert (video_result.too_short, video_result.not_confident, video_result.low_resolution) == (1, 0, 2)
+    folders = {load_metadata(f)["tracker_id"]: f for f in (tmp_path / "persons").glob("id_*")}
+    assert sorted(folders) == [1, 2, 4, 5]  # every track but the 3-frame blip
+    walker, companion = load_metadata(folders[1]), load_metadata(folders[2])
     assert (walker["tracker_id"], walker["first_frame"], walker["last_frame"], walker["segments"]) == (
         1,
         0,
@@ -93,7 +95,7 @@ def test_one_folder_per_real_track_with_exact_metadata_and_crops(tmp_path):
     assert walker["video"] == str(video.resolve()) and walker["fps"] == 10.0 and walker["frame_size"] == [320, 240]
     assert walker["complete"] is True and walker["first_time_s"] == 0.0 and walker["last_time_s"] == 5.9
 
-    for folder, meta in zip(folders, (walker, companion), strict=True):
+    for folder, meta in zip((folders[1], folders[2]), (walker, companion), strict=True):
         listed = {c["file"] for c in meta["crops"]}
         on_disk = {p.name for p in folder.glob("*.jpg")}
         assert listed == on_disk and len(on_disk) >= 2
@@ -109,15 +111,49 @@ def test_one_folder_per_real_track_with_exact_metadata_and_crops(tmp_path):
 
     section = status.read_section("counting")
     assert section["state"] == "running"  # the script, not the run, declares the end
-    assert (section["persons"], section["frames_done"], section["frames_total"]) == (2, 80, 80)
-    assert section["videos"][0]["persons"] == 2
+    assert (section["persons"], section["frames_done"], section["frames_total"]) == (4, 80, 80)
+    assert section["videos"][0]["persons"] == 4 and section["videos"][0]["too_short"] == 1
+
+
+def test_persons_seen_only_small_or_cut_off_are_counted_with_their_best_crops_marked(tmp_path):
+    video = write_video(tmp_path / "hall.avi", 80)
+    run, _ = make_run(tmp_path)
+    run.run([video])
+    by_tracker = {load_metadata(f)["tracker_id"]: f for f in (tmp_path / "persons").glob("id_*")}
+    walker, edge, tiny = (load_metadata(by_tracker[t]) for t in (1, 4, 5))
+    assert walker["good_crops"] is True and not any("at_edge" in c or "low_resolution" in c for c in walker["crops"])
+    assert edge["good_crops"] is False and all(c.get("at_edge") for c in edge["crops"])
+    assert tiny["good_crops"] is False and all(c.get("low_resolution") for c in tiny["crops"])
+    for meta, folder in ((edge, by_tracker[4]), (tiny, by_tracker[5])):
+        # its best poor crops, spread over the track, at most the reserve's size, all on disk
+        assert 1 <= len(meta["crops"]) <= 8
+        assert {c["file"] for c in meta["crops"]} == {p.name for p in folder.glob("*.jpg")}
+        assert meta["frames_seen"] == 30 and meta["complete"] is True
+
+
+def test_a_track_that_gives_good_crops_later_keeps_only_those(tmp_path):
+    video = write_video(tmp_path / "v.avi", 60)
+    # far away (small) for 20 frames, then close: the small crops are not needed
+    script = {"approaching": (1, (100, 100, 110, 120), range(0, 20)), "close": (1, (100, 20, 160, 220), range(20, 60))}
+
+    class Approaching(ScriptedTracker):
+        def update(self, frame):
+            self.frame += 1
+            return [Detection(1, box, 0.9) for _, box, frames in script.values() if self.frame in frames]
+
+    run, _ = make_run(tmp_path, Approaching())
+    run.run([video])
+    (folder,) = (tmp_path / "persons").glob("id_*")
+    meta = load_metadata(folder)
+    assert meta["good_crops"] is True and min(c["frame"] for c in meta["crops"]) >= 20
+    assert not any(c.get("low_resolution") for c in meta["crops"])
 
 
 def test_two_videos_never_share_a_folder_even_with_the_same_tracker_ids(tmp_path):
     videos = [write_video(tmp_path / f"cam{i}.avi", 80) for i in (1, 2)]
     run, _ = make_run(tmp_path)
     result = run.run(videos)
-    assert [v.person_ids for v in result.videos] == [[1, 2], [3, 4]]
+    assert [v.person_ids for v in result.videos] == [[1, 2, 3, 4], [5, 6, 7, 8]]
     sources = {load_metadata(f)["video_name"] for f in (tmp_path / "persons").glob("id_*")}
     assert sources == {"cam1.avi", "cam2.avi"}
     for folder in (tmp_path / "persons").glob("id_*"):
@@ -147,7 +183,7 @@ def test_a_broken_video_is_reported_and_the_others_processed(tmp_path):
     result = run.run([good, bad, also_good])
     assert [v.state for v in result.videos] == ["done", "failed", "done"]
     assert "cannot be opened" in result.videos[1].error
-    assert result.persons == 4
+    assert result.persons == 8
     section = status.read_section("counting")
     assert [e["path"] for e in section["errors"]] == [str(bad)]
     assert section["videos_done"] == 3
@@ -195,11 +231,11 @@ def test_the_metadata_handed_to_the_writer_thread_is_a_snapshot(tmp_path):
     from reid.tracking.tracks import RunContext, TrackRecord
     from reid.tracking.videos import VideoInfo
 
-    record = TrackRecord(7, TrackSampler(max_crops=5, window=1))
+    record = TrackRecord(7, TrackSampler(max_crops=5, window=1), TrackSampler(max_crops=5, window=1))
     for frame in (0, 1, 2):
         record.see(frame)
     info = VideoInfo(tmp_path / "v.avi", 80, 10.0, 320, 240)
-    metadata = record.to_metadata(info, RunContext("run", CONFIG, "scripted"), complete=False)
+    metadata = record.to_metadata(info, RunContext("run", CONFIG, "scripted"), complete=False, video_fingerprint="f")
     record.see(3)  # the track goes on in the main thread while the writer thread serialises the metadata
     record.see(9)
     assert metadata["segments"] == [[0, 2]] and metadata["last_frame"] == 2

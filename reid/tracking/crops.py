@@ -1,13 +1,16 @@
 """Which crops of a track are worth keeping: pure logic, no I/O.
 
-Two decisions are made here:
+Two decisions are made here, and neither decides whether a person exists (every confirmed
+track gets a folder): they decide which crops describe it best.
 
-* ``crop_rejection`` filters single boxes: too small to describe a person, or cut off by
-  the frame border (half a person matches nobody well).
+* ``crop_rejection`` says why a box makes a poor crop: too small to describe a person, or
+  cut off by the frame border (half a person matches nobody well). Poor crops are kept in
+  reserve, and saved (marked as such) only for tracks that never give a good one.
+  ``reserve_score`` ranks them: bigger first, then more confident.
 * ``TrackSampler`` chooses, while the video streams, at most ``max_crops`` crops per
-  track spread over the track's whole life. It keeps the most confident crop of each
-  time window; when more than ``max_crops`` have been kept it drops every other one and
-  doubles the window, so a long track ends with evenly spaced crops, not its first frames.
+  track spread over the track's whole life. It keeps the best crop of each time window;
+  when more than ``max_crops`` have been kept it drops every other one and doubles the
+  window, so a long track ends with evenly spaced crops, not its first frames.
 """
 
 from __future__ import annotations
@@ -37,6 +40,20 @@ def crop_rejection(
     ):
         return "edge"
     return None
+
+
+def reserve_score(box: Sequence[float], conf: float, reason: str, *, min_height: int) -> float:
+    """How good a poor crop is, for choosing among poor crops: a cut-off crop of a whole-sized
+    person beats a small one, and among small ones the taller wins (then the more confident).
+
+    >>> short, taller = (0, 0, 20, 32), (0, 0, 20, 48)
+    >>> reserve_score(short, 0.9, "small", min_height=64) < reserve_score(taller, 0.5, "small", min_height=64)
+    True
+    """
+    height = box[3] - box[1]
+    if reason == "small":
+        return min(1.0, height / max(1, min_height)) + 0.1 * conf
+    return 1.5 + 0.1 * conf
 
 
 def clip_box(box: Sequence[float], frame_width: int, frame_height: int) -> tuple[int, int, int, int]:

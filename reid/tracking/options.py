@@ -71,6 +71,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also write an annotated copy of each video (boxes, person ids, running count) "
         "into DIR as <name>_annotated.mp4 (DIR defaults to 'annotated')",
     )
+    parser.add_argument(
+        "--save-mot",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write each video's tracks in MOTChallenge format (frame,id,x,y,w,h,conf,-1,-1,-1; frames "
+        "from 1, ids = person folder numbers) into DIR/<name>.txt, to score them against ground truth",
+    )
+    parser.add_argument(
+        "--reprocess",
+        action="store_true",
+        help="track videos this persons folder has done already again (they are skipped otherwise, being "
+        "known by content); their earlier folders are moved to persons/backup_before_merge/<time>-replaced/",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_logging_flags(parser)
     args = parser.parse_args(argv)

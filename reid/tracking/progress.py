@@ -21,15 +21,22 @@ class VideoResult:
     """What tracking made of one video."""
 
     video: Path
-    state: str = "pending"  # pending, running, done, failed
+    state: str = "pending"  # pending, running, done, failed, skipped
     persons: int = 0
     tracks: int = 0
+    too_short: int = 0  # tracks seen in fewer than min_track_frames frames: false detections
+    not_confident: int = 0  # long enough, but never a box of at least --conf
+    low_resolution: int = 0  # persons only ever seen small or cut off: their crops are marked
     frames: int = 0
     crops: int = 0
     person_ids: list[int] = field(default_factory=list)
     error: str | None = None
     warning: str | None = None
     annotated: Path | None = None  # the annotated copy (--save-video)
+    mot_file: Path | None = None  # the tracks in MOTChallenge format (--save-mot)
+    note: str | None = None  # why it was skipped
+    earlier_persons: int = 0  # persons an earlier run found in a video skipped now
+    replaced: Path | None = None  # where its earlier folders went (--reprocess, or after an interruption)
 
     def to_status(self) -> dict[str, Any]:
         status = {
@@ -37,6 +44,9 @@ class VideoResult:
             "state": self.state,
             "persons": self.persons,
             "tracks": self.tracks,
+            "too_short": self.too_short,
+            "not_confident": self.not_confident,
+            "low_resolution": self.low_resolution,
             "frames": self.frames,
             "crops": self.crops,
             "error": self.error,
@@ -44,6 +54,12 @@ class VideoResult:
         }
         if self.annotated is not None:
             status["annotated"] = str(self.annotated)
+        if self.mot_file is not None:
+            status["mot_file"] = str(self.mot_file)
+        if self.note is not None:
+            status["note"] = self.note
+        if self.replaced is not None:
+            status["replaced"] = str(self.replaced)
         return status
 
 
@@ -62,8 +78,16 @@ class RunResult:
         return sum(v.frames for v in self.videos)
 
     @property
+    def tracks(self) -> int:
+        return sum(v.tracks for v in self.videos)
+
+    @property
     def failed(self) -> list[VideoResult]:
         return [v for v in self.videos if v.state == "failed"]
+
+    @property
+    def skipped(self) -> list[VideoResult]:
+        return [v for v in self.videos if v.state == "skipped"]
 
 
 class RunProgress:

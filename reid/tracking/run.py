@@ -10,6 +10,7 @@ module does not import ultralytics.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import time
 from collections.abc import Sequence
@@ -22,9 +23,11 @@ import numpy as np
 from ..core.config import TrackingConfig
 from ..core.errors import InputError, OutputError, ReidError
 from ..core.persons import IdAllocator, prepare_persons_dir
-from ..core.status import SectionReporter
+from ..core.status import SectionReporter, utc_now_iso
 from .annotate import NoAnnotation, VideoAnnotator, annotator_for
+from .mot import MotFile, NoMotFile, mot_file_for
 from .progress import RunProgress, RunResult, VideoResult
+from .registry import VideoRegistry, covers, fingerprint, folders_of, set_aside, still_running
 from .tracks import RunContext, TrackBook
 from .videos import FrameReader, VideoInfo, probe_video
 from .writer import CropWriter
@@ -58,6 +61,8 @@ class TrackingRun:
         model_name: str,
         show_progress: bool | None = None,
         annotated_dir: Path | None = None,
+        mot_dir: Path | None = None,
+        reprocess: bool = False,
     ) -> None:
         self.config = config
         self.tracker = tracker
@@ -66,7 +71,10 @@ class TrackingRun:
         self.context = RunContext(run_id=new_run_id(), config=config, model=model_name)
         self.show_progress = show_progress
         self.annotated_dir = annotated_dir  # where annotated copies of the videos go (None: no copies)
+        self.mot_dir = mot_dir  # where MOTChallenge files of the tracks go (None: none)
+        self.reprocess = reprocess  # process videos done before again, replacing their folders
         self.allocator = IdAllocator(self.persons_dir)
+        self.registry = VideoRegistry(self.persons_dir)
         self.progress: RunProgress | None = None
 
     @property
@@ -78,14 +86,18 @@ class TrackingRun:
         results = [VideoResult(video=Path(v)) for v in videos]
         self.progress = progress = RunProgress(self.reporter, results, self.show_progress)
         infos = {r.video: self._probe(r) for r in results}
+        fingerprints: dict[Path, str | None] = {}
+        for result in (r for r in results if infos[r.video] is not None):
+            fingerprints[result.video] = self._admit(result, fingerprints)
+        todo = [r for r in results if fingerprints.get(r.video)]
         progress.start(
-            self.context.run_id, self.persons_dir, sum(self._frames_to_process(i) for i in infos.values() if i)
+            self.context.run_id, self.persons_dir, sum(self._frames_to_process(infos[r.video]) for r in todo)
         )
         writer = CropWriter(self.config.jpeg_quality, self.config.write_queue_size)
         try:
             for done, result in enumerate(results, 1):
-                if infos[result.video] is not None:
-                    self._process_video(infos[result.video], result, writer)
+                if fingerprints.get(result.video):
+                    self._process_video(infos[result.video], fingerprints[result.video], result, writer)
                 progress.video_ended(done, result.persons)
         finally:
             progress.close()
@@ -101,35 +113,57 @@ class TrackingRun:
             return None
         if info.width < self.config.min_crop_width or info.height < self.config.min_crop_height:
             log.warning(
-                "%s is only %dx%d: smaller than the minimum crop, no person can be saved",
+                "%s is only %dx%d: smaller than the preferred crop, so every person's crops are low resolution",
                 result.video,
                 info.width,
                 info.height,
             )
         return info
 
+    def _admit(self, result: VideoResult, admitted: dict[Path, str | None]) -> str | None:
+        """The video's fingerprint if it is to be processed; None (and the reason in ``result``)
+        when this persons folder has it already, another run is processing it now, or it is a
+        copy of a video ``admitted`` earlier in this run."""
+        try:
+            video_fingerprint = fingerprint(result.video)
+        except OSError as exc:
+            self.progress.problem(result.video, f"{result.video}: {exc.strerror or exc}", failed=result)
+            return None
+        entry = self.registry.get(video_fingerprint)
+        copy_of = next((video for video, fp in admitted.items() if fp == video_fingerprint), None)
+        if copy_of is not None:
+            result.state, result.note = "skipped", f"the same video as {copy_of} (same content)"
+        elif entry is None:
+            return video_fingerprint
+        elif still_running(entry, self.persons_dir):
+            result.state, result.note = "skipped", f"being processed right now by another run (pid {entry['pid']})"
+        elif covers(entry, self.config.max_frames) and not self.reprocess:
+            earlier = entry.get("person_ids") or []
+            result.state, result.earlier_persons = "skipped", len(earlier)
+            result.note = (
+                f"done already (run {entry.get('run_id')}, {len(earlier)} persons); --reprocess replaces its folders"
+            )
+        else:
+            # interrupted, failed, done in part (--max-frames), or --reprocess: done again, its folders replaced
+            return video_fingerprint
+        log.info("%s: skipped, %s", result.video, result.note)
+        return None
+
     def _frames_to_process(self, info: VideoInfo) -> int:
         if self.config.max_frames and (not info.frame_count or info.frame_count > self.config.max_frames):
             return self.config.max_frames
         return info.frame_count
 
-    def _process_video(self, info: VideoInfo, result: VideoResult, writer: CropWriter) -> None:
-        log.info(
-            "tracking persons in %s (%dx%d, %.1f fps, %d frames)",
-            info.path,
-            info.width,
-            info.height,
-            info.fps,
-            info.frame_count,
-        )
-        result.state = "running"
-        self.progress.video_started(info.path)
-        book = TrackBook(info, self.context, self.allocator, writer)
+    def _process_video(self, info: VideoInfo, video_fingerprint: str, result: VideoResult, writer: CropWriter) -> None:
+        if not self._begin_video(info, video_fingerprint, result):
+            return
+        book = TrackBook(info, self.context, self.allocator, writer, video_fingerprint)
         complete = False
-        annotator = None
+        annotator = mot = None
         try:
             annotator = annotator_for(self.annotated_dir, info.path, info.fps, (info.width, info.height), writer)
-            self._track_frames(info, result, book, annotator)
+            mot = mot_file_for(self.mot_dir, info.path)
+            self._track_frames(info, result, book, annotator, mot)
             complete = True
         except OutputError:
             raise  # the disk is the problem, not this video: stop the run
@@ -142,10 +176,57 @@ class TrackingRun:
             book.finish(complete)  # also on failure or Ctrl-C: every folder gets its crops and its metadata
             if annotator is not None:
                 annotator.finish(lambda path: setattr(result, "annotated", path))
+            if mot is not None:
+                result.mot_file = mot.finish({r.tracker_id: r.person_id for r in book.persons})
         self._record(result, book)
+        self._end_video(video_fingerprint, result)
+
+    def _begin_video(self, info: VideoInfo, video_fingerprint: str, result: VideoResult) -> bool:
+        """Replace what an earlier run left of this video, and record that this run has it now."""
+        log.info(
+            "tracking persons in %s (%dx%d, %.1f fps, %d frames)",
+            info.path,
+            info.width,
+            info.height,
+            info.fps,
+            info.frame_count,
+        )
+        try:
+            result.replaced = set_aside(self.persons_dir, folders_of(self.persons_dir, video_fingerprint))
+        except InputError as exc:
+            self.progress.problem(info.path, f"{info.path}: {exc}", failed=result)
+            return False
+        self.registry.record(
+            video_fingerprint,
+            state="running",
+            video=str(info.path.resolve()),
+            run_id=self.context.run_id,
+            pid=os.getpid(),
+            started_at=utc_now_iso(),
+        )
+        result.state = "running"
+        self.progress.video_started(info.path)
+        return True
+
+    def _end_video(self, video_fingerprint: str, result: VideoResult) -> None:
+        limit = self.config.max_frames
+        self.registry.record(
+            video_fingerprint,
+            state=result.state,
+            frames=result.frames,
+            # the whole video: no --max-frames, or it ended before the limit
+            complete=result.state == "done" and (not limit or result.frames < limit),
+            person_ids=result.person_ids,
+            finished_at=utc_now_iso(),
+        )
 
     def _track_frames(
-        self, info: VideoInfo, result: VideoResult, book: TrackBook, annotator: NoAnnotation | VideoAnnotator
+        self,
+        info: VideoInfo,
+        result: VideoResult,
+        book: TrackBook,
+        annotator: NoAnnotation | VideoAnnotator,
+        mot: NoMotFile | MotFile,
     ) -> None:
         """The frame loop: track, choose crops, annotate, report progress."""
         self.tracker.start_video()
@@ -153,6 +234,8 @@ class TrackingRun:
         with FrameReader(info.path, self.config.max_frames) as reader:
             for index, frame in reader:
                 detections = self.tracker.update(frame)
+                for detection in detections:
+                    mot.add(index, detection.track_id, detection.box, detection.conf)
                 labels = [(d.box, *book.observe(index, frame, d).label) for d in detections]
                 persons = self.progress.persons_so_far(book.folders_created)
                 annotator.add(frame, labels, f"persons: {persons}")
@@ -169,17 +252,21 @@ class TrackingRun:
 
     def _record(self, result: VideoResult, book: TrackBook) -> None:
         persons = book.persons
+        outcome = book.outcome()
         result.persons = len(persons)
         result.person_ids = sorted(r.person_id for r in persons)
-        result.tracks = len(book.tracks)
+        result.tracks, result.too_short = outcome["tracks"], outcome["too_short"]
+        result.not_confident, result.low_resolution = outcome["not_confident"], outcome["low_resolution_folders"]
         result.crops = sum(len(r.crops) for r in persons)
         if result.state == "running":
             result.state = "done"
         log.info(
-            "%s: %d persons (%d tracks, %d crops, %d frames)",
+            "%s: %d persons (%d tracks, %d too short, %d not confident; %d crops, %d frames)",
             result.video.name,
             result.persons,
             result.tracks,
+            result.too_short,
+            result.not_confident,
             result.crops,
             result.frames,
         )

@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..core.cli import plural
 from ..core.config import TrackingConfig
 from ..core.errors import InputError
 from ..core.lease import Lease
 from ..core.persons import prepare_output_dir, prepare_persons_dir
 from ..core.status import SectionReporter, StatusFile
-from .progress import RunResult
+from .progress import RunResult, VideoResult
 from .run import TrackingRun
 from .videos import find_videos
 
@@ -25,6 +26,8 @@ def run_tracking(
     status_file: Path,
     *,
     annotated_dir: Path | None = None,
+    mot_dir: Path | None = None,
+    reprocess: bool = False,
     show_progress: bool | None = None,
 ) -> RunResult:
     """Track persons in ``videos`` (a file or a folder) into ``persons_dir``. Mistakes found
@@ -34,6 +37,8 @@ def run_tracking(
     prepare_persons_dir(persons_dir)
     if annotated_dir is not None:
         prepare_output_dir(annotated_dir, "--save-video")
+    if mot_dir is not None:
+        prepare_output_dir(mot_dir, "--save-mot")
     status = StatusFile(status_file)
     status.read()  # a malformed status file is reported now, not after loading the model
     # held for the whole run: a merge or undo of these folders must wait until tracking is done
@@ -51,6 +56,8 @@ def run_tracking(
             model_name=config.model,
             show_progress=show_progress,
             annotated_dir=annotated_dir,
+            mot_dir=mot_dir,
+            reprocess=reprocess,
         )
         try:
             result = run.run(paths)
@@ -71,6 +78,7 @@ def _finish_status(reporter: SectionReporter, result: RunResult, errors: list[di
     reporter.finish(
         "failed" if nothing else "done",
         persons=result.persons,
+        tracks=result.tracks,
         videos=[v.to_status() for v in result.videos],
         errors=errors,
         error="no video could be processed" if nothing else None,
@@ -84,28 +92,58 @@ def check_result(result: RunResult) -> None:
         raise InputError(f"no {noun} could be processed (see the summary above)")
 
 
-def format_summary(result: RunResult, persons_dir: Path) -> str:
-    """Persons per video and in total, as printed at the end of a run."""
+def format_summary(result: RunResult, persons_dir: Path, min_track_frames: int) -> str:
+    """Persons per video and in total, as printed at the end of a run, with what became of every
+    track: a person counted, a false detection (too short), or never a confident box."""
     lines = ["", "Persons per video:"]
     width = max(len(str(v.video)) for v in result.videos)
+    indent = " " * (width + 4)
     for video in result.videos:
-        name = f"{str(video.video):<{width}}"
         if video.state == "failed":
-            lines.append(f"  {name}  FAILED: {video.error}")
+            lines.append(f"  {str(video.video):<{width}}  FAILED: {video.error}")
+            continue
+        if video.state == "skipped":
+            lines.append(f"  {str(video.video):<{width}}  skipped: {video.note}")
             continue
         ids = f"  ({_id_range(video.person_ids)})" if video.person_ids else ""
-        lines.append(f"  {name}  {video.persons:4d} persons in {video.frames} frames{ids}")
-        if video.warning:
-            lines.append(f"  {'':<{width}}  warning: {video.warning}")
-        if video.annotated:
-            lines.append(f"  {'':<{width}}  annotated copy: {video.annotated}")
-    processed = len(result.videos) - len(result.failed)
+        lines.append(f"  {str(video.video):<{width}}  {plural(video.persons, 'person')} in {video.frames} frames{ids}")
+        lines += [f"{indent}{line}" for line in _explain(video, min_track_frames)]
+    processed = len(result.videos) - len(result.failed) - len(result.skipped)
     fps = result.frames / result.seconds if result.seconds else 0.0
+    earlier = sum(v.earlier_persons for v in result.skipped)
     lines.append(
-        f"Total: {result.persons} persons in {processed} of {len(result.videos)} videos "
-        f"({result.frames} frames in {result.seconds:.1f} s, {fps:.1f} fps); folders in {persons_dir}/"
+        f"Total: {plural(result.persons, 'person')} ({plural(result.tracks, 'track')} seen) in {processed} of "
+        f"{plural(len(result.videos), 'video')} ({result.frames} frames in {result.seconds:.1f} s, {fps:.1f} fps); "
+        f"folders in {persons_dir}/"
+        + (f"; {plural(earlier, 'person')} from earlier runs of the skipped videos" if earlier else "")
     )
     return "\n".join(lines)
+
+
+def _explain(video: VideoResult, min_track_frames: int) -> list[str]:
+    """The lines under a video's count: its tracks, warnings and annotated copy."""
+    lines = []
+    dropped = []
+    if video.too_short:
+        dropped.append(f"{video.too_short} too short (under {min_track_frames} frames: false detections)")
+    if video.not_confident:
+        dropped.append(f"{video.not_confident} without a confident box (--conf)")
+    if dropped:
+        lines.append(f"{plural(video.tracks, 'track')}: {video.persons} counted, {', '.join(dropped)}")
+    if video.low_resolution:
+        lines.append(
+            f"{plural(video.low_resolution, 'person')} only seen small or cut off by the border "
+            f"(their crops are marked low_resolution / at_edge)"
+        )
+    if video.warning:
+        lines.append(f"warning: {video.warning}")
+    if video.annotated:
+        lines.append(f"annotated copy: {video.annotated}")
+    if video.mot_file:
+        lines.append(f"tracks in MOTChallenge format: {video.mot_file}")
+    if video.replaced:
+        lines.append(f"its earlier folders were replaced (kept in {video.replaced})")
+    return lines
 
 
 def _id_range(ids: list[int]) -> str:
