@@ -29,7 +29,7 @@ def track(args: argparse.Namespace) -> int:
         reprocess=args.reprocess,
         show_progress=False if args.no_progress else None,
     )
-    print(format_summary(result, args.persons, args.config.min_track_frames))
+    print(format_summary(result, args.persons))
     check_result(result)
     return EXIT_PARTIAL if result.failed else EXIT_OK
 

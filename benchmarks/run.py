@@ -23,7 +23,7 @@ from pathlib import Path
 # (torch + TensorFlow in one process crash once triton loads).
 sys.modules.setdefault("triton", None)
 
-from . import quality, reliability, speed  # noqa: E402
+from . import ground_truth, quality, reliability, speed  # noqa: E402
 from .common import DEFAULT_DATA, REPO, Settings, machine  # noqa: E402
 
 SECTIONS = {
@@ -34,6 +34,7 @@ SECTIONS = {
     "memory": quality.memory,
     "accuracy": quality.accuracy,
     "counting": quality.counting,
+    "ground_truth": ground_truth.ground_truth,
     "reliability": reliability.report,
 }
 

@@ -19,8 +19,15 @@ from reid.core.status import SectionReporter, StatusFile
 from reid.tracking.detector import Detection
 from reid.tracking.run import TrackingRun
 
+# counted from 5 frames on (the 1 s rule is tested on its own below)
 CONFIG = TrackingConfig(
-    min_crop_height=64, min_crop_width=24, min_track_frames=5, max_crops=40, crop_interval_s=0.5, status_interval_s=0
+    min_crop_height=64,
+    min_crop_width=24,
+    min_track_frames=5,
+    min_track_seconds=0.0,
+    max_crops=40,
+    crop_interval_s=0.5,
+    status_interval_s=0,
 )
 
 # frame -> detections for a 320x240 video of 80 frames at 10 fps
@@ -239,3 +246,12 @@ def test_the_metadata_handed_to_the_writer_thread_is_a_snapshot(tmp_path):
     record.see(3)  # the track goes on in the main thread while the writer thread serialises the metadata
     record.see(9)
     assert metadata["segments"] == [[0, 2]] and metadata["last_frame"] == 2
+
+
+def test_by_default_a_track_must_last_a_second_to_be_counted(tmp_path):
+    video = write_video(tmp_path / "v.avi", 40)  # 10 fps
+    script = {"brief": (1, (50, 40, 110, 200), range(0, 8)), "stays": (2, (150, 40, 210, 200), range(0, 12))}
+    run, _ = make_run(tmp_path, ScriptedTracker(script), TrackingConfig(status_interval_s=0))
+    result = run.run([video]).videos[0]
+    assert (result.persons, result.too_short, result.min_frames) == (1, 1, 10)
+    assert [load_metadata(f)["tracker_id"] for f in (tmp_path / "persons").glob("id_*")] == [2]

@@ -6,6 +6,7 @@ Frozen dataclasses: a run's settings are built once (from argparse), checked onc
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,8 +52,11 @@ class TrackingConfig:
     # A box within this many pixels of the frame border is cut off by it.
     edge_margin: int = 2
     keep_edge_crops: bool = False
-    # Tracks seen in fewer frames are mostly false detections; they get no folder.
+    # Tracks seen in fewer frames, or for less time, are mostly false detections or fragments
+    # of a track broken by an occlusion; they get no folder. On the MOT clips a second removed
+    # most identity switches and no person who stays 2 s (see BENCHMARKS.md).
     min_track_frames: int = 5
+    min_track_seconds: float = 1.0
     # A track not seen for this many frames writes out its pending best crop.
     stale_after_frames: int = 30
     jpeg_quality: int = 95
@@ -73,8 +77,18 @@ class TrackingConfig:
         for name in ("threads", "max_frames", "min_crop_height", "min_crop_width", "edge_margin"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, not {getattr(self, name)}")
+        if self.min_track_seconds < 0:
+            raise ValueError(f"min_track_seconds must not be negative, not {self.min_track_seconds}")
         if self.crop_interval_s < 0:
             raise ValueError(f"crop_interval_s must not be negative, not {self.crop_interval_s}")
+
+    def min_frames_at(self, fps: float) -> int:
+        """Frames a track must be seen in to be counted, in a video of ``fps`` frames per second.
+
+        >>> TrackingConfig().min_frames_at(25.0), TrackingConfig().min_frames_at(2.0)
+        (25, 5)
+        """
+        return max(self.min_track_frames, math.ceil(self.min_track_seconds * fps))
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must be 1-100, not {self.jpeg_quality}")
 

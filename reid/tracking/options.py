@@ -36,11 +36,13 @@ FLAGS = [
     Flag("--min-crop-width", "min_crop_width", "skip crops narrower than this", "PX"),
     Flag("--keep-edge-crops", "keep_edge_crops", "also keep crops cut off by the frame border (skipped by default)"),
     Flag(
-        "--min-track-frames",
-        "min_track_frames",
-        "tracks seen in fewer frames are treated as false detections and get no folder",
-        "N",
+        "--min-track-seconds",
+        "min_track_seconds",
+        "a track must be seen this long to be counted as a person; shorter ones are false detections or "
+        "fragments of a track broken by an occlusion, and get no folder",
+        "SECONDS",
     ),
+    Flag("--min-track-frames", "min_track_frames", "and in at least this many frames, whatever the frame rate", "N"),
 ]
 
 

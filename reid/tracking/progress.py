@@ -24,7 +24,8 @@ class VideoResult:
     state: str = "pending"  # pending, running, done, failed, skipped
     persons: int = 0
     tracks: int = 0
-    too_short: int = 0  # tracks seen in fewer than min_track_frames frames: false detections
+    too_short: int = 0  # tracks seen in fewer than min_frames frames: false detections or fragments
+    min_frames: int = 0  # what "too short" meant for this video
     not_confident: int = 0  # long enough, but never a box of at least --conf
     low_resolution: int = 0  # persons only ever seen small or cut off: their crops are marked
     frames: int = 0
@@ -45,6 +46,7 @@ class VideoResult:
             "persons": self.persons,
             "tracks": self.tracks,
             "too_short": self.too_short,
+            "min_frames": self.min_frames,
             "not_confident": self.not_confident,
             "low_resolution": self.low_resolution,
             "frames": self.frames,

@@ -255,7 +255,7 @@ class TrackingRun:
         outcome = book.outcome()
         result.persons = len(persons)
         result.person_ids = sorted(r.person_id for r in persons)
-        result.tracks, result.too_short = outcome["tracks"], outcome["too_short"]
+        result.tracks, result.too_short, result.min_frames = outcome["tracks"], outcome["too_short"], book.min_frames
         result.not_confident, result.low_resolution = outcome["not_confident"], outcome["low_resolution_folders"]
         result.crops = sum(len(r.crops) for r in persons)
         if result.state == "running":

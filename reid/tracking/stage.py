@@ -92,7 +92,7 @@ def check_result(result: RunResult) -> None:
         raise InputError(f"no {noun} could be processed (see the summary above)")
 
 
-def format_summary(result: RunResult, persons_dir: Path, min_track_frames: int) -> str:
+def format_summary(result: RunResult, persons_dir: Path) -> str:
     """Persons per video and in total, as printed at the end of a run, with what became of every
     track: a person counted, a false detection (too short), or never a confident box."""
     lines = ["", "Persons per video:"]
@@ -107,7 +107,7 @@ def format_summary(result: RunResult, persons_dir: Path, min_track_frames: int) 
             continue
         ids = f"  ({_id_range(video.person_ids)})" if video.person_ids else ""
         lines.append(f"  {str(video.video):<{width}}  {plural(video.persons, 'person')} in {video.frames} frames{ids}")
-        lines += [f"{indent}{line}" for line in _explain(video, min_track_frames)]
+        lines += [f"{indent}{line}" for line in _explain(video)]
     processed = len(result.videos) - len(result.failed) - len(result.skipped)
     fps = result.frames / result.seconds if result.seconds else 0.0
     earlier = sum(v.earlier_persons for v in result.skipped)
@@ -120,12 +120,12 @@ def format_summary(result: RunResult, persons_dir: Path, min_track_frames: int) 
     return "\n".join(lines)
 
 
-def _explain(video: VideoResult, min_track_frames: int) -> list[str]:
+def _explain(video: VideoResult) -> list[str]:
     """The lines under a video's count: its tracks, warnings and annotated copy."""
     lines = []
     dropped = []
     if video.too_short:
-        dropped.append(f"{video.too_short} too short (under {min_track_frames} frames: false detections)")
+        dropped.append(f"{video.too_short} too short (under {video.min_frames} frames: false detections, fragments)")
     if video.not_confident:
         dropped.append(f"{video.not_confident} without a confident box (--conf)")
     if dropped:

@@ -1,6 +1,6 @@
 """The track book of one video: every track seen, the crops chosen for it, its person folder.
 
-Every confirmed track (seen in at least ``min_track_frames`` frames, with a box of at least
+Every confirmed track (seen long enough, ``TrackingConfig.min_frames_at``, with a box of at least
 ``conf``) gets a folder and a person id: that is the count. Its crops are the good ones
 (tall enough, not cut off by the border) when it has any; a track that never gives a good
 crop, such as a person far from the camera, keeps its best poor crops instead, each marked
@@ -128,11 +128,12 @@ class TrackBook:
         self.tracks: dict[int, TrackRecord] = {}
         self.pending: dict[int, TrackRecord] = {}  # tracks holding an unsaved best crop
         self.window = max(1, round(self.config.crop_interval_s * info.fps))
+        self.min_frames = self.config.min_frames_at(info.fps)  # to be counted
         self.folders_created = 0
 
     def outcome(self) -> dict[str, int]:
         """How many tracks this video had, and what became of them (the count, explained)."""
-        confirmed = [r for r in self.tracks.values() if r.frames_seen >= self.config.min_track_frames]
+        confirmed = [r for r in self.tracks.values() if r.frames_seen >= self.min_frames]
         return {
             "tracks": len(self.tracks),
             "too_short": len(self.tracks) - len(confirmed),
@@ -182,7 +183,7 @@ class TrackBook:
         payload = ((x1, y1, x2, y2), frame[y1:y2, x1:x2].copy(), detection.conf, reason)
         if reason is None:
             candidate = Candidate(index, detection.conf, payload)
-            actions = record.sampler.offer(candidate, may_save=record.frames_seen >= cfg.min_track_frames)
+            actions = record.sampler.offer(candidate, may_save=record.frames_seen >= self.min_frames)
             self._carry_out(record, actions)
             return
         score = reserve_score(detection.box, detection.conf, reason, min_height=cfg.min_crop_height)
@@ -208,7 +209,7 @@ class TrackBook:
         self.write_metadata(complete=complete)
 
     def _finish(self, record: TrackRecord) -> None:
-        if record.frames_seen < self.config.min_track_frames:
+        if record.frames_seen < self.min_frames:
             record.sampler.discard_pending()  # too short to be a person: no folder
             record.reserve.discard_pending()
             record.reserved.clear()

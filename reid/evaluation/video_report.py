@@ -1,0 +1,117 @@
+"""The Markdown report of ``python -m reid.evaluation.video``: the count before the merge, per
+folder, per ground-truth id, and the merge sweep."""
+
+from __future__ import annotations
+
+import statistics
+from typing import TYPE_CHECKING
+
+from . import identity as ident
+
+if TYPE_CHECKING:
+    from .video import VideoEvaluation
+
+MIN_VISIBLE_S = 2.0  # a person in view this long should be counted
+COVERAGE_TARGET = 0.90
+PURE_TARGET = 0.95  # share of folders at least ident.PURE pure
+
+
+def _f(value: float, digits: int = 3) -> str:
+    return "-" if value != value else f"{value:.{digits}f}"
+
+
+def _id(gt_id: int | None) -> str:
+    return "-" if gt_id is None else str(gt_id)
+
+
+def _verdict(value: float, target: float) -> str:
+    return f">= {target}: " + ("-" if value != value else "met" if value >= target else "**missed**")
+
+
+def format_report(ev: VideoEvaluation, title: str) -> str:
+    """The Markdown report: the count before the merge, per folder, per GT id, and the merge sweep."""
+    lines = [f"### {title}", "", f"Settings: {ev.settings}.", ""]
+    lines.append("Wall time: " + ", ".join(f"{name} {s:.0f} s" for name, s in ev.seconds.items()) + ".")
+    lines += ["", "#### Before the merge", "", *_before_table(ev), "", "#### Per folder", "", *_folder_table(ev)]
+    lines += ["", "#### Per GT id", "", *_gt_table(ev), "", "#### Merge sweep (no files moved)", ""]
+    lines += _sweep_table(ev) if ev.default else ["No person folder: nothing to merge."]
+    return "\n".join(lines) + "\n"
+
+
+def _before_table(ev: VideoEvaluation) -> list[str]:
+    c = ident.count_scores(ev.before.identities, ev.visible)
+    box_pure = ident.share_pure([s.boxes for s in ev.folders])
+    mot, pure = ev.before.mot, f"{ident.PURE:.0%} pure"
+    rows = [
+        ("GT ids in the frames tracked", len({r.id for r in ev.gt}), ""),
+        (f"GT ids visible >= {MIN_VISIBLE_S:g} s ({ev.min_frames} GT frames)", c.targets, ""),
+        ("persons counted (folders)", f"{c.folders} ({_tracks(ev.tracks)})", ""),
+        ("folders per GT id (mean / max)", f"{_f(c.per_id[0], 2)} / {c.per_id[1]}", "1"),
+        (
+            f"coverage of GT ids visible >= {MIN_VISIBLE_S:g} s",
+            f"{_f(c.coverage)} ({c.covered} of {c.targets})",
+            _verdict(c.coverage, COVERAGE_TARGET),
+        ),
+        (
+            f"folders >= {pure} (crops)",
+            f"{_f(c.pure_share)} ({c.pure} of {c.folders})",
+            _verdict(c.pure_share, PURE_TARGET),
+        ),
+        (f"folders >= {pure}, of those mostly on a GT person", f"{c.pure_on_gt} of {c.folders - c.off_gt}", ""),
+        ("folders mostly on no GT person (> 50% of crops unmatched)", c.off_gt, ""),
+        ("crops matching no GT box (unmatched)", f"{c.unmatched} of {c.boxes}", ""),
+        (f"folders >= {pure} (all boxes of the track)", _f(box_pure), ""),
+        ("IDF1 / MOTA / ID switches", f"{_f(mot['idf1'])} / {_f(mot['mota'])} / {mot['num_switches']:.0f}", ""),
+        ("box recall / precision", f"{_f(mot['recall'])} / {_f(mot['precision'])}", ""),
+    ]
+    return ["| measure | value | target |", "| --- | --- | --- |", *(f"| {m} | {v} | {t} |" for m, v, t in rows)]
+
+
+def _tracks(tracks: dict[str, int]) -> str:
+    return ", ".join(f"{n} {name}" for name, n in tracks.items())
+
+
+def _folder_table(ev: VideoEvaluation) -> list[str]:
+    lines = [
+        "| folder | track frames (from 0) | crops | GT id | purity | unmatched | boxes | box GT id | box purity "
+        "| boxes unmatched |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in ev.folders:
+        c, b = s.crops, s.boxes
+        lines.append(
+            f"| {s.folder.name} | {s.span[0]}-{s.span[1]} | {c.boxes} | {_id(c.majority)} | {c.purity:.2f} "
+            f"| {c.unmatched} | {b.boxes} | {_id(b.majority)} | {b.purity:.2f} | {b.unmatched} |"
+        )
+    return lines
+
+
+def _gt_table(ev: VideoEvaluation) -> list[str]:
+    lines = [
+        f"| GT id | GT frames | visible >= {MIN_VISIBLE_S:g} s | median height px | tracked share | folders |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for gid, rows in sorted(ident.by_id(ev.gt).items()):
+        names = ", ".join(s.folder.name for s in ev.folders if s.crops.majority == gid) or "**none**"
+        lines.append(
+            f"| {gid} | {len(rows)} | {'yes' if gid in ev.visible else 'no'} "
+            f"| {statistics.median(r.h for r in rows):.0f} | {_f(ev.tracked.get(gid, 0.0), 2)} | {names} |"
+        )
+    return lines
+
+
+def _sweep_table(ev: VideoEvaluation) -> list[str]:
+    lines = [
+        "| threshold | folders after | pairs merged (off-GT) | pairwise P | pairwise R | folders per GT id "
+        f"(mean / max) | coverage | groups >= {ident.PURE:.0%} pure | IDF1 | MOTA | ID switches |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for o in [*ev.sweep, ev.default]:
+        c, (precision, recall) = ident.count_scores(o.identities, ev.visible), o.pairwise
+        mark = " (default)" if o is ev.default else ""
+        lines.append(
+            f"| {o.threshold:.2f}{mark} | {c.folders} | {o.pairs[0]} ({o.pairs[1]}) | {_f(precision)} "
+            f"| {_f(recall)} | {_f(c.per_id[0], 2)} / {c.per_id[1]} | {_f(c.coverage)} | {_f(c.pure_share)} "
+            f"| {_f(o.mot['idf1'])} | {_f(o.mot['mota'])} | {o.mot['num_switches']:.0f} |"
+        )
+    return lines

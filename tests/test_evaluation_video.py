@@ -1,0 +1,217 @@
+"""The video evaluation: motmetrics on known cases, the pure identity scores, the merge wiring,
+the command end to end on a real MOTChallenge clip, and its one-line errors."""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import conftest
+from conftest import REPO, assert_clean_error
+from reid.evaluation import identity as ident
+from reid.evaluation.identity import Identity
+from reid.evaluation.video import FolderScore, merge_outcomes
+from reid.matching.folders import Folder
+from reid.tracking.mot import MotRow
+
+A, B = (0.0, 0.0, 10.0, 20.0), (100.0, 0.0, 10.0, 20.0)  # two people far apart
+
+
+def rows(track: dict[int, int], box: tuple[float, float, float, float], frames=range(1, 5)) -> list[MotRow]:
+    """One box per frame, with the id ``track[frame]``."""
+    return [MotRow(f, track[f], *box) for f in frames]
+
+
+GT = rows(dict.fromkeys(range(1, 5), 1), A) + rows(dict.fromkeys(range(1, 5), 2), B)  # 8 boxes
+
+
+@pytest.fixture(scope="session")
+def tud_clip() -> tuple[Path, Path]:
+    """TUD-Stadtmitte (MOT15): 179 frames, 25 fps, 640x480, 10 ids, and its ground truth."""
+    folder = conftest.DATA_DIR / "mot" / "tud-stadtmitte"
+    video, gt = folder / "tud-stadtmitte.mp4", folder / "gt.txt"
+    if not (video.is_file() and gt.is_file()):
+        conftest.unavailable(f"{folder} is missing: set REID_TEST_DATA to the shared data folder")
+    return video, gt
+
+
+def test_motmetrics_perfect_tracks():
+    hyp = rows(dict.fromkeys(range(1, 5), 10), A) + rows(dict.fromkeys(range(1, 5), 20), B)
+    scores = ident.mot_scores(GT, hyp)
+    assert (scores["idf1"], scores["mota"], scores["num_switches"]) == (1.0, 1.0, 0)
+    assert ident.tracked_share(GT, hyp) == {1: 1.0, 2: 1.0}
+
+
+def test_motmetrics_one_id_changed_halfway():
+    # person 1 is track 10 in frames 1-2, then track 30 in frames 3-4; person 2 is track 20 throughout.
+    # IDF1 pairs whole trajectories one to one: 1<->10 (or 30) shares 2 boxes, 2<->20 shares 4, so
+    # IDTP = 6 of 8 GT and 8 predicted boxes: IDF1 = 2*6 / (8 + 8) = 0.75 (down 0.25 from 1.0).
+    # One switch (person 1: 10 -> 30); no miss, no false positive: MOTA = 1 - 1/8 = 0.875.
+    hyp = rows({1: 10, 2: 10, 3: 30, 4: 30}, A) + rows(dict.fromkeys(range(1, 5), 20), B)
+    scores = ident.mot_scores(GT, hyp)
+    assert scores["idf1"] == pytest.approx(0.75)
+    assert scores["num_switches"] == 1
+    assert scores["mota"] == pytest.approx(0.875)
+
+
+def test_motmetrics_two_ids_swapped_halfway():
+    # tracks 10 and 20 swap people after frame 2: each GT trajectory shares 2 boxes with its best
+    # track, IDTP = 2 + 2 = 4, IDF1 = 2*4 / (8 + 8) = 0.5; two switches, MOTA = 1 - 2/8 = 0.75.
+    hyp = rows({1: 10, 2: 10, 3: 20, 4: 20}, A) + rows({1: 20, 2: 20, 3: 10, 4: 10}, B)
+    scores = ident.mot_scores(GT, hyp)
+    assert scores["idf1"] == pytest.approx(0.5)
+    assert scores["num_switches"] == 2
+    assert scores["mota"] == pytest.approx(0.75)
+
+
+def test_motmetrics_misses_and_false_positives():
+    hyp = rows(dict.fromkeys(range(1, 3), 10), A, range(1, 3)) + [MotRow(1, 99, 300, 300, 10, 10)]
+    scores = ident.mot_scores(GT, hyp)
+    assert scores["recall"] == pytest.approx(2 / 8) and scores["precision"] == pytest.approx(2 / 3)
+    assert scores["mota"] == pytest.approx(1 - (6 + 1) / 8)  # 6 misses, 1 false positive
+    assert ident.tracked_share(GT, hyp) == {1: 0.5, 2: 0.0}
+
+
+def test_iou_distances():
+    half = (5.0, 0.0, 10.0, 20.0)  # overlaps A by half its width: IoU = 100 / 300
+    d = ident.iou_distances([A, B], [A, half, (1.0, 0.0, 10.0, 20.0)])
+    assert d.shape == (2, 3)
+    assert d[0, 0] == 0.0 and math.isnan(d[0, 1]) and d[0, 2] == pytest.approx(1 - 180 / 220)
+    assert np.isnan(d[1]).all()
+    assert ident.iou_distances([], [A]).shape == (0, 1) and ident.iou_distances([A], []).shape == (1, 0)
+
+
+def test_match_boxes_takes_the_best_overlap_in_the_same_frame():
+    gt = ident.by_frame([MotRow(1, 1, *A), MotRow(1, 2, 6.0, 0.0, 10.0, 20.0), MotRow(2, 2, *B)])
+    boxes = [
+        (1, (1.0, 0.0, 10.0, 20.0)),  # IoU 180/220 with person 1, 100/300 with person 2
+        (1, (5.0, 0.0, 10.0, 20.0)),  # the other way round
+        (2, A),  # person 1 is not annotated in frame 2, and B is far
+        (3, A),  # no GT in frame 3
+        (1, (50.0, 50.0, 5.0, 5.0)),  # on nobody
+    ]
+    assert ident.match_boxes(gt, boxes) == [1, 2, None, None, None]
+
+
+def test_identity_majority_purity_and_unmatched():
+    i = ident.identity_of([3, 3, 5, None])
+    assert (i.majority, i.majority_boxes, i.unmatched, i.purity) == (3, 2, 1, 0.5)
+    assert ident.identity_of([5, 3]).majority == 3  # a tie goes to the lowest id
+    nobody = ident.identity_of([None, None])
+    assert (nobody.majority, nobody.purity, nobody.unmatched) == (None, 0.0, 2)
+    assert ident.identity_of([]).purity == 0.0
+
+
+def test_visible_coverage_fragmentation_purity():
+    gt = rows(dict.fromkeys(range(1, 5), 1), A) + rows({1: 2, 2: 2}, B, range(1, 3)) + [MotRow(1, 3, *A)]
+    visible = ident.visible_ids(gt, min_frames=2)
+    assert visible == {1, 2}
+    folders = [Identity(10, 1, 10, 0), Identity(4, 1, 3, 1), Identity(5, 3, 5, 0), Identity(2, None, 0, 2)]
+    assert ident.coverage(visible, folders) == 0.5  # 1 is some folder's majority, 2 is nobody's
+    assert math.isnan(ident.coverage(set(), folders))
+    assert ident.fragmentation(folders) == (1.5, 2)  # id 1 in two folders, id 3 in one
+    assert ident.share_pure(folders) == 0.5  # 10/10 and 5/5; 3/4 and 0/2 are not
+    assert math.isnan(ident.share_pure([]))
+    c = ident.count_scores(folders, visible)
+    assert (c.folders, c.targets, c.covered, c.pure, c.off_gt, c.pure_on_gt) == (4, 2, 1, 2, 1, 2)
+    assert (c.boxes, c.unmatched, c.coverage, c.pure_share) == (21, 3, 0.5, 0.5)
+
+
+def test_pair_truth_and_merged_identities():
+    folders = [Identity(4, 7, 4, 0), Identity(4, 7, 2, 2), Identity(3, 7, 1, 2), Identity(1, None, 0, 1)]
+    truth = ident.pair_truth(folders)
+    assert truth[:2] == [7, 7] and truth[2] != 7 and truth[2] != truth[3]  # under half pure: nobody
+    assert [i.off_gt for i in folders] == [False, False, True, True]  # 2 of 4 unmatched is not "most"
+    assert ident.merged_pairs([0, 0, 0, 3], folders) == (3, 2)  # pairs 0-1, 0-2, 1-2; two involve folder 2
+    merged = ident.merged_identities([[7, 7], [7, None], [8]], [0, 0, 2])
+    assert [(m.majority, m.boxes, m.unmatched) for m in merged] == [(7, 4, 1), (8, 1, 0)]
+
+
+class FakeExtractor:
+    """Embeds every crop of a folder as the folder's vector (the file name's first letter)."""
+
+    vectors = {"a": [1.0, 0.0], "b": [0.99, 0.14], "c": [0.0, 1.0]}
+
+    def embed_files(self, paths, on_batch=None):
+        out = np.array([self.vectors[p.name[0]] for p in paths], dtype=np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True), {}
+
+
+def test_merge_outcomes_relabel_the_tracks_by_group(tmp_path):
+    # person 1 is split into folders id_1 (frames 1-2) and id_2 (frames 3-4); id_3 is person 2
+    hyp = rows({1: 1, 2: 1, 3: 2, 4: 2}, A) + rows(dict.fromkeys(range(1, 5), 3), B)
+    scored = []
+    for n, (letter, gt_id) in enumerate([("a", 1), ("b", 1), ("c", 2)], 1):
+        folder = Folder(f"id_{n}", tmp_path, [tmp_path / f"{letter}{k}.jpg" for k in range(2)])
+        scored.append(
+            FolderScore(folder, n, [gt_id] * 2, ident.identity_of([gt_id] * 2), Identity(0, None, 0, 0), (0, 0))
+        )
+    assert ident.mot_scores(GT, hyp)["num_switches"] == 1
+    low, high = merge_outcomes(scored, GT, hyp, FakeExtractor, [0.9, 0.999])
+    assert len(low.identities) == 2 and low.pairwise == (1.0, 1.0) and low.pairs == (1, 0)
+    assert (low.mot["idf1"], low.mot["num_switches"]) == (1.0, 0)
+    assert len(high.identities) == 3 and high.pairwise == (1.0, 0.0) and high.mot["num_switches"] == 1
+
+
+def run_command(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "reid.evaluation.video", *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_the_command_on_a_real_clip(tmp_path, tud_clip, detector, mobilenet_v2):
+    video, gt = tud_clip
+    out, keep = tmp_path / "report.md", tmp_path / "work"
+    proc = run_command(
+        *("--video", video, "--gt", gt, "--model", detector, "--max-frames", 60),
+        *("--backbone", "mobilenetv2", "--weights", mobilenet_v2, "--thresholds", "0.5:0.9:0.2"),
+        *("--output", out, "--keep", keep, "--quiet"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = out.read_text()
+    assert report in proc.stdout
+    for section in (
+        "Settings: video `tud-stadtmitte.mp4`, 60 of 179 frames",
+        "#### Before the merge",
+        "#### Per folder",
+        "#### Per GT id",
+        "#### Merge sweep",
+    ):
+        assert section in report
+    value = {m: v for m, v in re.findall(r"^\| ([^|]+?) \| ([^|]+?) \|", report, re.M)}
+    assert int(value["GT ids in the frames tracked"]) > 0
+    counted = int(value["persons counted (folders)"].split()[0])
+    assert counted == len(list((keep / "persons").glob("id_*"))) > 0
+    idf1, mota, switches = (float(x) for x in value["IDF1 / MOTA / ID switches"].split(" / "))
+    assert 0 <= idf1 <= 1 and mota <= 1 and switches >= 0
+    coverage = float(value["coverage of GT ids visible >= 2 s"].split()[0])
+    assert 0 <= coverage <= 1
+    sweep = [line for line in report.splitlines() if re.match(r"\| 0\.\d\d", line)]
+    assert len(sweep) == 4 and sweep[-1].startswith("| 0.94 (default)")  # 0.5, 0.7, 0.9, then the default
+    after = [int(line.split("|")[2]) for line in sweep[:-1]]
+    assert after == sorted(after) and after[-1] <= counted  # a higher threshold merges less
+
+
+def test_a_missing_ground_truth_is_one_error_line(tmp_path):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"not checked before the ground truth")
+    proc = run_command("--video", video, "--gt", tmp_path / "gt.txt", "--model", "x.tflite", timeout=120)
+    assert_clean_error(proc, 1, "gt.txt is not a file")
+
+
+def test_a_malformed_ground_truth_line_is_one_error_line(tmp_path):
+    video, gt = tmp_path / "clip.mp4", tmp_path / "gt.txt"
+    video.write_bytes(b"x")
+    gt.write_text("1,1,10,10,5,20,1,-1,-1,-1\n2,one,10,10,5,20,1,-1,-1,-1\n")
+    proc = run_command("--video", video, "--gt", gt, timeout=120)
+    assert_clean_error(proc, 1, "line 2")
