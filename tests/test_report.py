@@ -13,8 +13,8 @@ import pytest
 
 from benchmarks.reliability import build_merge_workdir, run_reid, warm_cache
 from conftest import assert_clean_error, tree_hashes
-from reid.grouping import Appearance
 from reid.matching.folders import Folder
+from reid.matching.grouping import Appearance
 from reid.matching.proposals import Comparison, NearMiss, ProposedGroup
 from reid.matching.report import render, spread
 

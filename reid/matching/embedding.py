@@ -13,8 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ..grouping import folder_embedding
 from .folders import Folder
+from .grouping import folder_embedding
 
 
 class Extractor(Protocol):

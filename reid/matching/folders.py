@@ -12,7 +12,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..core.persons import list_images, list_person_folders, parse_person_id, read_track_metadata
-from ..grouping import Appearance
+from .grouping import Appearance
 
 log = logging.getLogger(__name__)
 

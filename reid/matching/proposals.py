@@ -8,8 +8,9 @@ from functools import cached_property
 
 import numpy as np
 
-from ..grouping import candidate_pairs, cannot_link_pairs, choose_survivor, group_folders, group_similarity
 from .folders import Folder
+from .grouping import cannot_link_pairs, choose_survivor, group_folders, group_similarity
+from .neighbours import nearest_neighbour_pairs
 
 
 @dataclass
@@ -76,7 +77,8 @@ class Comparison:
         if len(self.folders) < 2:
             return []
         group_of = {f.name: number for number, group in enumerate(proposals) for f in group.folders}
-        rows, cols, sims = candidate_pairs(self.embeddings, threshold - margin)
+        # each folder's most similar others only: bounded however low the threshold
+        rows, cols, sims, _ = nearest_neighbour_pairs(self.embeddings, threshold - margin)
         misses = []
         for i, j, similarity in zip(rows.tolist(), cols.tolist(), sims.tolist(), strict=True):
             a, b = self.folders[i], self.folders[j]
