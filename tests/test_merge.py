@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO, tree_hashes, unavailable
 from reid.core.errors import MergeError, OutputError
 from reid.merging import MERGE_JOURNAL as JOURNAL
-from reid.merging import UNDO_JOURNAL, Group, last_merge, merge, plan_moves, recover, undo_last
+from reid.merging import UNDO_JOURNAL, Group, Split, last_merge, merge, plan_moves, recover, undo_last
 
 
 def make_folder(persons: Path, name: str, files: dict[str, bytes], metadata: dict | None = None) -> Path:
@@ -182,12 +182,12 @@ def test_problems_met_before_a_kill_stay_in_the_manifest_after_recovery(persons)
     env = {**os.environ, "REID_FAULT_AT": "metadata"}
     code = (
         "import sys; from pathlib import Path; from reid.merging import Group, apply as m\n"
-        "real = m.plan_moves\n"
-        "def planned(persons_dir, groups):\n"
-        "    moves = real(persons_dir, groups)\n"
+        "real = m.make_plan\n"
+        "def planned(persons_dir, groups, splits):\n"
+        "    plan = real(persons_dir, groups, splits)\n"
         "    (persons_dir / 'id_1' / 'b_f000009.jpg').write_bytes(b'appeared during the merge')\n"
-        "    return moves\n"
-        "m.plan_moves = planned\n"
+        "    return plan\n"
+        "m.make_plan = planned\n"
         "m.merge(Path(sys.argv[1]), [Group('id_1', ['id_2', 'id_3'])])"
     )
     killed = subprocess.run(
@@ -420,3 +420,113 @@ def test_an_undo_killed_at_any_step_is_completed_or_rolled_back(persons, fault):
     if "finished" in note:
         merge(persons, GROUPS)
     undo_last(persons)
+
+
+# -- splits: part of a folder becomes a new person folder, in the same journaled plan ---------
+
+SPLIT = [Split("id_1", ["a_f000002.jpg"], "id_9")]
+SPLIT_GROUPS = [Group("id_9", ["id_4"])]  # the split-off part takes id_4 in, in the same plan
+
+
+def visible(persons: Path) -> dict[str, str]:
+    return {k: v for k, v in tree_hashes(persons).items() if not k.startswith(("backup_before_merge", "."))}
+
+
+def test_a_split_and_a_merge_into_the_split_off_part_and_their_undo(persons):
+    before = visible(persons)
+    contents = content_multiset(persons)
+    result = merge(persons, SPLIT_GROUPS, splits=SPLIT)
+    assert (result.folders_created, result.folders_removed, result.errors) == (1, 1, [])
+    assert content_multiset(persons) == contents
+    assert sorted(p.name for p in persons.glob("id_*")) == ["id_1", "id_2", "id_3", "id_9"]
+    assert sorted(p.name for p in (persons / "id_1").iterdir()) == ["a_f000001.jpg", "track.json"]
+    assert sorted(p.name for p in (persons / "id_9").iterdir()) == ["a_f000002.jpg", "track.json", "x.jpg"]
+    kept, part = (json.loads((persons / n / "track.json").read_text()) for n in ("id_1", "id_9"))
+    assert kept["split_off"] == ["id_9"] and [c["file"] for c in kept["crops"]] == ["a_f000001.jpg"]
+    assert kept["tracks"][0]["segments"] == [[0, 0]]  # the track cut to the frames of its crops
+    assert (part["split_from"], part["person_id"], part["merged_from"]) == ("id_1", 9, ["id_4"])
+    assert part["tracks"][0]["segments"] == [[1, 1]] and {c["file"] for c in part["crops"]} == {
+        "a_f000002.jpg",
+        "x.jpg",
+    }
+    undo_last(persons)
+    assert visible(persons) == before  # byte for byte, and the new folder gone
+
+
+def test_a_split_may_not_name_a_file_the_folder_does_not_hold_or_an_existing_folder(persons):
+    before = tree_hashes(persons)
+    with pytest.raises(MergeError, match="names files it does not hold: nope.jpg"):
+        merge(persons, [], splits=[Split("id_1", ["nope.jpg"], "id_9")])
+    with pytest.raises(MergeError, match="new folder id_2 of a split exists already"):
+        merge(persons, [], splits=[Split("id_1", ["a_f000001.jpg"], "id_2")])
+    assert tree_hashes(persons) == before
+
+
+SPLIT_SNIPPET = """
+import sys
+from pathlib import Path
+from reid.merging import Group, Split, merge, recover
+persons = Path(sys.argv[1])
+if recover(persons) is None and sys.argv[2] == "merge":
+    merge(persons, [Group("id_9", ["id_4"])], splits=[Split("id_1", ["a_f000002.jpg"], "id_9")])
+"""
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "backup:2",
+        "before:created:id_9",
+        "created:id_9",
+        "moved:0",
+        "moved:last",
+        "metadata:id_9",
+        "removed:id_4",
+        "journal_filed",
+    ],
+)
+def test_a_split_killed_at_any_step_is_finished_or_rolled_back(persons, fault):
+    contents = content_multiset(persons)
+    env = {**os.environ, "REID_FAULT_AT": fault}
+    killed = subprocess.run(
+        [sys.executable, "-c", SPLIT_SNIPPET, str(persons), "merge"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert killed.returncode == -9, killed.stderr
+    again = subprocess.run(
+        [sys.executable, "-c", SPLIT_SNIPPET, str(persons), "recover"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 0, again.stderr
+    assert content_multiset(persons) == contents  # nothing lost, nothing duplicated
+    names = sorted(p.name for p in persons.glob("id_*"))
+    if fault == "backup:2":  # before anything moved: rolled back
+        assert names == ["id_1", "id_2", "id_3", "id_4"]
+    else:
+        assert names == ["id_1", "id_2", "id_3", "id_9"]
+        assert json.loads((persons / "id_9" / "track.json").read_text())["split_from"] == "id_1"
+
+
+@pytest.mark.parametrize("fault", ["before:undo:unmade:id_9", "undo:unmade:id_9", "undo:staging_removed"])
+def test_the_undo_of_a_split_killed_midway_is_finished(persons, fault):
+    before = visible(persons)
+    merge(persons, SPLIT_GROUPS, splits=SPLIT)
+    code = "import sys; from pathlib import Path; from reid.merging import undo_last; undo_last(Path(sys.argv[1]))"
+    killed = subprocess.run(
+        [sys.executable, "-c", code, str(persons)],
+        cwd=REPO,
+        env={**os.environ, "REID_FAULT_AT": fault},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert killed.returncode == -9, killed.stderr
+    assert "finished" in recover(persons)
+    assert visible(persons) == before

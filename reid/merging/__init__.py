@@ -8,7 +8,7 @@
 from .apply import MergeResult, merge
 from .backup import last_merge
 from .journal import MERGE_JOURNAL, UNDO_JOURNAL
-from .plan import Group, Move, plan_moves
+from .plan import Group, Move, Split, plan_moves
 from .recovery import pending, recover
 from .undo import nothing_to_undo, undo_last
 
@@ -16,6 +16,7 @@ __all__ = [
     "MERGE_JOURNAL",
     "UNDO_JOURNAL",
     "Group",
+    "Split",
     "MergeResult",
     "Move",
     "last_merge",

@@ -36,7 +36,7 @@ from ..core.persons import METADATA_FILENAME
 from .backup import Progress, copy_folders, timestamp, write_manifest
 from .faults import fault_point
 from .journal import MERGE_JOURNAL, Journal, refuse_if_interrupted
-from .plan import Group, Move, check_groups, combined_metadata, plan_moves
+from .plan import Group, Move, Split, make_plan
 
 
 @dataclass
@@ -46,35 +46,43 @@ class MergeResult:
     folders_removed: int
     files_moved: int
     errors: list[str] = field(default_factory=list)
+    folders_created: int = 0  # by splits
 
 
 def merge(
-    persons_dir: Path, groups: Sequence[Group], progress: Progress | None = None, lease: Lease | None = None
+    persons_dir: Path,
+    groups: Sequence[Group],
+    progress: Progress | None = None,
+    lease: Lease | None = None,
+    splits: Sequence[Split] = (),
 ) -> MergeResult:
-    """Back up, then merge each group's members into its survivor. See the module docstring.
+    """Back up, then split off parts of folders (``splits``) and merge each group's members into
+    its survivor, in one journaled plan. See the module docstring.
 
     ``lease``: the persons folder's exclusive lease if the caller holds it; else it is taken here.
     """
     persons_dir = Path(persons_dir)
     with held_exclusively(persons_dir, lease, "merging"):
         refuse_if_interrupted(persons_dir)
-        check_groups(persons_dir, groups)
+        made = make_plan(persons_dir, groups, splits)
         stamp = timestamp()
         backup = persons_dir / BACKUP_DIRNAME / stamp
-        moves = plan_moves(persons_dir, groups)
         plan = {
             "op": "begin",
             "timestamp": stamp,
             "backup": f"{BACKUP_DIRNAME}/{stamp}",
             "groups": [{"survivor": g.survivor, "members": g.members} for g in groups],
-            "moves": [[m.source, m.target, m.size] for m in moves],
-            "metadata": {g.survivor: combined_metadata(persons_dir, g, moves) for g in groups},
+            "splits": [{"folder": s.folder, "files": s.files, "new_folder": s.new_folder} for s in splits],
+            "backed_up": made.backed_up,
+            "created": made.created,
+            "removed": made.removed,
+            "moves": [[m.source, m.target, m.size] for m in made.moves],
+            "metadata": made.metadata,
         }
         journal = Journal(persons_dir / MERGE_JOURNAL)
         journal.append(plan)
-        folders = [name for g in groups for name in (g.survivor, *g.members)]
         try:
-            copy_folders(persons_dir, folders, backup, progress)
+            copy_folders(persons_dir, made.backed_up, backup, progress)
         except BaseException:
             roll_back(persons_dir, plan)  # nothing was moved: drop the partial backup and the journal
             raise
@@ -116,6 +124,10 @@ def roll_forward(
         errors.append(message)
         journal.append({"op": "error", "message": message})  # a recovery keeps it in the manifest
 
+    for folder in plan.get("created", []):
+        if f"created:{folder}" not in finished:
+            (persons_dir / folder).mkdir(exist_ok=True)  # a split-off part: a new person folder
+            journal.append({"op": "created", "folder": folder}, "created")
     moves = [Move(*m) for m in plan["moves"]]
     for k, move in enumerate(moves):
         if f"moved:{k}" not in finished:
@@ -129,7 +141,7 @@ def roll_forward(
         if f"metadata:{survivor}" not in finished:
             atomic_write_json(persons_dir / survivor / METADATA_FILENAME, metadata)
             journal.append({"op": "metadata", "folder": survivor}, "metadata")
-    for member in (m for group in plan["groups"] for m in group["members"]):
+    for member in removed_folders(plan):
         if f"removed:{member}" not in finished:
             remove_member(persons_dir / member, problem)
             journal.append({"op": "removed", "folder": member}, "removed")
@@ -138,8 +150,13 @@ def roll_forward(
     journal.append({"op": "manifest", "state": "merged"})
     journal.append({"op": "done"})
     journal.file_into(backup, "journal.jsonl")
-    removed = sum(not (persons_dir / m).exists() for group in plan["groups"] for m in group["members"])
-    return MergeResult(backup, len(plan["groups"]), removed, len(moves), errors)
+    removed = sum(not (persons_dir / m).exists() for m in removed_folders(plan))
+    return MergeResult(backup, len(plan["groups"]), removed, len(moves), errors, len(plan.get("created", [])))
+
+
+def removed_folders(plan: dict[str, Any]) -> list[str]:
+    """The folders a plan empties (plans written before splits existed list only group members)."""
+    return plan.get("removed", [m for group in plan["groups"] for m in group["members"]])
 
 
 def move_file(persons_dir: Path, move: Move, k: int, problem: Callable[[str], None]) -> None:

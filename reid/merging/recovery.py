@@ -77,5 +77,13 @@ def _recover_undo(persons_dir: Path) -> str:
         (persons_dir / UNDO_JOURNAL).unlink()
         return "an interrupted undo was rolled back (it had not changed any folder yet)"
     backup = persons_dir / begin["backup"]
-    finish_undo(persons_dir, backup, persons_dir / begin["staging"], begin["folders"], journal, entries)
+    finish_undo(
+        persons_dir,
+        backup,
+        persons_dir / begin["staging"],
+        begin["folders"],
+        journal,
+        entries,
+        begin.get("created", []),
+    )
     return f"an interrupted undo was finished: the merge backed up in {backup.name} is undone"

@@ -41,12 +41,18 @@ def undo_last(
         if backup is None:
             raise nothing_to_undo(persons_dir)
         manifest = read_manifest(backup)
-        folders = [name for g in manifest["groups"] for name in (g["survivor"], *g["members"])]
+        folders = restored_folders(manifest)
         check_undoable(persons_dir, backup, manifest)
         staging = persons_dir / f".undo-{backup.name}"
         journal = Journal(persons_dir / UNDO_JOURNAL, PREFIX)
         journal.append(
-            {"op": "begin", "backup": str(backup.relative_to(persons_dir)), "folders": folders, "staging": staging.name}
+            {
+                "op": "begin",
+                "backup": str(backup.relative_to(persons_dir)),
+                "folders": folders,
+                "created": manifest.get("created", []),
+                "staging": staging.name,
+            }
         )
         try:
             # the restored copies, verified
@@ -56,8 +62,14 @@ def undo_last(
             (persons_dir / UNDO_JOURNAL).unlink(missing_ok=True)
             raise
         journal.append({"op": "staged"})
-        finish_undo(persons_dir, backup, staging, folders, journal, [])
+        finish_undo(persons_dir, backup, staging, folders, journal, [], manifest.get("created", []))
         return backup, folders
+
+
+def restored_folders(manifest: dict[str, Any]) -> list[str]:
+    """The folders a merge backed up, which its undo restores (manifests written before splits
+    existed list only the groups)."""
+    return manifest.get("backed_up") or [name for g in manifest["groups"] for name in (g["survivor"], *g["members"])]
 
 
 def nothing_to_undo(persons_dir: Path) -> MergeError:
@@ -75,19 +87,27 @@ def nothing_to_undo(persons_dir: Path) -> MergeError:
 def check_undoable(persons_dir: Path, backup: Path, manifest: dict[str, Any]) -> None:
     """``MergeError`` if restoring would drop a file added since the merge, or a folder is gone."""
     moved_in = {target for _, target, _ in manifest["moves"]}
-    for group in manifest["groups"]:
-        survivor = persons_dir / group["survivor"]
-        if not survivor.is_dir():
-            raise MergeError(f"{survivor} no longer exists; restore from {backup} by hand")
-        original = set(file_sizes(backup / group["survivor"]))
-        for name in file_sizes(survivor):
-            if name != METADATA_FILENAME and name not in original and f"{group['survivor']}/{name}" not in moved_in:
-                raise MergeError(
-                    f"{survivor.name}/{name} was added after the merge; undo would drop it, so nothing was changed"
-                )
-        for member in group["members"]:
-            if (persons_dir / member).exists() and any((persons_dir / member).iterdir()):
-                raise MergeError(f"{member} exists again and is not empty; nothing was changed")
+    removed = set(manifest.get("removed", [m for g in manifest["groups"] for m in g["members"]]))
+    for name in restored_folders(manifest):
+        folder = persons_dir / name
+        if name in removed:
+            if folder.exists() and any(folder.iterdir()):
+                raise MergeError(f"{name} exists again and is not empty; nothing was changed")
+            continue
+        if not folder.is_dir():
+            raise MergeError(f"{folder} no longer exists; restore from {backup} by hand")
+        _check_only_merged(folder, set(file_sizes(backup / name)), moved_in)
+    for name in manifest.get("created", []):
+        if (persons_dir / name).is_dir():
+            _check_only_merged(persons_dir / name, set(), moved_in)
+
+
+def _check_only_merged(folder: Path, original: set[str], moved_in: set[str]) -> None:
+    for name in file_sizes(folder):
+        if name != METADATA_FILENAME and name not in original and f"{folder.name}/{name}" not in moved_in:
+            raise MergeError(
+                f"{folder.name}/{name} was added after the merge; undo would drop it, so nothing was changed"
+            )
 
 
 def finish_undo(
@@ -97,11 +117,14 @@ def finish_undo(
     folders: Sequence[str],
     journal: Journal,
     entries: Sequence[dict[str, Any]],
+    created: Sequence[str] = (),
 ) -> None:
-    """Swap each restored folder into place, drop the merged versions and file the journal.
-    ``entries``: the journal so far, when an interrupted undo is being finished."""
+    """Swap each restored folder into place, set aside the folders the merge created (split-off
+    parts), drop the merged versions and file the journal. ``entries``: the journal so far, when
+    an interrupted undo is being finished."""
     if "staging_removed" not in {e["op"] for e in entries}:
         _swap_in(persons_dir, staging, folders, journal)
+        _set_aside_created(persons_dir, staging, created, journal)
         # every file of the merged versions is also in the backup (checked before starting)
         shutil.rmtree(staging, ignore_errors=True)
         journal.append({"op": "staging_removed"})
@@ -111,6 +134,17 @@ def finish_undo(
     journal.append({"op": "manifest", "state": "undone"})
     journal.append({"op": "done"})
     journal.file_into(backup, "undo_journal.jsonl")
+
+
+def _set_aside_created(persons_dir: Path, staging: Path, created: Sequence[str], journal: Journal) -> None:
+    aside = staging / ".merged"
+    for name in created:
+        folder = persons_dir / name
+        if folder.exists():  # every file in it came from a backed-up folder (checked before starting)
+            aside.mkdir(parents=True, exist_ok=True)
+            os.rename(folder, aside / name)
+            journal.append({"op": "unmade", "folder": name}, f"{PREFIX}unmade")
+    fsync_dir(persons_dir)
 
 
 def _swap_in(persons_dir: Path, staging: Path, folders: Sequence[str], journal: Journal) -> None:
