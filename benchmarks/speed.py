@@ -111,7 +111,7 @@ def features(s: Settings) -> Section:
 
         import keras
 
-        preprocess = getattr(keras.applications, extractor.spec.preprocess_module).preprocess_input
+        preprocess = getattr(keras.applications, extractor.spec.keras_preprocess).preprocess_input
         extractor.model.predict(preprocess(read_image(images[0], (256, 128))[None].astype("float32")), verbose=0)
         start = time.perf_counter()
         for path in images[:naive_count]:

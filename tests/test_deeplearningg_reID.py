@@ -2,7 +2,8 @@
 
 The persons folder is built from real pedestrian crops: an exact duplicate of a folder
 must be merged; an identical pair whose tracks were visible at the same time must not.
-Different people score below 0.95 with these features, so --threshold 0.99 makes the
+Folders are compared by the mean similarity over all their pairs of crops: a copy scores
+0.72-0.74 here, different people at most 0.67, so DUPLICATE_THRESHOLD (0.70) makes the
 expected plan unambiguous.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.reliability import DUPLICATE_THRESHOLD
 from conftest import REPO, assert_clean_error, run_script, tree_hashes, unavailable
 
 
@@ -60,7 +63,7 @@ def workdir(tmp_path, labelled_crops, mobilenet_v2):
 
 
 def reid(workdir: Path, *args, weights: Path | None = None, **kwargs) -> subprocess.CompletedProcess:
-    base = ["--backbone", "mobilenetv2", "--threshold", "0.99"]
+    base = ["--backbone", "mobilenetv2", "--threshold", DUPLICATE_THRESHOLD]
     if weights is not None:
         base += ["--weights", weights]
     return run_script("deeplearningg_reID.py", *base, *args, cwd=workdir, **kwargs)
@@ -79,7 +82,7 @@ def test_dry_run_shows_the_plan_and_changes_nothing(workdir, mobilenet_v2):
     proc = reid(workdir, "--dry-run", weights=mobilenet_v2)
     assert proc.returncode == 0, proc.stderr
     assert "1. id_1 (8 crops)  <-  id_2 (8 crops)" in proc.stdout
-    assert "similarity min 1.000  mean 1.000" in proc.stdout
+    assert re.search(r"similarity min 0\.7\d\d  mean 0\.7\d\d", proc.stdout)  # 8 views of one person
     assert "id_3" not in proc.stdout.split("Proposed merges")[1]  # co-occurring: never proposed
     assert "Dry run: nothing was changed." in proc.stdout
     assert person_files(workdir) == before
@@ -104,7 +107,7 @@ def test_a_dry_run_after_a_killed_merge_changes_nothing_and_says_what_the_next_r
             "--weights",
             str(mobilenet_v2),
             "--threshold",
-            "0.99",
+            DUPLICATE_THRESHOLD,
             "--yes",
         ],
         cwd=workdir,
@@ -159,7 +162,7 @@ def answer_at_terminal(workdir: Path, answer: str, weights: Path) -> subprocess.
                 "--backbone",
                 "mobilenetv2",
                 "--threshold",
-                "0.99",
+                DUPLICATE_THRESHOLD,
                 "--weights",
                 str(weights),
                 "--no-progress",
@@ -210,7 +213,7 @@ def test_answering_y_merges_the_duplicate_and_keeps_a_verified_backup(workdir, m
         reid_section["groups_merged"],
         reid_section["images_moved"],
         reid_section["threshold"],
-    ) == (5, 4, 1, 8, 0.99)
+    ) == (5, 4, 1, 8, float(DUPLICATE_THRESHOLD))
     merged = json.loads((persons / "id_1" / "track.json").read_text())
     assert merged["merged_from"] == ["id_2"] and len(merged["tracks"]) == 2 and len(merged["crops"]) == 16
 
@@ -238,7 +241,7 @@ def test_a_merge_killed_midway_is_finished_by_the_next_run(workdir, mobilenet_v2
             "--weights",
             str(mobilenet_v2),
             "--threshold",
-            "0.99",
+            DUPLICATE_THRESHOLD,
             "--yes",
         ],
         cwd=workdir,
@@ -362,7 +365,7 @@ def test_random_weights_warn_loudly(workdir):
         "--weights",
         "none",
         "--threshold",
-        "0.99",
+        DUPLICATE_THRESHOLD,
         cwd=workdir,
     )
     assert proc.returncode == 0, proc.stderr

@@ -25,6 +25,7 @@ import cv2
 import pytest
 
 from benchmarks.reliability import (
+    DUPLICATE_THRESHOLD,
     build_merge_workdir,
     crop_multiset,
     merge_kill_round,
@@ -319,7 +320,7 @@ def test_both_scripts_writing_status_json_at_once_lose_no_section(video, detecto
                 "--weights",
                 str(mobilenet_v2),
                 "--threshold",
-                "0.99",
+                DUPLICATE_THRESHOLD,
                 "--dry-run",
                 "--status",
                 str(status_file),

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.reliability import DUPLICATE_THRESHOLD
 from conftest import REPO, assert_clean_error, run_script, tree_hashes
 from reid.core.status import parse_status
 from reid.monitor.health import assess
@@ -50,7 +51,7 @@ def workdir(tmp_path, labelled_crops):
 
 
 def reid_args(weights: Path) -> list[str]:
-    return ["--backbone", "mobilenetv2", "--threshold", "0.99", "--weights", str(weights), "--no-progress"]
+    return ["--backbone", "mobilenetv2", "--threshold", DUPLICATE_THRESHOLD, "--weights", str(weights), "--no-progress"]
 
 
 def user_files(workdir: Path) -> dict[str, str]:

@@ -73,10 +73,14 @@ def folders(labelled_crops):
 def test_one_row_per_group_with_contact_sheets_scores_and_near_misses(folders, tmp_path):
     f = folders
     proposals = [ProposedGroup(f["id_1"], [f["id_2"]], 0.9988, 0.9988)]
-    misses = Comparison(list(f.values())).near_misses(proposals, threshold=0.99, margin=0.1)
+    misses = Comparison(list(f.values())).near_misses(proposals, threshold=0.99, margin=0.1, at_least=1)
     assert [(m.first.name, m.second.name, m.reason) for m in misses] == [
         ("id_3", "id_4", "seen at the same time in one video")
     ]
+    # with nothing close to the threshold, the most similar pairs are still shown (where the threshold sits)
+    anyway = Comparison(list(f.values())).near_misses([], threshold=0.999, margin=0.0, at_least=3)
+    assert [(m.first.name, m.second.name, m.reason) for m in anyway[:1]] == [("id_1", "id_2", "under the threshold")]
+    assert len(anyway) == 3 and [m.similarity for m in anyway] == sorted((m.similarity for m in anyway), reverse=True)
     text = render(
         proposals, misses, threshold=0.99, backbone="resnet50", persons_dir=tmp_path / "persons", folders_total=5
     )
@@ -106,7 +110,7 @@ def test_names_are_escaped_and_unreadable_crops_are_said(folders, tmp_path):
         folders_total=2,
     )
     assert "id_&lt;5&gt;" in text and "id_<5>" not in text
-    assert "no readable crop" in text and "None within 0.05 of the threshold" in text
+    assert "no readable crop" in text and "No other pair of folders to show" in text
 
 
 def test_an_empty_plan_still_makes_a_page(folders, tmp_path):
@@ -133,10 +137,11 @@ def test_the_script_writes_the_page_with_a_dry_run_and_changes_nothing(workdir, 
     assert proc.returncode == 0, proc.stderr
     assert "Review page: file://" in proc.stdout
     page = Page((workdir / "review page.html").read_text(encoding="utf-8"))
-    assert [h.split(" (")[0] for h in page.headings] == [
+    # the two groups, then the near-misses, most similar first (pairs within 0.05 under the threshold follow)
+    assert [h.split(" (")[0] for h in page.headings][:3] == [
         "1. id_1 ← id_2",
         "2. id_3 ← id_4",
-        "id_5 and id_6 1.000 seen at the same time in one video",
+        "id_5 and id_6 0.725 seen at the same time in one video",  # copies: 8 views, each pair of crops
     ]
     assert tree_hashes(workdir / "persons") == before
     assert (workdir / "review page.html").stat().st_mode & 0o044  # others may read it, as with any file

@@ -161,6 +161,13 @@ class IdAllocator:
         self.persons_dir = Path(persons_dir)
         self.counter_path = self.persons_dir / ID_COUNTER_FILENAME
 
+    def reserve(self) -> int:
+        """Allocate an id without creating its folder (a merge plan creates it, journaled); no
+        other allocation will hand it out."""
+        person_id, folder = self.create_folder()
+        folder.rmdir()  # the counter keeps the id taken; the plan makes the folder
+        return person_id
+
     def create_folder(self) -> tuple[int, Path]:
         """Allocate an id and create its empty folder; returns both."""
         try:

@@ -14,7 +14,6 @@ from typing import Protocol
 import numpy as np
 
 from .folders import Folder
-from .grouping import folder_embedding
 
 
 class Extractor(Protocol):
@@ -54,7 +53,7 @@ def embed_folders(
     cache: Cache,
     progress: Callable[[int, str], None] | None = None,
 ) -> dict[Path, str]:
-    """Set each folder's embedding (the normalised mean of its crops'); returns the unreadable images.
+    """Set each folder's crop vectors and their mean (see ``Folder``); returns the unreadable images.
 
     Cached crops are not decoded (and unchanged ones not even read); the rest are embedded in batches.
     """
@@ -75,8 +74,14 @@ def embed_folders(
     cache.save()
     for folder in folders:
         rows = [vectors[i] for i in folder.images if i in vectors]
-        folder.embedding = folder_embedding(np.stack(rows)) if rows else None
+        set_vectors(folder, np.stack(rows) if rows else None)
     return errors
+
+
+def set_vectors(folder: Folder, vectors: np.ndarray | None) -> None:
+    """Give ``folder`` its crop vectors (unit rows) and their mean; None when it has no readable crop."""
+    folder.vectors = None if vectors is None else np.asarray(vectors, dtype=np.float32)
+    folder.embedding = None if vectors is None else folder.vectors.astype(np.float64).mean(axis=0).astype(np.float32)
 
 
 def _embed_missing(

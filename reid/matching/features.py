@@ -1,75 +1,97 @@
-"""Deep features of person crops: TensorFlow lives here only.
+"""Deep features of person crops, whichever framework runs the network.
 
-``FeatureExtractor`` loads a Keras ImageNet backbone once (ResNet50 by default, as the
-user's README asks) with global average pooling, and embeds images in batches. Reading
-and resizing run on a background thread while the network computes the previous batch.
-Embeddings are L2-normalised, so a dot product is a cosine similarity.
+``load_extractor(config)`` builds the backbone named in the settings: a Keras ImageNet network
+(``keras_backend``, the only module that imports TensorFlow; ResNet50 by default, as the user's
+README asks) or a re-ID network run by OpenVINO (``openvino_backend``, the only module that imports
+openvino). Both embed files the same way (``BatchExtractor.embed_files``): crops are decoded and
+resized on a background thread while the network computes the previous batch, and embeddings are
+L2-normalised, so a dot product is a cosine similarity. ``model_key`` says what the embeddings depend
+on, without loading any framework, so the cache can be consulted before a network is loaded.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 
+from ..core.backbones import BACKBONES, Backbone
 from ..core.config import MatchingConfig
-from ..core.errors import InputError, ModelNotFoundError, ReidError, first_line
+from ..core.errors import InputError
 from ..core.prefetch import prefetch
 from .images import decode_image
 
-log = logging.getLogger(__name__)
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+class Extractor(Protocol):
+    """What both backends offer."""
 
+    dimension: int
 
-@dataclass(frozen=True)
-class Backbone:
-    name: str
-    builder: str  # attribute of keras.applications
-    preprocess_module: str  # keras.applications.<module>.preprocess_input
-    imagenet_file: str  # what Keras caches in $KERAS_HOME/models/
-    kwargs: tuple = ()
+    @property
+    def cache_key(self) -> str | None: ...
 
-
-BACKBONES = {
-    "resnet50": Backbone("resnet50", "ResNet50", "resnet50", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-    "mobilenetv2": Backbone(
-        "mobilenetv2",
-        "MobileNetV2",
-        "mobilenet_v2",
-        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
-        (("alpha", 1.0),),
-    ),
-    "mobilenet025": Backbone(
-        "mobilenet025", "MobileNet", "mobilenet", "mobilenet_2_5_224_tf_no_top.h5", (("alpha", 0.25),)
-    ),
-}
+    def embed_files(
+        self, paths: Sequence[Path], on_batch: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, dict[Path, str]]: ...
 
 
-def keras_models_dir() -> Path:
-    """Where Keras keeps downloaded weights: ``$KERAS_HOME/models`` (default ``~/.keras/models``)."""
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "models"
+def load_extractor(config: MatchingConfig) -> Extractor:
+    """The network of ``config.backbone`` with its weights, loaded (seconds); ``ReidError`` if it cannot be."""
+    if BACKBONES[config.backbone].kind == "openvino":
+        from .openvino_backend import OpenVinoExtractor
+
+        return OpenVinoExtractor(config)
+    from .keras_backend import KerasExtractor
+
+    return KerasExtractor(config)
 
 
-def model_key(backbone: str, weights: str, input_size: tuple[int, int]) -> str | None:
-    """What the embeddings depend on, computed without loading TensorFlow; None for random
-    weights (a new random network each run, so nothing may be reused)."""
-    if weights == "none":
-        return None
-    if weights == "imagenet":
-        cached = keras_models_dir() / BACKBONES[backbone].imagenet_file
-        identity = _file_identity(cached) if cached.is_file() else "imagenet"
+# The name callers used before the OpenVINO backbones: FeatureExtractor(config) still works.
+FeatureExtractor = load_extractor
+
+
+def model_key(
+    config: MatchingConfig | str, weights: str | None = None, input_size: tuple[int, int] | None = None
+) -> str | None:
+    """What the embeddings depend on: backbone, the weights file's identity, input size, and for OpenVINO
+    the preprocessing, arithmetic and device. None for random weights (a new network each run).
+
+    Also accepts the older form ``model_key(backbone, weights, input_size)``.
+    """
+    if isinstance(config, str):
+        height, width = input_size or (MatchingConfig.input_height, MatchingConfig.input_width)
+        config = MatchingConfig(backbone=config, weights=weights or "default", input_height=height, input_width=width)
+    return key_for(config, BACKBONES[config.backbone])
+
+
+def key_for(config: MatchingConfig, spec: Backbone) -> str | None:
+    """``model_key`` for a catalogue entry (which a test may have changed)."""
+    height, width = config.input_size
+    if spec.kind == "keras":
+        from .keras_backend import weights_identity  # no TensorFlow import: only paths
+
+        identity = weights_identity(spec, config.weights)
+        return None if identity is None else f"{spec.name}|{identity}|{height}x{width}"
+    if config.weights_file is None:  # the official files, checked against these sha256 at every load
+        identity = "sha256:" + "+".join(file.sha256 for file in spec.files)
     else:
-        identity = _file_identity(Path(weights))
-    return f"{backbone}|{identity}|{input_size[0]}x{input_size[1]}"
+        path = config.weights_file
+        identity = file_identity(path) + (f"+{file_identity(path.with_suffix('.bin'))}" if _is_ir(path) else "")
+    assert spec.preprocessing is not None
+    device = "CPU" if config.device in ("auto", "cpu") else config.device  # as openvino_backend names it
+    return (
+        f"{spec.name}|{identity}|{height}x{width}|{spec.preprocessing.describe()}|{config.inference_precision}|{device}"
+    )
 
 
-def _file_identity(path: Path) -> str:
+def _is_ir(path: Path) -> bool:
+    return path.suffix.lower() == ".xml"
+
+
+def file_identity(path: Path) -> str:
+    """A file's resolved path, size and modification time: changes when the file is replaced."""
     try:
         stat = path.stat()
     except OSError:
@@ -77,115 +99,74 @@ def _file_identity(path: Path) -> str:
     return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def read_image(path: Path, size: tuple[int, int]) -> np.ndarray:
-    """An RGB uint8 image resized to ``size`` (height, width); ``InputError`` if unreadable."""
+def load_image(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """A BGR uint8 image resized to ``size`` (height, width); ``InputError`` if unreadable."""
     import cv2
 
     image = decode_image(path)
     height, width = size
-    interpolation = cv2.INTER_AREA if image.shape[0] > height else cv2.INTER_LINEAR
-    image = cv2.resize(image, (width, height), interpolation=interpolation)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    # Person crops are tall: their height says whether they shrink (INTER_AREA) or grow (INTER_LINEAR).
+    shrinking = image.shape[0] > height
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
-class FeatureExtractor:
-    """A Keras backbone without its classifier, pooled to one vector per image."""
+def read_image(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """An RGB uint8 image resized to ``size`` (height, width); ``InputError`` if unreadable."""
+    return load_image(path, size)[:, :, ::-1]
 
-    def __init__(self, config: MatchingConfig) -> None:
-        self.spec = BACKBONES[config.backbone]
-        self.weights = config.weights
-        self.input_size = config.input_size
-        self.batch_size = config.batch_size
-        self.model, self._forward = self._build()
-        self.dimension = int(self.model.output_shape[-1])
 
-    @property
-    def cache_key(self) -> str | None:
-        return model_key(self.spec.name, self.weights, self.input_size)
+class BatchExtractor:
+    """Embeds files in batches; a backend supplies ``_collate`` (images -> network input, run on the
+    reading thread) and ``_infer`` (network input -> L2-normalised embeddings)."""
 
-    def _build(self) -> tuple[Any, Callable[[Any], Any]]:  # the Keras model, its tf.function
-        import tensorflow as tf
-        from tensorflow import keras
+    dimension: int
+    batch_size: int
+    input_size: tuple[int, int]
 
-        builder = getattr(keras.applications, self.spec.builder)
-        preprocess = getattr(keras.applications, self.spec.preprocess_module).preprocess_input
-        shape = (*self.input_size, 3)
-        weights = self._weights_argument()
-        try:
-            model = builder(
-                include_top=False, weights=weights, input_shape=shape, pooling="avg", **dict(self.spec.kwargs)
-            )
-        except (OSError, ValueError) as exc:
-            if self.weights == "imagenet":
-                raise self._imagenet_missing() from None
-            raise ReidError(f"cannot load weights {self.weights} into {self.spec.name}: {first_line(exc)}") from None
-        except Exception as exc:  # Keras reports a failed download with a plain Exception
-            if self.weights == "imagenet":
-                raise self._imagenet_missing() from None
-            raise ReidError(f"cannot build {self.spec.name}: {first_line(exc)}") from None
+    def _collate(self, images: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
 
-        @tf.function(input_signature=[tf.TensorSpec([None, *shape], tf.uint8)], reduce_retracing=True)
-        def forward(images: tf.Tensor) -> tf.Tensor:
-            features = model(preprocess(tf.cast(images, tf.float32)), training=False)
-            return tf.math.l2_normalize(features, axis=1)
-
-        return model, forward
-
-    def _weights_argument(self) -> str | None:
-        if self.weights == "none":
-            log.warning("RANDOM WEIGHTS (--weights none): similarities are meaningless; use this for tests only")
-            return None
-        if self.weights == "imagenet":
-            cached = keras_models_dir() / self.spec.imagenet_file
-            # Load a cached file by path: Keras would re-check its hash and, if a download then
-            # fails, delete it. A path is loaded as it is, never downloaded, never deleted.
-            return str(cached) if cached.is_file() else "imagenet"
-        path = Path(self.weights)
-        if not path.is_file():
-            raise ModelNotFoundError(f"weights file {path} not found")
-        return str(path)
-
-    def _imagenet_missing(self) -> ModelNotFoundError:
-        return ModelNotFoundError(
-            f"the ImageNet weights of {self.spec.name} are not cached and could not be downloaded (offline?): "
-            f"put {self.spec.imagenet_file} in {keras_models_dir()}/ or pass --weights PATH"
-        )
-
-    def embed(self, images: np.ndarray) -> np.ndarray:
-        """L2-normalised embeddings of a uint8 batch (N, H, W, 3) in RGB."""
-        return self._forward(images).numpy()
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def embed_files(
         self, paths: Sequence[Path], on_batch: Callable[[int], None] | None = None
     ) -> tuple[np.ndarray, dict[Path, str]]:
         """Embeddings of the readable files, in order, and an error message per unreadable file.
 
-        Returns ``(embeddings, errors)``; ``embeddings`` has one row per readable path, in the
+        Returns ``(embeddings, errors)``; ``embeddings`` (float32) has one row per readable path, in the
         order of ``paths`` with the unreadable ones left out. ``on_batch(n)`` is called after each
         batch with the number of files it covered.
         """
         rows: list[np.ndarray] = []
         errors: dict[Path, str] = {}
         for batch, covered in prefetch(self._batches(paths, errors_out=errors)):
-            if len(batch):
-                rows.append(self.embed(batch))
+            if batch is not None:
+                rows.append(self._infer(batch))
             if on_batch:
                 on_batch(covered)
         if not rows:
             return np.zeros((0, self.dimension), np.float32), errors
-        return np.concatenate(rows).astype(np.float32), errors
+        return np.concatenate(rows).astype(np.float32, copy=False), errors
 
-    def _batches(self, paths: Sequence[Path], errors_out: dict[Path, str]) -> Iterator[tuple[np.ndarray, int]]:
-        batch: list[np.ndarray] = []
+    def _batches(self, paths: Sequence[Path], errors_out: dict[Path, str]) -> Iterator[tuple[np.ndarray | None, int]]:
+        images: list[np.ndarray] = []
         covered = 0
         for path in paths:
             covered += 1
             try:
-                batch.append(read_image(path, self.input_size))
+                images.append(load_image(path, self.input_size))
             except (InputError, OSError) as exc:
                 errors_out[path] = str(exc) if isinstance(exc, InputError) else f"{path}: {exc.strerror or exc}"
-            if len(batch) == self.batch_size:
-                yield np.stack(batch), covered
-                batch, covered = [], 0
-        if batch or covered:
-            yield (np.stack(batch) if batch else np.zeros((0, *self.input_size, 3), np.uint8)), covered
+            if len(images) == self.batch_size:
+                yield self._collate(images), covered
+                images, covered = [], 0
+        if images or covered:
+            yield (self._collate(images) if images else None), covered
+
+
+def l2_normalise(rows: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (a zero row stays zero)."""
+    rows = np.asarray(rows, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.maximum(norms, np.finfo(np.float32).tiny)

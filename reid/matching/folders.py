@@ -19,11 +19,19 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Folder:
+    """A person folder: its crops, its tracks and, once embedded, its crops' unit vectors
+    (``vectors``, one row per readable crop) and their mean (``embedding``, not normalised: the
+    dot product of two folders' means is the mean similarity over all their pairs of crops,
+    which does not drift with the number of crops)."""
+
     name: str
     path: Path
     images: list[Path]
     appearances: list[Appearance] = field(default_factory=list)
     embedding: np.ndarray | None = None
+    vectors: np.ndarray | None = None
+    camera: str = ""  # the video its first track comes from: crops of one camera share a bias
+    frames: dict[str, int] = field(default_factory=dict)  # crop file name -> its frame, from track.json
 
     @property
     def sort_id(self) -> float:
@@ -44,8 +52,40 @@ def appearances_of(metadata: dict[str, Any] | None) -> list[Appearance]:
         except (KeyError, TypeError, ValueError):
             continue  # legacy or foreign metadata: no constraint from this track
         if segments:
-            found.append(Appearance(run_id, video, tuple(sorted(segments))))
+            found.append(
+                Appearance(
+                    run_id,
+                    video,
+                    tuple(sorted(segments)),
+                    _box(track.get("first_box")),
+                    _box(track.get("last_box")),
+                    _number(track.get("fps")),
+                )
+            )
     return found
+
+
+def crop_frames(metadata: dict[str, Any] | None) -> dict[str, int]:
+    """Each listed crop's frame, by file name (a folder's crops come from one video, or, once
+    merged, several: frames are then only comparable within one source)."""
+    crops = (metadata or {}).get("crops")
+    found = {}
+    for crop in crops if isinstance(crops, list) else []:
+        if isinstance(crop, dict) and isinstance(crop.get("file"), str) and isinstance(crop.get("frame"), int):
+            found[crop["file"]] = crop["frame"]
+    return found
+
+
+def _box(value: Any) -> tuple[float, float, float, float] | None:
+    try:
+        x1, y1, x2, y2 = (float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return (x1, y1, x2, y2) if x2 > x1 and y2 > y1 else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
 
 def scan_folders(persons_dir: Path) -> list[Folder]:
@@ -60,5 +100,8 @@ def scan_folders(persons_dir: Path) -> list[Folder]:
         except OSError as exc:
             log.warning("skipping %s: %s", path, exc.strerror or exc)
             continue
-        folders.append(Folder(path.name, path, images, appearances_of(read_track_metadata(path))))
+        metadata = read_track_metadata(path)
+        appearances = appearances_of(metadata)
+        camera = appearances[0].video if appearances else ""
+        folders.append(Folder(path.name, path, images, appearances, camera=camera, frames=crop_frames(metadata)))
     return folders

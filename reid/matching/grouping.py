@@ -59,11 +59,15 @@ def cosine_similarity_matrix(embeddings: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Appearance:
-    """Where one track was visible: its tracking run, its video and its runs of frames."""
+    """Where one track was visible: its tracking run, its video and its runs of frames; and, when
+    known, where it was first and last seen (boxes ``x1, y1, x2, y2``) and the video's frame rate."""
 
     run_id: str
     video: str
     segments: tuple[tuple[int, int], ...]
+    first_box: tuple[float, float, float, float] | None = None
+    last_box: tuple[float, float, float, float] | None = None
+    fps: float | None = None
 
     @property
     def first(self) -> int:

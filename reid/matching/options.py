@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..core.backbones import BACKBONES
 from ..core.cli import (
     ArgumentParser,
     Flag,
@@ -17,6 +18,8 @@ from ..core.cli import (
 )
 from ..core.config import DEFAULT_THRESHOLDS, MatchingConfig
 
+KERAS = [name for name, spec in BACKBONES.items() if spec.kind == "keras"]
+REID = [name for name, spec in BACKBONES.items() if spec.kind == "openvino"]
 THRESHOLDS = ", ".join(f"{name} {value}" for name, value in DEFAULT_THRESHOLDS.items())
 FLAGS = [
     Flag(
@@ -29,17 +32,27 @@ FLAGS = [
     Flag(
         "--backbone",
         "backbone",
-        "network for the features; the MobileNets are several times faster than resnet50",
-        choices=sorted(DEFAULT_THRESHOLDS),
+        f"network for the features: ImageNet classifiers run by Keras ({', '.join(KERAS)}), or networks trained "
+        f"to tell people apart, run by OpenVINO ({', '.join(REID)}), far more accurate (see README)",
+        choices=list(BACKBONES),
     ),
     Flag(
         "--weights",
         "weights",
-        "'imagenet' (Keras' cache, downloaded when missing), a local weights file for the "
-        "backbone, or 'none' for random weights (tests only)",
-        "imagenet|PATH|none",
+        "'default': the backbone's official weights (Keras' ImageNet file, or the re-ID model's file, downloaded "
+        "into $REID_MODELS or ~/.cache/reid/models and checked against its sha256; 'imagenet' is the Keras "
+        "backbones' older name for it); a local file (an OpenVINO .xml with its .bin beside it, or an .onnx, for "
+        "the re-ID backbones); or 'none' for random weights (Keras, tests only)",
+        "default|PATH|none",
     ),
     Flag("--batch-size", "batch_size", "images per forward pass", "N"),
+    Flag(
+        "--device",
+        "device",
+        "where the network runs: auto (a GPU when TensorFlow finds CUDA; OpenVINO's CPU), cpu, cuda, cuda:N "
+        "(Keras backbones), or an OpenVINO device such as GPU",
+        "DEVICE",
+    ),
 ]
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
 from .folders import Folder
-from .grouping import cannot_link_pairs, choose_survivor, group_folders, group_similarity
+from .grouping import cannot_link_pairs, choose_survivor, group_similarity
+from .linking import group_with_links
+from .motion import MotionEvidence, motion_evidence
 from .neighbours import nearest_neighbour_pairs
 
 
@@ -19,6 +21,7 @@ class ProposedGroup:
     members: list[Folder]
     min_similarity: float
     mean_similarity: float
+    evidence: list[str] = field(default_factory=list)  # continuations that helped (where and when)
 
     @property
     def folders(self) -> list[Folder]:
@@ -36,25 +39,44 @@ class NearMiss:
 
 
 class Comparison:
-    """The folders that have an embedding, compared once: their matrix and which pairs can never
-    be one person (seen at the same time); then grouped at any threshold."""
+    """The folders that have an embedding, compared once: their crops' mean similarities, which
+    pairs can never be one person (seen in the same frame, or too far apart too soon after) and
+    which continue one another (``motion.py``); then grouped at any threshold."""
 
-    def __init__(self, folders: Sequence[Folder]) -> None:
+    def __init__(self, folders: Sequence[Folder], use_motion: bool = True) -> None:
         self.folders = [f for f in folders if f.embedding is not None]
+        self.use_motion = use_motion
 
     @cached_property
     def embeddings(self) -> np.ndarray:
         return np.stack([f.embedding for f in self.folders]) if self.folders else np.zeros((0, 0), np.float32)
 
     @cached_property
-    def cannot_link(self) -> set[tuple[int, int]]:
+    def motion(self) -> MotionEvidence:
+        if not self.use_motion:
+            return MotionEvidence(set(), {})
+        return motion_evidence([f.appearances for f in self.folders])
+
+    @cached_property
+    def seen_together(self) -> set[tuple[int, int]]:
         return cannot_link_pairs([f.appearances for f in self.folders])
 
+    @cached_property
+    def cannot_link(self) -> set[tuple[int, int]]:
+        return self.seen_together | self.motion.vetoes
+
+    @cached_property
+    def crop_counts(self) -> list[int]:
+        return [len(f.vectors) if f.vectors is not None else 1 for f in self.folders]
+
     def groups(self, threshold: float) -> list[list[int]]:
-        """Groups of indices into ``folders`` (two or more each) to merge at ``threshold``."""
+        """Groups of indices into ``folders`` (two or more each) to merge at ``threshold``: by
+        average linkage over all pairs of crops, so that neither a folder's size nor a chain of
+        look-alikes decides."""
         if len(self.folders) < 2:
             return []
-        return group_folders(self.embeddings, threshold, self.cannot_link)
+        continuations = self.motion.continuations
+        return group_with_links(self.embeddings, self.crop_counts, threshold, self.cannot_link, continuations)
 
     def proposals(self, threshold: float) -> list[ProposedGroup]:
         """The groups as merge proposals: the survivor (most crops, then the lowest id) and its members."""
@@ -65,34 +87,53 @@ class Comparison:
             survivor = choose_survivor(group, counts, ids)
             low, mean = group_similarity(self.embeddings, group)
             members = sorted((self.folders[i] for i in group if i != survivor), key=lambda f: (f.sort_id, f.name))
-            proposals.append(ProposedGroup(self.folders[survivor], members, low, mean))
+            proposals.append(ProposedGroup(self.folders[survivor], members, low, mean, self._evidence(group)))
         return proposals
 
+    def _evidence(self, group: Sequence[int]) -> list[str]:
+        found = []
+        for (i, j), step in sorted(self.motion.continuations.items()):
+            if i in group and j in group:
+                first, later = sorted((self.folders[i], self.folders[j]), key=lambda f: f.appearances[0].first)
+                found.append(f"{later.name} continues {first.name}: it {step.describe()}")
+        return found
+
     def near_misses(
-        self, proposals: Sequence[ProposedGroup], threshold: float, margin: float = 0.05, limit: int = 20
+        self,
+        proposals: Sequence[ProposedGroup],
+        threshold: float,
+        margin: float = 0.05,
+        limit: int = 20,
+        at_least: int = 5,
     ) -> list[NearMiss]:
         """The most similar pairs of folders that will not be merged together, most similar first:
-        pairs just under the threshold, and pairs over it kept apart (seen at the same time, or
-        closer to each other than to the rest of a group)."""
+        pairs just under the threshold, pairs over it kept apart (seen at the same time, too far
+        apart too soon after, or closer to each other than to the rest of a group), and at least
+        ``at_least`` pairs whatever their score, so a plan without a merge still shows where the
+        threshold sits."""
         if len(self.folders) < 2:
             return []
         group_of = {f.name: number for number, group in enumerate(proposals) for f in group.folders}
-        # each folder's most similar others only: bounded however low the threshold
-        rows, cols, sims, _ = nearest_neighbour_pairs(self.embeddings, threshold - margin)
+        # each folder's most similar others only: bounded however many folders there are
+        rows, cols, sims, _ = nearest_neighbour_pairs(self.embeddings, -1.0)
         misses = []
         for i, j, similarity in zip(rows.tolist(), cols.tolist(), sims.tolist(), strict=True):
             a, b = self.folders[i], self.folders[j]
             if a.name in group_of and group_of[a.name] == group_of.get(b.name):
                 continue
-            if (i, j) in self.cannot_link:
-                reason = "seen at the same time in one video"
-            elif similarity < threshold:
-                reason = "under the threshold"
-            else:
-                reason = "over the threshold, but not with the rest of a group"
-            misses.append(NearMiss(a, b, similarity, reason))
+            misses.append(NearMiss(a, b, similarity, self._reason(i, j, similarity, threshold)))
         misses.sort(key=lambda m: (-m.similarity, m.first.name, m.second.name))
-        return misses[:limit]
+        close = [m for m in misses if m.similarity >= threshold - margin]
+        return (close if len(close) >= at_least else misses[:at_least])[:limit]
+
+    def _reason(self, i: int, j: int, similarity: float, threshold: float) -> str:
+        if (i, j) in self.seen_together:
+            return "seen at the same time in one video"
+        if (i, j) in self.motion.vetoes:
+            return "one appears too far from where the other was, too soon after, to be the same person"
+        if similarity < threshold:
+            return "under the threshold"
+        return "over the threshold, but not with the rest of a group"
 
 
 def propose_groups(folders: Sequence[Folder], threshold: float) -> list[ProposedGroup]:

@@ -21,6 +21,7 @@ from ..core.files import atomic_write_bytes
 from .folders import Folder
 from .images import decode_image
 from .proposals import NearMiss, ProposedGroup
+from .splitting import ProposedSplit, describe
 
 THUMB_HEIGHT = 112
 CROPS_PER_FOLDER = 6
@@ -91,6 +92,7 @@ def render(
     persons_dir: Path,
     folders_total: int,
     dry_run: bool = False,
+    splits: Sequence[ProposedSplit] = (),
     crops_per_folder: int = CROPS_PER_FOLDER,
 ) -> str:
     involved = sum(len(g.folders) for g in proposals)
@@ -105,8 +107,20 @@ def render(
         f"{len(proposals)} group{'' if len(proposals) == 1 else 's'} proposed ({involved} folders), "
         f"{html.escape(backbone)} features, threshold {threshold:.3f}; {now}. {_what_happens(dry_run)}</div>",
     ]
-    if not proposals:
-        parts.append("<p>No two folders are similar enough: nothing to merge.</p>")
+    if splits:
+        parts.append(
+            '<h2>Proposed splits</h2><p class="summary">A tracker sometimes hands one person\'s track to '
+            "another: these folders hold two people one after the other. The later part becomes a new "
+            "folder (and may be merged below).</p>"
+        )
+        parts += [_split_html(split, crops_per_folder) for split in splits]
+    if proposals:
+        parts.append("<h2>Proposed merges</h2>")
+    elif not splits:
+        parts.append(
+            "<p>No two folders are similar enough: nothing to merge. The most similar pairs are below, "
+            "to show where the threshold sits.</p>"
+        )
     parts += [_group_html(number, group, crops_per_folder) for number, group in enumerate(proposals, 1)]
     parts.append(_near_misses_html(misses))
     parts.append("</body></html>\n")
@@ -125,6 +139,16 @@ def _group_html(number: int, group: ProposedGroup, crops_per_folder: int) -> str
     for member in group.members:
         note = f", {_similarity(member, survivor):.3f} to {survivor.name}"
         parts.append(_folder_html(member, note, crops_per_folder))
+    parts += [f'<p class="reason">{html.escape(line)}</p>' for line in group.evidence]
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _split_html(split: ProposedSplit, crops_per_folder: int) -> str:
+    parts = [f'<div class="group split"><h3>{html.escape(describe(split))}</h3>']
+    for number, part in enumerate(split.parts):
+        note = " (stays)" if number == 0 else f", from frame {split.switch_frames[number - 1]}"
+        parts.append(_folder_html(part, note, crops_per_folder, survivor=number == 0))
     parts.append("</div>")
     return "\n".join(parts)
 
@@ -133,10 +157,10 @@ def _near_misses_html(misses: Sequence[NearMiss]) -> str:
     parts = [
         '<h2>Near-misses</h2><p class="summary">The most similar pairs that will <b>not</b> be merged '
         "together. Pairs under the threshold would merge with a lower --threshold; pairs seen at the same "
-        "time are never merged.</p>"
+        "time, or too far apart too soon after, are never merged.</p>"
     ]
     if not misses:
-        parts.append("<p>None within 0.05 of the threshold.</p>")
+        parts.append("<p>No other pair of folders to show.</p>")
     for miss in misses:
         parts.append(
             f'<div class="group near-miss"><h3>{html.escape(miss.first.name)} and '

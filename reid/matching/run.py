@@ -18,13 +18,14 @@ from ..core.cli import plural
 from ..core.config import MatchingConfig
 from ..core.errors import InputError, ModelNotFoundError, OutputError
 from ..core.lease import Lease
+from ..core.persons import IdAllocator, person_folder_name
 from ..core.status import StatusFile, utc_now_iso
-from ..merging import Group, last_merge, merge, nothing_to_undo, pending, recover, undo_last
+from ..merging import last_merge, merge, nothing_to_undo, pending, recover, undo_last
 from ..merging.faults import fault_point
 from .cache import EmbeddingCache
+from .decision import Decision, decide, plan_lines, question
 from .embedding import embed_folders
 from .folders import Folder, scan_folders
-from .proposals import Comparison, ProposedGroup
 from .status import MatchingStatus
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ def run_matching(request: MatchingRequest, confirm: Confirm | None) -> None:
             backbone=request.config.backbone,
             folders_before=len(folders),
             dry_run=request.mode == "dry-run",
+            device=request.config.device,
         )
         try:
             _compare_and_merge(request, folders, with_images, reporter, lease, confirm)
@@ -84,8 +86,8 @@ def check_request(request: MatchingRequest) -> None:
     """Mistakes that can be found before any work, so they never show as a failed stage."""
     if not request.persons_dir.is_dir():
         raise InputError(f"persons folder {request.persons_dir} does not exist: run obj_counting.py first")
-    weights = request.config.weights
-    if weights not in ("imagenet", "none") and not Path(weights).is_file():
+    weights = request.config.weights_file
+    if weights is not None and not weights.is_file():
         raise ModelNotFoundError(f"weights file {weights} not found (--weights)")
     if request.report is not None and not request.report.parent.is_dir():
         raise OutputError(f"cannot write the report {request.report}: folder {request.report.parent} does not exist")
@@ -141,19 +143,24 @@ def _compare_and_merge(
     confirm: Confirm | None,
 ) -> None:
     embed(request, with_images, reporter)
-    threshold = request.config.effective_threshold
     with reporter.step("comparing", len(with_images), "folder") as step:
-        comparison = Comparison(with_images)
-        proposals = comparison.proposals(threshold)
+        decision = decide(with_images, request.config)
         step.update(len(with_images))
-    reporter.reid.update(force=True, groups_proposed=len(proposals), errors=reporter.errors.entries)
-    show_plan(proposals, threshold, request.config.backbone)
+    reporter.reid.update(
+        force=True,
+        threshold=decision.threshold,
+        camera_normalised=decision.normalisation.applied,
+        splits_proposed=len(decision.splits),
+        groups_proposed=len(decision.proposals),
+        errors=reporter.errors.entries,
+    )
+    print("\n" + "\n".join(plan_lines(decision, request.config.backbone)))
     if request.report is not None:
-        write_review_page(request, comparison, proposals, len(folders))
-    if not proposals or not _agreed(request, proposals, reporter, confirm):
+        write_review_page(request, decision, len(folders))
+    if not decision.changes or not _agreed(request, decision, reporter, confirm):
         reporter.finish(folders_after=len(folders), groups_merged=0, images_moved=0)
         return
-    apply_merge(request, proposals, len(folders), reporter, lease)
+    apply_merge(request, decision, len(folders), reporter, lease)
 
 
 def embed(request: MatchingRequest, folders: list[Folder], reporter: MatchingStatus) -> None:
@@ -161,7 +168,7 @@ def embed(request: MatchingRequest, folders: list[Folder], reporter: MatchingSta
     from .features import FeatureExtractor, model_key  # loads TensorFlow only when the network is needed
 
     config = request.config
-    cache = EmbeddingCache(request.persons_dir, model_key(config.backbone, config.weights, config.input_size))
+    cache = EmbeddingCache(request.persons_dir, model_key(config))
     total = sum(len(f.images) for f in folders)
     with reporter.step("extracting features", total) as step:
 
@@ -185,28 +192,15 @@ def embed(request: MatchingRequest, folders: list[Folder], reporter: MatchingSta
         )
 
 
-def show_plan(proposals: Sequence[ProposedGroup], threshold: float, backbone: str) -> None:
-    if not proposals:
-        print(f"\nNo two folders are similar enough (threshold {threshold:.3f}): nothing to merge.")
-        return
-    print(f"\nProposed merges ({backbone}, threshold {threshold:.3f}):")
-    for number, group in enumerate(proposals, 1):
-        members = ", ".join(f"{f.name} ({len(f.images)} crops)" for f in group.members)
-        print(f"  {number}. {group.survivor.name} ({len(group.survivor.images)} crops)  <-  {members}")
-        print(f"     similarity min {group.min_similarity:.3f}  mean {group.mean_similarity:.3f}")
-
-
-def write_review_page(
-    request: MatchingRequest, comparison: Comparison, proposals: Sequence[ProposedGroup], folders_total: int
-) -> None:
+def write_review_page(request: MatchingRequest, decision: Decision, folders_total: int) -> None:
     from .report import write_report
 
-    threshold = request.config.effective_threshold
     write_report(
         request.report,
-        proposals,
-        comparison.near_misses(proposals, threshold),
-        threshold=threshold,
+        decision.proposals,
+        decision.comparison.near_misses(decision.proposals, decision.threshold),
+        splits=decision.splits,
+        threshold=decision.threshold,
         backbone=request.config.backbone,
         persons_dir=request.persons_dir,
         folders_total=folders_total,
@@ -215,46 +209,42 @@ def write_review_page(
     print(f"Review page: {request.report.resolve().as_uri()} (open it in a browser)")
 
 
-def _agreed(
-    request: MatchingRequest, proposals: Sequence[ProposedGroup], reporter: MatchingStatus, confirm: Confirm | None
-) -> bool:
+def _agreed(request: MatchingRequest, decision: Decision, reporter: MatchingStatus, confirm: Confirm | None) -> bool:
     if request.mode == "dry-run":
         print("Dry run: nothing was changed.")
         return False
     if request.mode == "yes":
         return True
-    involved = sum(len(g.folders) for g in proposals)
-    with reporter.waiting_for_answer(len(proposals)):
-        answer = confirm(f"Merge {plural(len(proposals), 'group')} ({involved} folders)? [y/N] ")
+    with reporter.waiting_for_answer(len(decision.proposals) + len(decision.splits)):
+        answer = confirm(question(decision))
     if not answer:
         print("Nothing was merged.")
     return answer
 
 
 def apply_merge(
-    request: MatchingRequest,
-    proposals: Sequence[ProposedGroup],
-    folders_before: int,
-    reporter: MatchingStatus,
-    lease: Lease,
+    request: MatchingRequest, decision: Decision, folders_before: int, reporter: MatchingStatus, lease: Lease
 ) -> None:
-    groups = [Group(g.survivor.name, [m.name for m in g.members]) for g in proposals]
-    involved = sum(len(g.folders) for g in proposals)
+    allocator = IdAllocator(request.persons_dir)
+    groups, splits = decision.operations(lambda: person_folder_name(allocator.reserve()))
     with reporter.phased({"backing up": "folder"}) as progress:
-        result = merge(request.persons_dir, groups, progress, lease=lease)
+        result = merge(request.persons_dir, groups, progress, lease=lease, splits=splits)
     fault_point("script:merged")  # tests: killed after the merge, before the status says so
     for message in result.errors:
         reporter.error(str(request.persons_dir), message)
-    folders_after = folders_before - result.folders_removed
-    print(
-        f"\nMerged {plural(result.groups, 'group')}: {folders_before} -> {folders_after} person folders, "
-        f"{result.files_moved} files moved."
-    )
-    print(f"Backup of the {involved} folders as they were: {result.backup}")
+    folders_after = folders_before + result.folders_created - result.folders_removed
+    done = f"Merged {plural(result.groups, 'group')}"
+    if splits:
+        done = f"Split {plural(len(splits), 'folder')}" + (
+            f" and merged {plural(result.groups, 'group')}" if groups else ""
+        )
+    print(f"\n{done}: {folders_before} -> {folders_after} person folders, {result.files_moved} files moved.")
+    print(f"Backup of the folders as they were: {result.backup}")
     print(f"Undo with: {request.undo_command}")
     reporter.finish(
         folders_after=folders_after,
         groups_merged=result.groups,
+        splits_made=len(splits),
         images_moved=result.files_moved,
         backup=str(result.backup),
     )

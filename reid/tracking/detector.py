@@ -54,15 +54,43 @@ class PersonTracker:
         self.conf = min(config.conf, TRACKER_INPUT_CONF)
         self.imgsz = config.imgsz
         self.threads = config.threads or os.cpu_count() or 1
+        self.device = _torch_device(config.device)
         self.model = _load_model(config.model, self.threads)
         self._warm_up(config.model)
+        # the detector's raw boxes of the last frame it saw, before tracking: a frame that looks just
+        # like it can give the tracker those boxes again without running the detector (see repeat)
+        self._last_boxes: Any = None
+        self.model.callbacks["on_predict_postprocess_end"].insert(0, self._remember)
+
+    def _remember(self, predictor: Any) -> None:
+        self._last_boxes = predictor.results[0].boxes.cpu().numpy()
+
+    def repeat(self, frame: np.ndarray) -> list[Detection]:
+        """Track persons in a frame that looks just like the last one the detector saw: the tracker
+        gets that frame's detections again, and runs as after any detection, without the detector."""
+        trackers = getattr(getattr(self.model, "predictor", None), "trackers", None)
+        if not trackers or self._last_boxes is None:
+            return self.update(frame)
+        tracks = trackers[0].update(self._last_boxes, frame)
+        return [Detection(int(t[4]), (t[0], t[1], t[2], t[3]), float(t[5])) for t in tracks.astype(float)]
 
     def start_video(self) -> None:
         """Forget all tracks: the next frame starts a new video with fresh track ids."""
+        self._last_boxes = None
         predictor = getattr(self.model, "predictor", None)
         if predictor is not None and hasattr(predictor, "trackers"):
             # ultralytics recreates its trackers when none are attached (persist=True only reuses them)
             del predictor.trackers
+
+    @property
+    def is_idle(self) -> bool:
+        """Whether the tracker holds no track at all, followed or lost (then a frame with nobody new
+        in it changes nothing, and the detector may skip it)."""
+        trackers = getattr(getattr(self.model, "predictor", None), "trackers", None)
+        if not trackers:
+            return True
+        tracker = trackers[0]
+        return not (getattr(tracker, "tracked_stracks", None) or getattr(tracker, "lost_stracks", None))
 
     def update(self, frame: np.ndarray) -> list[Detection]:
         """Track persons in the next frame of the current video."""
@@ -77,6 +105,7 @@ class PersonTracker:
     def _track(self, frame: np.ndarray) -> Any:  # an ultralytics Results
         return self.model.track(
             frame,
+            device=self.device,
             persist=True,
             classes=[PERSON_CLASS],
             conf=self.conf,
@@ -102,6 +131,24 @@ class PersonTracker:
         self.torch_threads = self.threads if backend in TORCH_FORMATS else 1
         torch.set_num_threads(self.torch_threads)
         self.start_video()
+
+
+def _torch_device(device: str) -> str | None:
+    """ultralytics' device argument for ``device``: None lets it choose; a CUDA device that torch
+    does not have is one clear error (ultralytics' own is pages long)."""
+    if device == "auto":
+        return None
+    if device.startswith("cuda"):
+        import torch
+
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ReidError(
+                f"--device {device}: torch sees {torch.cuda.device_count()} CUDA device(s) here; install a CUDA "
+                f"build of torch on a machine with an NVIDIA GPU, or use --device cpu"
+            )
+        return str(index)
+    return "cpu"
 
 
 def _load_model(model: str, threads: int) -> Any:  # an ultralytics YOLO

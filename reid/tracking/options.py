@@ -23,6 +23,12 @@ FLAGS = [
         "minimum detection confidence for a crop to be saved; weaker boxes still help the tracker follow a person",
     ),
     Flag("--imgsz", "imgsz", "detector input size", "PX"),
+    Flag(
+        "--device",
+        "device",
+        "where the detector runs: auto (a CUDA GPU when torch has one), cpu, cuda or cuda:N",
+        "DEVICE",
+    ),
     Flag("--threads", "threads", "CPU threads for the detector; 0 = every core", "N"),
     Flag("--max-frames", "max_frames", "process at most N frames of each video; 0 = all", "N"),
     Flag("--max-crops", "max_crops", "crops kept per person, spread over the whole track", "N"),
@@ -87,8 +93,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="track videos this persons folder has done already again (they are skipped otherwise, being "
         "known by content); their earlier folders are moved to persons/backup_before_merge/<time>-replaced/",
     )
+    parser.add_argument(
+        "--no-skip",
+        dest="skip_still_frames",
+        action="store_false",
+        help="run the detector on every frame (by default frames where no track exists and nothing moved are "
+        "skipped: the same people, found faster in footage that is often empty)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_logging_flags(parser)
     args = parser.parse_args(argv)
-    args.config = config_from_args(parser, TrackingConfig, args, FLAGS)
+    args.config = config_from_args(parser, TrackingConfig, args, FLAGS, skip_still_frames=args.skip_still_frames)
     return args

@@ -29,6 +29,7 @@ class VideoResult:
     not_confident: int = 0  # long enough, but never a box of at least --conf
     low_resolution: int = 0  # persons only ever seen small or cut off: their crops are marked
     frames: int = 0
+    skipped_frames: int = 0  # frames the detector did not need to see (no track, nothing moved)
     crops: int = 0
     person_ids: list[int] = field(default_factory=list)
     error: str | None = None
@@ -50,6 +51,7 @@ class VideoResult:
             "not_confident": self.not_confident,
             "low_resolution": self.low_resolution,
             "frames": self.frames,
+            "skipped_frames": self.skipped_frames,
             "crops": self.crops,
             "error": self.error,
             "warning": self.warning,
@@ -107,7 +109,7 @@ class RunProgress:
         self._show = None if show_progress is None else show_progress
         self.bar: tqdm | None = None
 
-    def start(self, run_id: str, persons_dir: Path, frames_total: int) -> None:
+    def start(self, run_id: str, persons_dir: Path, frames_total: int, **settings: Any) -> None:
         self.reporter.start(
             run_id=run_id,
             persons_dir=str(persons_dir),
@@ -121,6 +123,7 @@ class RunProgress:
             current_video=None,
             videos=self.videos_status(),
             errors=self.errors.entries,
+            **settings,
         )
         self.bar = tqdm(
             total=frames_total, unit="frame", disable=None if self._show is None else not self._show, dynamic_ncols=True

@@ -25,6 +25,7 @@ from ..core.errors import InputError, OutputError, ReidError
 from ..core.persons import IdAllocator, prepare_persons_dir
 from ..core.status import SectionReporter, utc_now_iso
 from .annotate import NoAnnotation, VideoAnnotator, annotator_for
+from .gate import REPEAT, SKIP, gate_for
 from .mot import MotFile, NoMotFile, mot_file_for
 from .progress import RunProgress, RunResult, VideoResult
 from .registry import VideoRegistry, covers, fingerprint, folders_of, set_aside, still_running
@@ -90,9 +91,8 @@ class TrackingRun:
         for result in (r for r in results if infos[r.video] is not None):
             fingerprints[result.video] = self._admit(result, fingerprints)
         todo = [r for r in results if fingerprints.get(r.video)]
-        progress.start(
-            self.context.run_id, self.persons_dir, sum(self._frames_to_process(infos[r.video]) for r in todo)
-        )
+        frames_total = sum(self._frames_to_process(infos[r.video]) for r in todo)
+        progress.start(self.context.run_id, self.persons_dir, frames_total, device=self.config.device)
         writer = CropWriter(self.config.jpeg_quality, self.config.write_queue_size)
         try:
             for done, result in enumerate(results, 1):
@@ -230,10 +230,11 @@ class TrackingRun:
     ) -> None:
         """The frame loop: track, choose crops, annotate, report progress."""
         self.tracker.start_video()
+        gate = gate_for(self.config.skip_still_frames, self.tracker, info.fps)
         last_checkpoint = time.monotonic()
         with FrameReader(info.path, self.config.max_frames) as reader:
             for index, frame in reader:
-                detections = self.tracker.update(frame)
+                detections = self._detect(gate.decide(frame, bool(getattr(self.tracker, "is_idle", False))), frame)
                 for detection in detections:
                     mot.add(index, detection.track_id, detection.box, detection.conf)
                 labels = [(d.box, *book.observe(index, frame, d).label) for d in detections]
@@ -248,7 +249,13 @@ class TrackingRun:
                 self.progress.frame_done(persons)
         if reader.error:
             raise InputError(f"{info.path}: {reader.error}")
+        result.skipped_frames = gate.skipped
         self._check_length(info, result)
+
+    def _detect(self, decision: str, frame: np.ndarray) -> Sequence[Any]:
+        if decision == SKIP:
+            return []
+        return self.tracker.repeat(frame) if decision == REPEAT else self.tracker.update(frame)
 
     def _record(self, result: VideoResult, book: TrackBook) -> None:
         persons = book.persons

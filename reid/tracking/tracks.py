@@ -62,6 +62,8 @@ class TrackRecord:
     crops: dict[int, dict[str, Any]] = field(default_factory=dict)
     reserved: dict[int, Candidate] = field(default_factory=dict)
     confident: bool = False  # had a box of at least --conf
+    first_box: list[float] | None = None  # where it was first and last seen: tracks that end and
+    last_box: list[float] | None = None  # start near each other may be one person (matching stage)
     dirty: bool = False
 
     def see(self, frame: int) -> None:
@@ -104,6 +106,8 @@ class TrackRecord:
             "first_time_s": round(self.first_frame / info.fps, 3),
             "last_time_s": round(self.last_frame / info.fps, 3),
             "frames_seen": self.frames_seen,
+            "first_box": self.first_box,
+            "last_box": self.last_box,
             # False when no crop was tall enough or clear of the border: its crops are marked
             "good_crops": self.has_good_crops,
             "segments": [list(segment) for segment in self.segments],
@@ -157,6 +161,9 @@ class TrackBook:
                 TrackSampler(RESERVE_CROPS, self.window),
             )
         record.see(index)
+        box = [round(float(v), 1) for v in detection.box]
+        record.first_box = record.first_box or box
+        record.last_box = box
         if detection.conf >= self.config.conf:
             record.confident = True
             self._offer(record, index, frame, detection)

@@ -1,0 +1,95 @@
+"""From embedded folders to the plan: per-camera normalisation, the threshold that goes with it,
+the folders to split, and the groups to merge, with the words that explain each to the user."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..core.backbones import BACKBONES
+from ..core.config import MatchingConfig
+from ..merging import Group, Split
+from .camera import Normalisation, normalise_per_camera
+from .folders import Folder
+from .proposals import Comparison, ProposedGroup
+from .splitting import ProposedSplit, apply_splits, describe, find_splits, is_part, part_files
+
+
+@dataclass
+class Decision:
+    threshold: float
+    normalisation: Normalisation
+    splits: list[ProposedSplit]
+    comparison: Comparison
+    proposals: list[ProposedGroup]
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.splits or self.proposals)
+
+    def operations(self, allocate: Callable[[], str]) -> tuple[list[Group], list[Split]]:
+        """The merge engine's groups and splits; ``allocate()`` names each split-off part's new folder."""
+        names = {part.name: allocate() for s in self.splits for part in s.parts if is_part(part.name)}
+        splits = [
+            Split(s.folder.name, part_files(part), names[part.name])
+            for s in self.splits
+            for part in s.parts
+            if is_part(part.name)
+        ]
+        groups = [
+            Group(names.get(g.survivor.name, g.survivor.name), [names.get(m.name, m.name) for m in g.members])
+            for g in self.proposals
+        ]
+        return groups, splits
+
+
+def decide(folders: Sequence[Folder], config: MatchingConfig, use_motion: bool = True) -> Decision:
+    """The plan for the embedded ``folders`` (their vectors are normalised in place when it applies)."""
+    readable = [f for f in folders if f.embedding is not None]
+    normalisation = normalise_per_camera(readable)
+    return decide_at(readable, config.threshold_for(normalisation.applied), normalisation, use_motion)
+
+
+def decide_at(
+    folders: Sequence[Folder], threshold: float, normalisation: Normalisation, use_motion: bool = True
+) -> Decision:
+    """The plan at ``threshold`` for folders already embedded and normalised (an evaluation sweeps it)."""
+    splits = find_splits(folders, threshold)
+    comparison = Comparison(apply_splits(folders, splits), use_motion=use_motion)
+    return Decision(threshold, normalisation, splits, comparison, comparison.proposals(threshold))
+
+
+def plan_lines(decision: Decision, backbone: str) -> list[str]:
+    """The plan as printed before the question."""
+    lines = [f"Features: {backbone}, threshold {decision.threshold:.3f}; {decision.normalisation.describe()}."]
+    if BACKBONES[backbone].kind == "keras":
+        lines.append(
+            "Note: ImageNet features are not trained to tell people apart and find few of the same people; "
+            "--backbone reid-0287, a network trained for it, finds far more (see README)."
+        )
+    if not decision.changes:
+        lines.append(f"No two folders are similar enough (threshold {decision.threshold:.3f}): nothing to merge.")
+        return lines
+    if decision.splits:
+        lines.append("Proposed splits (a track handed from one person to another):")
+        lines += [f"  - {describe(s)}" for s in decision.splits]
+    if decision.proposals:
+        lines.append("Proposed merges:")
+    for number, group in enumerate(decision.proposals, 1):
+        members = ", ".join(f"{f.name} ({len(f.images)} crops)" for f in group.members)
+        lines.append(f"  {number}. {group.survivor.name} ({len(group.survivor.images)} crops)  <-  {members}")
+        lines.append(f"     similarity min {group.min_similarity:.3f}  mean {group.mean_similarity:.3f}")
+        lines += [f"     {line}" for line in group.evidence]
+    return lines
+
+
+def question(decision: Decision) -> str:
+    parts = []
+    if decision.splits:
+        parts.append(f"split {len(decision.splits)} folder{'' if len(decision.splits) == 1 else 's'}")
+    if decision.proposals:
+        involved = sum(len(g.folders) for g in decision.proposals)
+        groups = len(decision.proposals)
+        parts.append(f"merge {groups} group{'' if groups == 1 else 's'} ({involved} folders)")
+    text = " and ".join(parts)
+    return f"{text[0].upper()}{text[1:]}? [y/N] "
