@@ -57,26 +57,9 @@ class PersonTracker:
         self.device = _torch_device(config.device)
         self.model = _load_model(config.model, self.threads)
         self._warm_up(config.model)
-        # the detector's raw boxes of the last frame it saw, before tracking: a frame that looks just
-        # like it can give the tracker those boxes again without running the detector (see repeat)
-        self._last_boxes: Any = None
-        self.model.callbacks["on_predict_postprocess_end"].insert(0, self._remember)
-
-    def _remember(self, predictor: Any) -> None:
-        self._last_boxes = predictor.results[0].boxes.cpu().numpy()
-
-    def repeat(self, frame: np.ndarray) -> list[Detection]:
-        """Track persons in a frame that looks just like the last one the detector saw: the tracker
-        gets that frame's detections again, and runs as after any detection, without the detector."""
-        trackers = getattr(getattr(self.model, "predictor", None), "trackers", None)
-        if not trackers or self._last_boxes is None:
-            return self.update(frame)
-        tracks = trackers[0].update(self._last_boxes, frame)
-        return [Detection(int(t[4]), (t[0], t[1], t[2], t[3]), float(t[5])) for t in tracks.astype(float)]
 
     def start_video(self) -> None:
         """Forget all tracks: the next frame starts a new video with fresh track ids."""
-        self._last_boxes = None
         predictor = getattr(self.model, "predictor", None)
         if predictor is not None and hasattr(predictor, "trackers"):
             # ultralytics recreates its trackers when none are attached (persist=True only reuses them)

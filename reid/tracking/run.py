@@ -232,9 +232,11 @@ class TrackingRun:
         self.tracker.start_video()
         gate = gate_for(self.config.skip_still_frames, self.tracker, info.fps)
         last_checkpoint = time.monotonic()
+        detections: Sequence[Any] = []
         with FrameReader(info.path, self.config.max_frames) as reader:
             for index, frame in reader:
-                detections = self._detect(gate.decide(frame, bool(getattr(self.tracker, "is_idle", False))), frame)
+                idle = bool(getattr(self.tracker, "is_idle", False))
+                detections = self._detect(gate.decide(frame, idle, [d.box for d in detections]), frame, detections)
                 for detection in detections:
                     mot.add(index, detection.track_id, detection.box, detection.conf)
                 labels = [(d.box, *book.observe(index, frame, d).label) for d in detections]
@@ -252,10 +254,12 @@ class TrackingRun:
         result.skipped_frames = gate.skipped
         self._check_length(info, result)
 
-    def _detect(self, decision: str, frame: np.ndarray) -> Sequence[Any]:
+    def _detect(self, decision: str, frame: np.ndarray, last: Sequence[Any]) -> Sequence[Any]:
         if decision == SKIP:
             return []
-        return self.tracker.repeat(frame) if decision == REPEAT else self.tracker.update(frame)
+        # a frame just like the last one shows the same people where they were: the tracker is not
+        # asked (it would take the frame for no motion and drift from walking people's paths)
+        return last if decision == REPEAT else self.tracker.update(frame)
 
     def _record(self, result: VideoResult, book: TrackBook) -> None:
         persons = book.persons

@@ -1,0 +1,55 @@
+"""The detector is skipped only where nothing can have changed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reid.tracking.gate import DETECT, REPEAT, SKIP, AlwaysDetect, MotionGate, gate_for
+
+PERSON = (300, 100, 340, 260)  # a box in a 640x360 frame
+
+
+def frame(person_x: int | None = None, noise: int = 0, seed: int = 0) -> np.ndarray:
+    """A grey street with (optionally) a dark person at ``person_x`` and some sensor noise."""
+    image = np.full((360, 640, 3), 128, np.uint8)
+    if noise:
+        image = np.clip(image + np.random.default_rng(seed).integers(-noise, noise + 1, image.shape), 0, 255)
+        image = image.astype(np.uint8)
+    if person_x is not None:
+        image[100:260, person_x : person_x + 40] = 30
+    return image
+
+
+def test_an_empty_still_scene_is_skipped_but_looked_at_every_second():
+    gate = MotionGate(fps=10)
+    decisions = [gate.decide(frame(noise=3, seed=k), idle=True) for k in range(25)]
+    assert decisions[0] == DETECT  # nothing to compare with yet
+    assert decisions[1:10] == [SKIP] * 9 and decisions[10] == DETECT  # at least once a second
+    assert gate.skipped == 22
+
+
+def test_someone_coming_into_view_is_detected_at_once():
+    gate = MotionGate(fps=10)
+    assert gate.decide(frame(), idle=True) == DETECT
+    assert gate.decide(frame(), idle=True) == SKIP
+    assert gate.decide(frame(person_x=600), idle=True) == DETECT  # a person at the border: pixels moved
+
+
+def test_people_standing_still_are_repeated_and_one_who_moves_is_detected():
+    gate = MotionGate(fps=10)
+    assert gate.decide(frame(person_x=300), idle=False) == DETECT
+    assert gate.decide(frame(person_x=300, noise=3), idle=False, boxes=[PERSON]) == REPEAT
+    # a small step: too few pixels of the whole frame, but many of the person's own box
+    assert gate.decide(frame(person_x=303), idle=False, boxes=[PERSON]) == DETECT
+
+
+def test_no_gate_when_asked_or_when_the_tracker_cannot_say_it_is_idle():
+    class Plain:
+        pass
+
+    class Idle:
+        is_idle = True
+
+    assert isinstance(gate_for(False, Idle(), 10.0), AlwaysDetect)
+    assert isinstance(gate_for(True, Plain(), 10.0), AlwaysDetect)
+    assert isinstance(gate_for(True, Idle(), 10.0), MotionGate)
