@@ -14,10 +14,13 @@ import pytest
 
 import conftest
 from conftest import REPO, assert_clean_error
+from reid.core.backbones import MERGE_THRESHOLDS
 from reid.evaluation import identity as ident
 from reid.evaluation.identity import Identity
-from reid.evaluation.video import FolderScore, merge_outcomes
+from reid.evaluation.video import FolderScore
+from reid.evaluation.video_merge import Variant, caused_mixing, merge_sweeps, mixing
 from reid.matching.folders import Folder
+from reid.matching.grouping import Appearance
 from reid.tracking.mot import MotRow
 
 A, B = (0.0, 0.0, 10.0, 20.0), (100.0, 0.0, 10.0, 20.0)  # two people far apart
@@ -134,7 +137,7 @@ def test_pair_truth_and_merged_identities():
 
 
 class FakeExtractor:
-    """Embeds every crop of a folder as the folder's vector (the file name's first letter)."""
+    """Embeds every crop as the vector of its file name's first letter."""
 
     vectors = {"a": [1.0, 0.0], "b": [0.99, 0.14], "c": [0.0, 1.0]}
 
@@ -143,20 +146,62 @@ class FakeExtractor:
         return out / np.linalg.norm(out, axis=1, keepdims=True), {}
 
 
-def test_merge_outcomes_relabel_the_tracks_by_group(tmp_path):
+def folder_score(tmp_path, n: int, letters: str, gt_ids: list[int], first: int) -> FolderScore:
+    """Folder id_<n>: one crop per letter, crop k at frame first + 10 k (one track, 10 fps)."""
+    files = [f"{letter}_f{first + 10 * k:06d}.jpg" for k, letter in enumerate(letters)]
+    frames = {name: first + 10 * k for k, name in enumerate(files)}
+    track = Appearance("run", "clip.mp4", ((first, first + 10 * (len(files) - 1)),), fps=10.0)
+    folder = Folder(f"id_{n}", tmp_path, [tmp_path / f for f in files], [track], camera="clip.mp4", frames=frames)
+    crops = ident.identity_of(gt_ids)
+    return FolderScore(
+        folder, n, gt_ids, crops, Identity(0, None, 0, 0), (first, first), dict(zip(files, gt_ids, strict=True))
+    )
+
+
+def test_the_plan_relabels_the_tracks_by_group(tmp_path):
     # person 1 is split into folders id_1 (frames 1-2) and id_2 (frames 3-4); id_3 is person 2
     hyp = rows({1: 1, 2: 1, 3: 2, 4: 2}, A) + rows(dict.fromkeys(range(1, 5), 3), B)
-    scored = []
-    for n, (letter, gt_id) in enumerate([("a", 1), ("b", 1), ("c", 2)], 1):
-        folder = Folder(f"id_{n}", tmp_path, [tmp_path / f"{letter}{k}.jpg" for k in range(2)])
-        scored.append(
-            FolderScore(folder, n, [gt_id] * 2, ident.identity_of([gt_id] * 2), Identity(0, None, 0, 0), (0, 0))
-        )
+    scored = [folder_score(tmp_path, 1, "aa", [1, 1], 0), folder_score(tmp_path, 2, "bb", [1, 1], 100)]
+    scored.append(folder_score(tmp_path, 3, "cc", [2, 2], 300))
     assert ident.mot_scores(GT, hyp)["num_switches"] == 1
-    low, high = merge_outcomes(scored, GT, hyp, FakeExtractor, [0.9, 0.999])
+    normalisation, (sweep,) = merge_sweeps(
+        scored, GT, hyp, FakeExtractor, [0.9], lambda applied: 0.999, normalise=False
+    )
+    low, high = sweep.rows[0], sweep.default
+    assert not normalisation.applied and high.threshold == 0.999
     assert len(low.identities) == 2 and low.pairwise == (1.0, 1.0) and low.pairs == (1, 0)
     assert (low.mot["idf1"], low.mot["num_switches"]) == (1.0, 0)
     assert len(high.identities) == 3 and high.pairwise == (1.0, 0.0) and high.mot["num_switches"] == 1
+
+
+def test_a_split_part_is_a_folder_of_its_own_and_can_join_its_person(tmp_path):
+    # id_1's track shows person 1 (crops at frames 0-20, box A), then person 2 (frames 30-50, box B): an
+    # id switch. id_2 is person 2 later on (frames 60-80). The plan splits id_1 and merges its second part
+    # with id_2: every folder is then pure and the tracks score perfectly.
+    first, second, later = (1, 11, 21), (31, 41, 51), (61, 71, 81)
+    gt = rows(dict.fromkeys(first, 1), A, first) + rows(dict.fromkeys(second + later, 2), B, second + later)
+    hyp = rows(dict.fromkeys(first, 1), A, first) + rows(dict.fromkeys(second, 1), B, second)
+    hyp += rows(dict.fromkeys(later, 2), B, later)
+    scored = [folder_score(tmp_path, 1, "aaaccc", [1, 1, 1, 2, 2, 2], 0), folder_score(tmp_path, 2, "ccc", [2] * 3, 60)]
+    before = ident.mot_scores(gt, hyp)
+    assert before["num_switches"] == 1 and ident.identity_of(scored[0].crop_ids).purity == 0.5
+    for motion in (Variant(False), Variant(True, 0.1)):
+        _, (sweep,) = merge_sweeps(scored, gt, hyp, FakeExtractor, [0.5], lambda _: 0.5, [motion], normalise=False)
+        after = sweep.default
+        assert after.splits == 1 and sorted(i.boxes for i in after.identities) == [3, 6]
+        assert all(i.purity == 1.0 and mixing(i) == 0.0 for i in after.identities)
+        assert after.pairwise == (1.0, 1.0) and after.pairs == (1, 0)
+        assert (after.mot["idf1"], after.mot["num_switches"]) == (1.0, 0)
+
+
+def test_mixing_counts_a_second_person_not_crops_on_nobody():
+    assert mixing(ident.identity_of([1, 1, 1, 2])) == 0.25 and mixing(ident.identity_of([1, 1, None, None])) == 0.0
+    pure, other, mixed = ident.identity_of([1] * 19), ident.identity_of([2] * 3), ident.identity_of([1] * 8 + [2] * 2)
+    ids = [[1] * 19, [2] * 3, [1] * 8 + [2] * 2]
+    # joining two people's folders mixes them (13% of 22 crops); a folder mixed by the tracker is not the merge's doing
+    assert caused_mixing([pure, other, mixed], ids, [0, 0, 2]) == 1
+    assert caused_mixing([pure, other, mixed], ids, [0, 1, 0]) == 0
+    assert caused_mixing([pure, ident.identity_of([2]), mixed], [[1] * 19, [2], ids[2]], [0, 0, 2]) == 0  # 1 of 20
 
 
 def run_command(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -169,13 +214,24 @@ def run_command(*args: str | Path, timeout: float = 600) -> subprocess.Completed
     )
 
 
-def test_the_command_on_a_real_clip(tmp_path, tud_clip, detector, mobilenet_v2):
+@pytest.fixture(scope="module")
+def reid_0287() -> Path:
+    model = (
+        conftest.DATA_DIR
+        / "weights/intel/person-reidentification-retail-0287/FP32/person-reidentification-retail-0287.xml"
+    )
+    if not model.is_file():
+        conftest.unavailable(f"{model} is missing: set REID_TEST_DATA to the shared data folder")
+    return model
+
+
+def test_the_command_on_a_real_clip(tmp_path, tud_clip, detector, reid_0287):
     video, gt = tud_clip
     out, keep = tmp_path / "report.md", tmp_path / "work"
     proc = run_command(
         *("--video", video, "--gt", gt, "--model", detector, "--max-frames", 60),
-        *("--backbone", "mobilenetv2", "--weights", mobilenet_v2, "--thresholds", "0.5:0.9:0.2"),
-        *("--output", out, "--keep", keep, "--quiet"),
+        *("--backbone", "reid-0287", "--weights", reid_0287, "--thresholds", "0.2:0.6:0.2"),
+        *("--compare-motion", "--link-bonus", "0,0.1", "--output", out, "--keep", keep, "--quiet"),
     )
     assert proc.returncode == 0, proc.stderr
     report = out.read_text()
@@ -185,7 +241,8 @@ def test_the_command_on_a_real_clip(tmp_path, tud_clip, detector, mobilenet_v2):
         "#### Before the merge",
         "#### Per folder",
         "#### Per GT id",
-        "#### Merge sweep",
+        "#### The merge plan",
+        "Camera: no per-camera normalisation",  # a few folders in 60 frames: the camera mean would be theirs
     ):
         assert section in report
     value = {m: v for m, v in re.findall(r"^\| ([^|]+?) \| ([^|]+?) \|", report, re.M)}
@@ -196,10 +253,22 @@ def test_the_command_on_a_real_clip(tmp_path, tud_clip, detector, mobilenet_v2):
     assert 0 <= idf1 <= 1 and mota <= 1 and switches >= 0
     coverage = float(value["coverage of GT ids visible >= 2 s"].split()[0])
     assert 0 <= coverage <= 1
-    sweep = [line for line in report.splitlines() if re.match(r"\| 0\.\d\d", line)]
-    assert len(sweep) == 4 and sweep[-1].startswith("| 0.94 (default)")  # 0.5, 0.7, 0.9, then the default
-    after = [int(line.split("|")[2]) for line in sweep[:-1]]
-    assert after == sorted(after) and after[-1] <= counted  # a higher threshold merges less
+    default = f"{MERGE_THRESHOLDS['reid-0287'].raw:.2f}"
+    plans = [line.split(" | ")[0] for line in report.splitlines() if line.startswith(("| before", "| after"))]
+    assert plans == ["| before the merge", "| after, motion evidence off"] + [
+        f"| after, motion evidence on, LINK_BONUS {bonus}" for bonus in ("0", "0.1")
+    ]
+    sweeps = report.split("##### Sweep, ")[1:]
+    assert [s.splitlines()[0] for s in sweeps] == [
+        "motion evidence off",
+        "motion evidence on, LINK_BONUS 0",
+        "motion evidence on, LINK_BONUS 0.1",
+    ]
+    for sweep in sweeps:
+        rows = [line for line in sweep.splitlines() if re.match(r"\| 0\.\d\d", line)]
+        assert len(rows) == 4 and rows[-1].startswith(f"| {default} (default)")  # 0.2, 0.4, 0.6, then the default
+        after = [int(line.split("|")[3]) for line in rows[:-1]]
+        assert after == sorted(after) and after[-1] <= counted  # a higher threshold merges less
 
 
 def test_a_missing_ground_truth_is_one_error_line(tmp_path):

@@ -280,7 +280,8 @@ def test_nearest_neighbour_pairs_are_the_candidate_pairs_when_complete():
     graph = nearest_neighbour_pairs(e, 0.75, max_neighbours=199, block_bytes=8192)
     assert graph.complete and len(i) > 100
     assert np.array_equal(graph.first, i) and np.array_equal(graph.second, j)
-    assert np.array_equal(graph.similarity, s)
+    # the same dot products, computed in other blocks: BLAS may sum them in another order
+    assert np.allclose(graph.similarity, s, atol=1e-6)
     empty = nearest_neighbour_pairs(np.zeros((0, 4), np.float32), 0.5)
     assert len(empty.first) == 0 and empty.complete
 

@@ -87,11 +87,13 @@ def test_the_catalogue_checksums_are_those_of_the_verified_copies(backbone):
 
 def test_thresholds_switch_with_camera_normalisation_unless_one_is_given():
     config = MatchingConfig(backbone="reid-0287")
-    assert (config.threshold_for(camera_normalised=True), config.threshold_for(camera_normalised=False)) == (0.30, 0.45)
-    assert config.effective_threshold == 0.45  # the default mode: raw embeddings
+    thresholds = BACKBONES["reid-0287"].thresholds
+    assert config.threshold_for(camera_normalised=True) == thresholds.camera_normalised
+    assert config.threshold_for(camera_normalised=False) == config.effective_threshold == thresholds.raw
+    assert thresholds.camera_normalised < thresholds.raw  # different scales: the threshold switches with the mode
     given = MatchingConfig(backbone="reid-0287", threshold=0.5)
     assert given.threshold_for(True) == given.threshold_for(False) == given.effective_threshold == 0.5
-    assert MatchingConfig().effective_threshold == 0.94
+    assert MatchingConfig().effective_threshold == BACKBONES["resnet50"].thresholds.raw
 
 
 @pytest.mark.parametrize(

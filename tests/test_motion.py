@@ -62,3 +62,5 @@ def test_a_continuation_links_with_less_appearance_evidence_and_never_across_a_v
     assert group_with_links(e, [1, 1, 1], 0.95, set(), {(0, 1): "continues"}) == [[0, 1]]
     assert group_with_links(e, [1, 1, 1], 0.95, {(0, 1)}, {(0, 1): "continues"}) == []
     assert link_components(e, [(0, 1)], 0.99) == [[0], [1], [2]]  # too unlike even for a continuation
+    # the bonus decides how much less appearance evidence a continuation needs (0.93 < 0.95 - 0.01)
+    assert group_with_links(e, [1, 1, 1], 0.95, set(), {(0, 1): "continues"}, link_bonus=0.01) == []

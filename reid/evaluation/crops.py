@@ -1,21 +1,24 @@
 """Measure how well the merge stage groups person folders, on any identity-labelled crops.
 
-    python -m reid.evaluation.crops --labelled DIR [--backbone resnet50] [--weights imagenet|PATH|none]
+    python -m reid.evaluation.crops --labelled DIR [--backbone reid-0287] [--weights default|PATH|none]
+        [--choose-on-half] [--seeds 0,1,2] [--no-camera-normalisation]
 
 ``DIR`` holds one folder per identity; a file name may start with a camera, ``<cam>_...``.
 Each identity's crops are cut into person folders the way tracking fragments people
 (``--fragment-size`` crops each, within each camera), so one identity becomes several
-folders within and across cameras. Then the same code as ``deeplearningg_reID.py`` embeds
-them and groups them at each threshold of a sweep, and the result is scored with pairwise
-and BCubed precision and recall (see ``scores.py``). Use it to choose ``--threshold``
-for your own cameras.
+folders within and across cameras. Then the merge stage's own code runs on them: the crops
+are embedded (``embed_folders``), each camera's mean crop embedding is subtracted when the
+pipeline would do it (``normalise_per_camera``; ``--no-camera-normalisation`` turns it off),
+and the plan is made at each threshold of a sweep (``decide_at``: splits, cannot-links and
+crop-weighted average linkage). The result is scored with pairwise and BCubed precision and
+recall (``scores.py``). ``--choose-on-half`` also chooses the threshold honestly, on half of
+the identities, and reports it on the other half and for every folder size (``calibration.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,24 +37,21 @@ from ..core.cli import (
     run_reporting_errors,
     setup_logging,
 )
-from ..core.config import DEFAULT_THRESHOLDS, IMAGE_SUFFIXES, MatchingConfig
+from ..core.config import DEFAULT_THRESHOLDS, MatchingConfig
 from ..core.errors import InputError
-from ..matching.embedding import Extractor, NoCache, embed_folders
+from ..matching.camera import Normalisation, normalise_per_camera
+from ..matching.decision import decide_at
+from ..matching.embedding import Extractor, embed_folders
 from ..matching.folders import Folder
-from ..matching.proposals import Comparison
-from .scores import Scores, labels_from_groups, score
+from ..matching.splitting import PART_MARK
+from .labelled import Fragment, cut, read_labelled
+from .labelled import fragment as fragment  # callers cut a labelled folder from here
+from .scores import Scores, score
 
 log = logging.getLogger(__name__)
 
-_CAMERA = re.compile(r"^([^_]+)_")
 REQUIRED_PRECISION = 0.99
-
-
-@dataclass(frozen=True)
-class Fragment:
-    identity: str
-    camera: str
-    images: tuple[Path, ...]
+OFF = Normalisation(False, "turned off (--no-camera-normalisation)")
 
 
 @dataclass
@@ -68,6 +68,7 @@ class Evaluation:
     fragments: list[Fragment]
     rows: list[SweepRow] = field(default_factory=list)
     default: SweepRow | None = None
+    normalisation: Normalisation = OFF
 
     @property
     def identities(self) -> int:
@@ -75,32 +76,37 @@ class Evaluation:
 
     def lowest_threshold_with_precision(self, required: float = REQUIRED_PRECISION) -> SweepRow | None:
         """The lowest swept threshold from which on every higher one keeps pairwise precision >= required."""
-        found = None
-        for row in sorted(self.rows, key=lambda r: r.threshold, reverse=True):
-            if row.scores.pairwise_precision < required:
-                break
-            found = row
-        return found
+        return precision_edge(self.rows, required)
 
 
-def fragment(labelled: Path, size: int) -> list[Fragment]:
-    """Cut each identity's crops into folders of ``size`` crops, separately per camera."""
-    labelled = Path(labelled)
-    if not labelled.is_dir():
-        raise InputError(f"{labelled} is not a folder of identity folders")
-    fragments = []
-    for identity in sorted(p for p in labelled.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        by_camera: dict[str, list[Path]] = {}
-        for image in sorted(identity.iterdir()):
-            if image.suffix.lower() in IMAGE_SUFFIXES:
-                match = _CAMERA.match(image.name)
-                by_camera.setdefault(match.group(1) if match else "-", []).append(image)
-        for camera, images in sorted(by_camera.items()):
-            for start in range(0, len(images), size):
-                fragments.append(Fragment(identity.name, camera, tuple(images[start : start + size])))
-    if len({f.identity for f in fragments}) < 2:
-        raise InputError(f"{labelled} needs at least two identity folders with images")
-    return fragments
+def precision_edge(rows: Sequence[SweepRow], required: float = REQUIRED_PRECISION) -> SweepRow | None:
+    """The lowest threshold of ``rows`` from which every higher one keeps pairwise precision >= ``required``
+    (recall falls as the threshold rises, so this is the highest-recall threshold that keeps it)."""
+    found = None
+    for row in sorted(rows, key=lambda r: r.threshold, reverse=True):
+        if row.scores.pairwise_precision < required:
+            break
+        found = row
+    return found
+
+
+class MemoryCache:
+    """Crop embeddings kept in memory by path, so one network pass serves every cut of the crops."""
+
+    def __init__(self) -> None:
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def key_for(self, path: Path) -> str | None:
+        return str(path)
+
+    def get(self, key: str) -> np.ndarray | None:
+        return self.vectors.get(key)
+
+    def put(self, key: str, vector: np.ndarray) -> None:
+        self.vectors[key] = vector
+
+    def save(self) -> None:
+        pass
 
 
 def pair_recall(truth: Sequence[str], cameras: Sequence[str], predicted: Sequence[int], across: bool) -> float:
@@ -114,74 +120,65 @@ def pair_recall(truth: Sequence[str], cameras: Sequence[str], predicted: Sequenc
     return hits / total if total else float("nan")
 
 
+class Sweep:
+    """Fragments made into person folders, embedded and (optionally) camera-normalised as the merge
+    stage does it; ``row(t)`` is the plan ``decide_at`` makes at threshold t, scored."""
+
+    def __init__(
+        self, fragments: Sequence[Fragment], load_extractor: Callable[[], Extractor], cache, normalise: bool = True
+    ) -> None:
+        folders = [
+            Folder(f"{f.identity}/{f.camera}/{n}", f.images[0].parent, list(f.images), camera=f.camera)
+            for n, f in enumerate(fragments)
+        ]
+        embed_folders(folders, load_extractor, cache)
+        kept = [(f, folder) for f, folder in zip(fragments, folders, strict=True) if folder.embedding is not None]
+        self.fragments = [f for f, _ in kept]
+        self.folders = [folder for _, folder in kept]
+        self.normalisation = normalise_per_camera(self.folders) if normalise else OFF
+        self.truth = [f.identity for f in self.fragments]
+        self.cameras = [f.camera for f in self.fragments]
+
+    def labels(self, threshold: float) -> list[int]:
+        """Each folder's group at ``threshold``: the index of its group's first folder (a split-off part
+        counts for the folder it came from; crops without frames are never split)."""
+        index = {folder.name: n for n, folder in enumerate(self.folders)}
+        labels = list(range(len(self.folders)))
+        for group in decide_at(self.folders, threshold, self.normalisation).proposals:
+            members = [index[f.name.split(PART_MARK)[0]] for f in group.folders]
+            for member in members:
+                labels[member] = min(members)
+        return labels
+
+    def row(self, threshold: float) -> SweepRow:
+        predicted = self.labels(threshold)
+        return SweepRow(
+            threshold,
+            len(set(predicted)),
+            score(self.truth, predicted),
+            pair_recall(self.truth, self.cameras, predicted, across=False),
+            pair_recall(self.truth, self.cameras, predicted, across=True),
+        )
+
+
 def evaluate(
     fragments: list[Fragment],
     load_extractor: Callable[[], Extractor],
     thresholds: Sequence[float],
-    default_threshold: float,
+    default_threshold: float | Callable[[bool], float] | None,
+    cache=None,
+    normalise: bool = True,
 ) -> Evaluation:
-    """Embed and group the fragments exactly as the merge stage does, at each threshold."""
-    folders = [
-        Folder(f"{f.identity}/{f.camera}/{n}", f.images[0].parent, list(f.images)) for n, f in enumerate(fragments)
-    ]
-    embed_folders(folders, load_extractor, NoCache())
-    kept = [
-        (fragment, folder) for fragment, folder in zip(fragments, folders, strict=True) if folder.embedding is not None
-    ]
-    comparison = Comparison([folder for _, folder in kept])
-    truth = [fragment.identity for fragment, _ in kept]
-    cameras = [fragment.camera for fragment, _ in kept]
-    result = Evaluation([fragment for fragment, _ in kept])
-
-    def row(threshold: float) -> SweepRow:
-        predicted = labels_from_groups(len(kept), comparison.groups(threshold))
-        return SweepRow(
-            threshold,
-            len(set(predicted)),
-            score(truth, predicted),
-            pair_recall(truth, cameras, predicted, across=False),
-            pair_recall(truth, cameras, predicted, across=True),
-        )
-
-    result.rows = [row(float(t)) for t in thresholds]
-    result.default = row(default_threshold)
+    """Embed and group the fragments exactly as the merge stage does, at each threshold; the default row
+    at ``default_threshold`` (a number, or a function of whether the cameras were normalised)."""
+    sweep = Sweep(fragments, load_extractor, cache if cache is not None else MemoryCache(), normalise)
+    result = Evaluation(sweep.fragments, normalisation=sweep.normalisation)
+    result.rows = [sweep.row(float(t)) for t in thresholds]
+    if callable(default_threshold):
+        default_threshold = default_threshold(sweep.normalisation.applied)
+    if default_threshold is not None:
+        result.default = sweep.row(float(default_threshold))
     return result
-
-
-def format_report(evaluation: Evaluation, title: str) -> str:
-    """A Markdown report: the sweep, the default threshold, the precision-0.99 threshold."""
-    lines = [
-        f"### {title}",
-        "",
-        f"{len(evaluation.fragments)} person folders of {evaluation.identities} identities.",
-        "",
-        "| threshold | folders after | pairwise P | pairwise R | BCubed P | BCubed R | BCubed F1 "
-        "| R within camera | R across cameras |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in [*evaluation.rows, evaluation.default]:
-        mark = " (default)" if r is evaluation.default else ""
-        s = r.scores
-        lines.append(
-            f"| {r.threshold:.2f}{mark} | {r.folders_after} | {s.pairwise_precision:.3f} "
-            f"| {s.pairwise_recall:.3f} | {s.bcubed_precision:.3f} | {s.bcubed_recall:.3f} "
-            f"| {s.bcubed_f1:.3f} | {_fmt(r.recall_within_camera)} | {_fmt(r.recall_across_cameras)} |"
-        )
-    best = evaluation.lowest_threshold_with_precision()
-    lines.append("")
-    if best is None:
-        lines.append(f"No swept threshold reaches pairwise precision {REQUIRED_PRECISION}.")
-    else:
-        note = " (it merges nothing)" if best.scores.pairwise_recall == 0 else ""
-        lines.append(
-            f"Pairwise precision stays >= {REQUIRED_PRECISION} from threshold {best.threshold:.2f} up, "
-            f"with pairwise recall {best.scores.pairwise_recall:.3f}{note}."
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _fmt(value: float) -> str:
-    return "-" if value != value else f"{value:.3f}"
 
 
 def parse_thresholds(text: str) -> list[float]:
@@ -211,19 +208,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--fragment-size", type=int, default=4, help="crops per simulated person folder (default: %(default)s)"
     )
-    parser.add_argument("--thresholds", default="0.50:0.98:0.02", help="sweep, start:stop:step (default: %(default)s)")
+    parser.add_argument("--thresholds", default="0.10:0.95:0.05", help="sweep, start:stop:step (default: %(default)s)")
+    parser.add_argument(
+        "--no-camera-normalisation",
+        action="store_true",
+        help="compare the raw embeddings (by default each camera's mean crop embedding is subtracted when every "
+        "camera has enough folders, as the merge stage does)",
+    )
+    parser.add_argument(
+        "--choose-on-half",
+        action="store_true",
+        help="choose the threshold on half of the identities, report it on the other half and per folder size",
+    )
+    parser.add_argument("--seeds", default="0", help="identity splits for --choose-on-half, e.g. 0,1,2 (default: 0)")
+    parser.add_argument(
+        "--choice-thresholds",
+        default="0.00:0.99:0.01",
+        help="the fine sweep the threshold is chosen from (default: %(default)s)",
+    )
     parser.add_argument("--output", type=Path, help="also write the Markdown report here")
     add_logging_flags(parser)
     args = parser.parse_args(argv)
     if args.fragment_size < 1:
         parser.error("--fragment-size must be at least 1")
+    try:
+        args.seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds must be integers separated by commas, not {args.seeds!r}")
     args.config = config_from_args(parser, MatchingConfig, args, FLAGS, **input_size_fields(parser, args))
     return args
 
 
 FLAGS = [
     Flag("--backbone", "backbone", "as for deeplearningg_reID.py", choices=sorted(DEFAULT_THRESHOLDS)),
-    Flag("--weights", "weights", "imagenet, PATH or none", "imagenet|PATH|none"),
+    Flag("--weights", "weights", "default, PATH or none", "default|PATH|none"),
     Flag("--batch-size", "batch_size", "images per forward pass", "N"),
 ]
 
@@ -233,17 +251,28 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose, args.quiet)
 
     def run() -> int:
-        from ..matching.features import FeatureExtractor
+        from ..matching.features import load_extractor
+        from .calibration import hold_out
+        from .crops_report import format_held_out, format_report
 
         config: MatchingConfig = args.config
         thresholds = parse_thresholds(args.thresholds)
-        fragments = fragment(args.labelled, args.fragment_size)
-        evaluation = evaluate(fragments, lambda: FeatureExtractor(config), thresholds, config.effective_threshold)
-        weights = config.weights if config.weights in ("imagenet", "none") else Path(config.weights).name
-        report = format_report(
-            evaluation,
-            f"{config.backbone}, weights {weights}, {args.labelled.name}, {args.fragment_size} crops per folder",
+        choice_thresholds = parse_thresholds(args.choice_thresholds)
+        labelled = read_labelled(args.labelled)
+        cache, normalise = MemoryCache(), not args.no_camera_normalisation
+
+        def extractor() -> Extractor:
+            return load_extractor(config)
+
+        evaluation = evaluate(
+            cut(labelled, args.fragment_size), extractor, thresholds, config.threshold_for, cache, normalise
         )
+        weights = config.weights if config.weights_file is None else config.weights_file.name
+        title = f"{config.backbone}, weights {weights}, {args.labelled.name}, {args.fragment_size} crops per folder"
+        report = format_report(evaluation, title)
+        if args.choose_on_half:
+            held = hold_out(labelled, extractor, cache, choice_thresholds, args.seeds, args.fragment_size, normalise)
+            report += "\n" + format_held_out(held)
         print(report)
         if args.output:
             args.output.write_text(report, encoding="utf-8")

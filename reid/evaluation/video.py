@@ -1,15 +1,17 @@
 """Measure the count and the identities of the pipeline on a video with MOTChallenge ground truth.
 
     python -m reid.evaluation.video --video clip.mp4 --gt gt.txt --model yolov8n_int8.tflite \\
-        --backbone mobilenetv2 --weights PATH [--thresholds 0.5:0.99:0.05] [--output report.md]
+        --backbone reid-0287 [--thresholds 0.1:0.7:0.05] [--compare-motion] [--output report.md]
 
 The video is tracked as ``obj_counting.py`` tracks it (one folder per counted person, and its
 tracks in MOTChallenge format), and the result is asked what a user of the count cares about:
 is everyone who stays at least 2 s counted (coverage), does each folder show one person
 (purity), and how often is one person split into several folders? IDF1, MOTA and ID switches
-(``motmetrics``) score the tracks box by box. Then the merge stage's own grouping (no file is
-moved) is scored at each threshold of a sweep: which folder pairs it merges rightly and wrongly,
-and the same measures after the merge. How a box is matched to a person: see ``identity.py``.
+(``motmetrics``) score the tracks box by box. Then the merge stage's real plan (``decide_at``
+after the per-camera normalisation it would apply; no file is moved) is scored at each threshold:
+its splits, the folder pairs it merges rightly and wrongly, and the same measures after it, with
+or without the motion evidence (``--no-motion``, ``--compare-motion``, ``--link-bonus``; see
+``video_merge.py``). How a box is matched to a person: see ``identity.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,15 +39,15 @@ from ..core.cli import (
 from ..core.config import MatchingConfig, TrackingConfig
 from ..core.errors import InputError
 from ..core.persons import parse_person_id, read_track_metadata
+from ..matching import linking
 from ..matching import options as matching_options
-from ..matching.embedding import Extractor, NoCache, embed_folders
+from ..matching.camera import Normalisation
 from ..matching.folders import Folder, scan_folders
-from ..matching.proposals import Comparison
 from ..tracking import options as tracking_options
-from ..tracking.mot import MotRow, read_mot, relabel
+from ..tracking.mot import MotRow, read_mot
 from . import identity as ident
 from .crops import parse_thresholds
-from .scores import labels_from_groups, pairwise_scores
+from .video_merge import MergeSweep, Outcome, Variant, merge_sweeps
 from .video_report import MIN_VISIBLE_S, format_report
 
 if TYPE_CHECKING:
@@ -64,17 +66,7 @@ class FolderScore:
     crops: ident.Identity
     boxes: ident.Identity
     span: tuple[int, int]  # first and last frame of its track (from 0)
-
-
-@dataclass
-class Outcome:
-    """The count at one point: before the merge, or after it at one threshold."""
-
-    identities: list[ident.Identity]  # per folder, or per merged group (crop level)
-    mot: dict[str, float]
-    threshold: float | None = None
-    pairwise: tuple[float, float] = (float("nan"), float("nan"))  # the merge's (precision, recall)
-    pairs: tuple[int, int] = (0, 0)  # folder pairs merged, of them with an off-GT folder
+    by_file: dict[str, int | None] = field(default_factory=dict)  # crop file name -> its GT id
 
 
 @dataclass
@@ -86,8 +78,8 @@ class VideoEvaluation:
     folders: list[FolderScore]
     before: Outcome
     tracked: dict[int, float]  # per GT id, the share of its boxes some track covers (motmetrics)
-    sweep: list[Outcome] = field(default_factory=list)
-    default: Outcome | None = None
+    normalisation: Normalisation | None = None
+    merges: list[MergeSweep] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -118,36 +110,10 @@ def score_folders(folders: Sequence[Folder], gt: list[MotRow], hypotheses: list[
         crop_ids = ident.match_boxes(gt_frames, [(c["frame"] + 1, _xywh(c["box"])) for c in crops])
         box_ids = ident.match_boxes(gt_frames, [(r.frame, (r.x, r.y, r.w, r.h)) for r in tracks.get(person_id, [])])
         span = (metadata.get("first_frame", -1), metadata.get("last_frame", -1))
-        scored.append(
-            FolderScore(folder, person_id, crop_ids, ident.identity_of(crop_ids), ident.identity_of(box_ids), span)
-        )
+        by_file = {c["file"]: gt_id for c, gt_id in zip(crops, crop_ids, strict=True)}
+        crop_identity, box_identity = ident.identity_of(crop_ids), ident.identity_of(box_ids)
+        scored.append(FolderScore(folder, person_id, crop_ids, crop_identity, box_identity, span, by_file))
     return scored
-
-
-def merge_outcomes(
-    scored: list[FolderScore],
-    gt: list[MotRow],
-    hypotheses: list[MotRow],
-    load_extractor: Callable[[], Extractor],
-    thresholds: Sequence[float],
-) -> list[Outcome]:
-    """The merge stage's grouping at each threshold, scored. Folders without an embedding (no
-    readable crop) stay alone, as they do in a real merge."""
-    folders = [s.folder for s in scored]
-    embed_folders(folders, load_extractor, NoCache())
-    comparison = Comparison(folders)
-    index = {id(folder): n for n, folder in enumerate(folders)}
-    truth = ident.pair_truth([s.crops for s in scored])
-    outcomes = []
-    for threshold in thresholds:
-        groups = [[index[id(comparison.folders[i])] for i in group] for group in comparison.groups(threshold)]
-        labels = labels_from_groups(len(scored), groups)
-        merged = ident.merged_identities([s.crop_ids for s in scored], labels)
-        mapping = {s.person_id: scored[label].person_id for s, label in zip(scored, labels, strict=True)}
-        mot = ident.mot_scores(gt, relabel(hypotheses, mapping))
-        pairs = ident.merged_pairs(labels, [s.crops for s in scored])
-        outcomes.append(Outcome(merged, mot, threshold, pairwise_scores(truth, labels), pairs))
-    return outcomes
 
 
 def evaluate(args: argparse.Namespace, work: Path) -> VideoEvaluation:
@@ -184,12 +150,18 @@ def evaluate(args: argparse.Namespace, work: Path) -> VideoEvaluation:
         tracked=ident.tracked_share(gt, hypotheses),
     )
     if scored:
-        from ..matching.features import FeatureExtractor
+        from ..matching.features import load_extractor
 
-        outcomes = merge_outcomes(
-            scored, gt, hypotheses, lambda: FeatureExtractor(matching), [*thresholds, matching.effective_threshold]
+        evaluation.normalisation, evaluation.merges = merge_sweeps(
+            scored,
+            gt,
+            hypotheses,
+            lambda: load_extractor(matching),
+            thresholds,
+            matching.threshold_for,
+            variants(args),
+            not args.no_camera_normalisation,
         )
-        evaluation.sweep, evaluation.default = outcomes[:-1], outcomes[-1]
     evaluation.seconds = {"tracking": tracked_at - started, "scoring and merge sweep": time.monotonic() - tracked_at}
     return evaluation
 
@@ -199,14 +171,30 @@ def _settings(args: argparse.Namespace, info: VideoInfo, frames: int) -> str:
     m: MatchingConfig = args.matching
     # ultralytics runs an exported model (.tflite, static .onnx) at its export size, whatever --imgsz says
     imgsz = f"imgsz {t.imgsz}" if t.model.endswith(".pt") else f"imgsz {t.imgsz} unless fixed by the export"
+    weights = m.weights_file.name if m.weights_file else m.weights
     return (
         f"video `{args.video.name}`, {frames} of {info.frame_count} frames at {info.fps:g} fps, "
         f"{info.width}x{info.height}; GT `{args.gt}`; detector `{Path(t.model).name}` ({t.tracker}, {imgsz}, "
-        f"conf {t.conf}, min-track {t.min_track_seconds:g} s and {t.min_track_frames} frames, max-crops {t.max_crops}, "
+        f"conf {t.conf}, min-track {t.min_track_seconds:g} s and {t.min_track_frames} frames, "
+        f"max-crops {t.max_crops}, "
         f"min-crop {t.min_crop_width}x{t.min_crop_height}{', edge crops kept' if t.keep_edge_crops else ''}); "
-        f"re-ID {m.backbone}, weights `{Path(m.weights).name}`, input {m.input_height}x{m.input_width}, "
-        f"default threshold {m.effective_threshold}; IoU >= {ident.MIN_IOU}"
+        f"re-ID {m.backbone}, weights `{weights}`, input {m.input_height}x{m.input_width}, "
+        f"default threshold {m.threshold_for(True)} with per-camera normalisation, {m.threshold_for(False)} "
+        f"without; IoU >= {ident.MIN_IOU}"
     )
+
+
+def variants(args: argparse.Namespace) -> list[Variant]:
+    """The plans to score: motion evidence off (``--no-motion``), on at each ``--link-bonus``, or both."""
+    on = [Variant(True, bonus) for bonus in args.link_bonus]
+    off = [Variant(False)]
+    return off if args.no_motion else off + on if args.compare_motion else on
+
+
+# The matching flags whose names the tracking flags already use (--device) are offered as --reid-<name>.
+_TRACKING_FIELDS = {flag.field for flag in tracking_options.FLAGS}
+MATCHING_FLAGS = [flag for flag in matching_options.FLAGS if flag.field not in _TRACKING_FIELDS]
+SHARED_FLAGS = [flag for flag in matching_options.FLAGS if flag.field in _TRACKING_FIELDS]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -216,20 +204,60 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--gt", type=Path, required=True, metavar="FILE", help="its MOTChallenge ground truth (frame,id,x,y,w,h,...)"
     )
     add_config_flags(parser, TrackingConfig(), tracking_options.FLAGS)
-    add_config_flags(parser, MatchingConfig(), matching_options.FLAGS)
+    add_config_flags(parser, MatchingConfig(), MATCHING_FLAGS)
+    _add_shared_flags(parser)
     add_input_size_flag(parser)
-    parser.add_argument(
-        "--thresholds", default="0.50:0.95:0.05", help="merge sweep, start:stop:step (default: %(default)s)"
-    )
+    _add_merge_flags(parser)
     parser.add_argument("--keep", type=Path, metavar="DIR", help="track into DIR (new or empty) and keep it")
     parser.add_argument("--output", type=Path, metavar="FILE", help="also write the Markdown report here")
     add_logging_flags(parser)
     args = parser.parse_args(argv)
+    try:
+        args.link_bonus = [float(x) for x in args.link_bonus.split(",")]
+    except ValueError:
+        parser.error(f"--link-bonus must be numbers separated by commas, not {args.link_bonus!r}")
     args.tracking = config_from_args(parser, TrackingConfig, args, tracking_options.FLAGS)
+    shared = {flag.field: getattr(args, f"reid_{flag.field}") for flag in SHARED_FLAGS}
     args.matching = config_from_args(
-        parser, MatchingConfig, args, matching_options.FLAGS, **input_size_fields(parser, args)
+        parser, MatchingConfig, args, MATCHING_FLAGS, **shared, **input_size_fields(parser, args)
     )
     return args
+
+
+def _add_shared_flags(parser: argparse.ArgumentParser) -> None:
+    """The re-ID flags named like a tracking flag, as --reid-<name> (the tracking one is the detector's)."""
+    for flag in SHARED_FLAGS:
+        default = getattr(MatchingConfig(), flag.field)
+        parser.add_argument(
+            f"--reid-{flag.name[2:]}",
+            dest=f"reid_{flag.field}",
+            default=default,
+            type=flag.type or type(default),
+            metavar=flag.metavar,
+            help=f"re-ID network: {flag.help} (default: %(default)s)",
+        )
+
+
+def _add_merge_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--thresholds", default="0.10:0.90:0.05", help="merge sweep, start:stop:step (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--no-camera-normalisation",
+        action="store_true",
+        help="compare raw embeddings (by default each camera's mean is subtracted when the merge stage would do it)",
+    )
+    motion = parser.add_mutually_exclusive_group()
+    motion.add_argument("--no-motion", action="store_true", help="plan without the motion evidence (motion.py)")
+    motion.add_argument(
+        "--compare-motion", action="store_true", help="score the plan both without and with the motion evidence"
+    )
+    parser.add_argument(
+        "--link-bonus",
+        default=str(linking.LINK_BONUS),
+        metavar="X[,Y...]",
+        help="LINK_BONUS values to score the motion evidence with (default: %(default)s)",
+    )
 
 
 def check_inputs(args: argparse.Namespace) -> None:
@@ -239,8 +267,8 @@ def check_inputs(args: argparse.Namespace) -> None:
             raise InputError(f"{flag} {path} is not a file")
     read_mot(args.gt)  # a malformed line is reported now
     parse_thresholds(args.thresholds)
-    weights = args.matching.weights
-    if weights not in ("imagenet", "none") and not Path(weights).is_file():
+    weights = args.matching.weights_file
+    if weights is not None and not weights.is_file():
         raise InputError(f"--weights {weights} is not a file")
     if args.keep is not None and args.keep.exists() and (not args.keep.is_dir() or any(args.keep.iterdir())):
         raise InputError(f"--keep {args.keep} must be a new or empty folder")

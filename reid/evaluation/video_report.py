@@ -7,6 +7,7 @@ import statistics
 from typing import TYPE_CHECKING
 
 from . import identity as ident
+from .video_merge import MIXING, MergeSweep, Outcome, mixing
 
 if TYPE_CHECKING:
     from .video import VideoEvaluation
@@ -33,9 +34,46 @@ def format_report(ev: VideoEvaluation, title: str) -> str:
     lines = [f"### {title}", "", f"Settings: {ev.settings}.", ""]
     lines.append("Wall time: " + ", ".join(f"{name} {s:.0f} s" for name, s in ev.seconds.items()) + ".")
     lines += ["", "#### Before the merge", "", *_before_table(ev), "", "#### Per folder", "", *_folder_table(ev)]
-    lines += ["", "#### Per GT id", "", *_gt_table(ev), "", "#### Merge sweep (no files moved)", ""]
-    lines += _sweep_table(ev) if ev.default else ["No person folder: nothing to merge."]
+    lines += ["", "#### Per GT id", "", *_gt_table(ev), "", "#### The merge plan (no files moved)", ""]
+    if not ev.merges:
+        lines.append("No person folder: nothing to merge.")
+        return "\n".join(lines) + "\n"
+    lines += [f"Camera: {ev.normalisation.describe()}." if ev.normalisation else "", "", *_summary_table(ev)]
+    for sweep in ev.merges:
+        lines += ["", f"##### Sweep, {sweep.variant.describe()}", "", *_sweep_table(ev, sweep)]
     return "\n".join(lines) + "\n"
+
+
+def _mixed(identities: list[ident.Identity]) -> str:
+    """Folders mixing two people for more than 5% of their crops, and the worst share."""
+    shares = [mixing(i) for i in identities]
+    return f"{sum(s > MIXING for s in shares)} ({max(shares, default=0.0):.0%})"
+
+
+def _summary_table(ev: VideoEvaluation) -> list[str]:
+    """Before the merge, and after the plan at the default threshold, per variant."""
+    lines = [
+        "| plan | threshold | motion evidence | folders | folders per GT id (mean / max) | merged pairs P / R "
+        f"| P / R on GT persons' folders | folders mixing > {MIXING:.0%} (worst) | of them caused by the merge "
+        f"| groups >= {ident.PURE:.0%} pure | coverage | IDF1 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    rows: list[tuple[str, str, Outcome]] = [("before the merge", "-", ev.before)]
+    for sweep in ev.merges:
+        evidence = f"{sweep.continuations} continuations, {sweep.vetoes} vetoes" if sweep.variant.motion else "off"
+        rows.append((f"after, {sweep.variant.describe()}", evidence, sweep.default))
+    for name, evidence, o in rows:
+        c = ident.count_scores(o.identities, ev.visible)
+        threshold = "-" if o.threshold is None else f"{o.threshold:.2f}"
+        pairwise = "-" if o.threshold is None else f"{_f(o.pairwise[0])} / {_f(o.pairwise[1])}"
+        on_gt = "-" if o.threshold is None else f"{_f(o.on_gt[0])} / {_f(o.on_gt[1])}"
+        caused = "-" if o.threshold is None else str(o.caused_mixing)
+        lines.append(
+            f"| {name} | {threshold} | {evidence} | {c.folders} | {_f(c.per_id[0], 2)} / {c.per_id[1]} | {pairwise} "
+            f"| {on_gt} | {_mixed(o.identities)} | {caused} | {_f(c.pure_share)} | {_f(c.coverage)} "
+            f"| {_f(o.mot['idf1'])} |"
+        )
+    return lines
 
 
 def _before_table(ev: VideoEvaluation) -> list[str]:
@@ -100,18 +138,20 @@ def _gt_table(ev: VideoEvaluation) -> list[str]:
     return lines
 
 
-def _sweep_table(ev: VideoEvaluation) -> list[str]:
+def _sweep_table(ev: VideoEvaluation, sweep: MergeSweep) -> list[str]:
     lines = [
-        "| threshold | folders after | pairs merged (off-GT) | pairwise P | pairwise R | folders per GT id "
-        f"(mean / max) | coverage | groups >= {ident.PURE:.0%} pure | IDF1 | MOTA | ID switches |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| threshold | splits | folders after | pairs merged (off-GT) | pairwise P | pairwise R | P / R on GT persons' "
+        f"folders | folders per GT id (mean / max) | coverage | groups >= {ident.PURE:.0%} pure | mixing > "
+        f"{MIXING:.0%} (worst) | caused by the merge | IDF1 | MOTA | ID switches |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for o in [*ev.sweep, ev.default]:
+    for o in [*sweep.rows, sweep.default]:
         c, (precision, recall) = ident.count_scores(o.identities, ev.visible), o.pairwise
-        mark = " (default)" if o is ev.default else ""
+        mark = " (default)" if o is sweep.default else ""
         lines.append(
-            f"| {o.threshold:.2f}{mark} | {c.folders} | {o.pairs[0]} ({o.pairs[1]}) | {_f(precision)} "
-            f"| {_f(recall)} | {_f(c.per_id[0], 2)} / {c.per_id[1]} | {_f(c.coverage)} | {_f(c.pure_share)} "
+            f"| {o.threshold:.2f}{mark} | {o.splits} | {c.folders} | {o.pairs[0]} ({o.pairs[1]}) | {_f(precision)} "
+            f"| {_f(recall)} | {_f(o.on_gt[0])} / {_f(o.on_gt[1])} | {_f(c.per_id[0], 2)} / {c.per_id[1]} "
+            f"| {_f(c.coverage)} | {_f(c.pure_share)} | {_mixed(o.identities)} | {o.caused_mixing} "
             f"| {_f(o.mot['idf1'])} | {_f(o.mot['mota'])} | {o.mot['num_switches']:.0f} |"
         )
     return lines

@@ -11,6 +11,7 @@ from ..core.config import MatchingConfig
 from ..merging import Group, Split
 from .camera import Normalisation, normalise_per_camera
 from .folders import Folder
+from .linking import LINK_BONUS
 from .proposals import Comparison, ProposedGroup
 from .splitting import ProposedSplit, apply_splits, describe, find_splits, is_part, part_files
 
@@ -51,11 +52,15 @@ def decide(folders: Sequence[Folder], config: MatchingConfig, use_motion: bool =
 
 
 def decide_at(
-    folders: Sequence[Folder], threshold: float, normalisation: Normalisation, use_motion: bool = True
+    folders: Sequence[Folder],
+    threshold: float,
+    normalisation: Normalisation,
+    use_motion: bool = True,
+    link_bonus: float = LINK_BONUS,
 ) -> Decision:
     """The plan at ``threshold`` for folders already embedded and normalised (an evaluation sweeps it)."""
     splits = find_splits(folders, threshold)
-    comparison = Comparison(apply_splits(folders, splits), use_motion=use_motion)
+    comparison = Comparison(apply_splits(folders, splits), use_motion=use_motion, link_bonus=link_bonus)
     return Decision(threshold, normalisation, splits, comparison, comparison.proposals(threshold))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from .grouping import group_folders
 
 # How much less appearance similarity a continuation needs (measured: BENCHMARKS.md, MOT clips).
-LINK_BONUS = 0.1
+LINK_BONUS = 0.05
 
 
 def link_components(

@@ -10,7 +10,7 @@ import numpy as np
 
 from .folders import Folder
 from .grouping import cannot_link_pairs, choose_survivor, group_similarity
-from .linking import group_with_links
+from .linking import LINK_BONUS, group_with_links
 from .motion import MotionEvidence, motion_evidence
 from .neighbours import nearest_neighbour_pairs
 
@@ -43,9 +43,10 @@ class Comparison:
     pairs can never be one person (seen in the same frame, or too far apart too soon after) and
     which continue one another (``motion.py``); then grouped at any threshold."""
 
-    def __init__(self, folders: Sequence[Folder], use_motion: bool = True) -> None:
+    def __init__(self, folders: Sequence[Folder], use_motion: bool = True, link_bonus: float = LINK_BONUS) -> None:
         self.folders = [f for f in folders if f.embedding is not None]
         self.use_motion = use_motion
+        self.link_bonus = link_bonus
 
     @cached_property
     def embeddings(self) -> np.ndarray:
@@ -76,7 +77,9 @@ class Comparison:
         if len(self.folders) < 2:
             return []
         continuations = self.motion.continuations
-        return group_with_links(self.embeddings, self.crop_counts, threshold, self.cannot_link, continuations)
+        return group_with_links(
+            self.embeddings, self.crop_counts, threshold, self.cannot_link, continuations, self.link_bonus
+        )
 
     def proposals(self, threshold: float) -> list[ProposedGroup]:
         """The groups as merge proposals: the survivor (most crops, then the lowest id) and its members."""

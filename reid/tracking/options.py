@@ -38,9 +38,18 @@ FLAGS = [
         "keep the best crop of each interval of this length; it grows as a track exceeds --max-crops",
         "SECONDS",
     ),
-    Flag("--min-crop-height", "min_crop_height", "skip crops shorter than this", "PX"),
-    Flag("--min-crop-width", "min_crop_width", "skip crops narrower than this", "PX"),
-    Flag("--keep-edge-crops", "keep_edge_crops", "also keep crops cut off by the frame border (skipped by default)"),
+    Flag(
+        "--min-crop-height",
+        "min_crop_height",
+        "prefer crops at least this tall; a person only ever seen smaller keeps its best small crops, marked",
+        "PX",
+    ),
+    Flag("--min-crop-width", "min_crop_width", "prefer crops at least this wide", "PX"),
+    Flag(
+        "--keep-edge-crops",
+        "keep_edge_crops",
+        "treat crops cut off by the frame border as good (by default kept, marked, only for a person never seen whole)",
+    ),
     Flag(
         "--min-track-seconds",
         "min_track_seconds",
