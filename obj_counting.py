@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from reid.core.cli import EXIT_OK, EXIT_PARTIAL, run_reporting_errors, setup_logging
+from reid.core.errors import InputError
 from reid.tracking.options import parse_args
 
 
 def track(args: argparse.Namespace) -> int:
     from reid.tracking.stage import check_result, format_summary, run_tracking
 
+    check_videos(args.videos)
     result = run_tracking(
         args.config,
         args.videos,
@@ -32,6 +35,19 @@ def track(args: argparse.Namespace) -> int:
     print(format_summary(result, args.persons))
     check_result(result)
     return EXIT_PARTIAL if result.failed else EXIT_OK
+
+
+def check_videos(videos: Path) -> None:
+    """A missing or empty videos folder: say what goes there, and offer the bundled example clip."""
+    from reid.tracking.example import no_videos_error
+    from reid.tracking.videos import find_videos
+
+    if videos.is_file():
+        return
+    try:
+        find_videos(videos)
+    except InputError as exc:
+        raise no_videos_error(videos, exc) from None
 
 
 def main(argv: list[str] | None = None) -> int:

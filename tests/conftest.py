@@ -2,16 +2,22 @@
 
 The shared data folder is found through ``REID_TEST_DATA`` (default: ``../shared/data``
 next to the repository). Tests that need it fail in CI when it is missing (CI=true), and
-are skipped with a reason elsewhere.
+are skipped with a reason elsewhere; ``scripts/get_test_data.py`` downloads it and checks
+its sha256 sums.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import pty
+import select
 import struct
 import subprocess
 import sys
+import termios
+import time
 import uuid
 import zlib
 from pathlib import Path
@@ -33,6 +39,12 @@ MOBILENET_V2 = DATA_DIR / "weights" / "mobilenet_v2_1.0_224_no_top_from_tfslim_n
 LABELLED = DATA_DIR / "reid_col780_train"
 
 
+DATA_HINT = (
+    "get the sample data with `.venv/bin/python scripts/get_test_data.py --dest DIR` and set "
+    "REID_TEST_DATA=DIR (default: ../shared/data beside the repository)"
+)
+
+
 def unavailable(reason: str) -> NoReturn:
     """Skip a test whose means are missing on a user's machine; in CI (``CI`` set), where
     ``.ci/run`` installs everything and runs as root, fail instead: a skip there hides a gap."""
@@ -44,7 +56,7 @@ def unavailable(reason: str) -> NoReturn:
 def _require(path: Path) -> Path:
     if path.exists():
         return path
-    unavailable(f"{path} is missing: set REID_TEST_DATA to the shared data folder")
+    unavailable(f"{path} is missing: {DATA_HINT}")
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +98,42 @@ def run_script(
         input=stdin,
         stdin=None if stdin is not None else subprocess.DEVNULL,
     )
+
+
+def run_in_terminal(script: str, *args: str | Path, cwd: Path, timeout: float = 600) -> tuple[int, str]:
+    """Run ``script`` with stdout and stderr on a 120-column terminal; its exit code and raw output."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / script), *map(str, args)],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "120"},
+    )
+    os.close(slave)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while True:
+        if not select.select([master], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            proc.kill()
+            raise TimeoutError(f"{script} still running after {timeout} s")
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the other end closed: the script ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    return proc.wait(timeout=timeout), b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def visible_lines(output: str) -> list[str]:
+    """The lines left on the screen: on each line, what the last carriage return left visible."""
+    lines = output.replace("\r\n", "\n").split("\n")
+    return [line.split("\r")[-1].rstrip() for line in lines if line.split("\r")[-1].strip()]
 
 
 def assert_clean_error(proc: subprocess.CompletedProcess, code: int, fragment: str) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import ReidError
+from .quiet import quiet_frameworks
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -142,6 +143,9 @@ def add_logging_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
+    """Log through ``logging`` at the level the flags ask for; third-party chatter only with ``-v``.
+    Runs before any framework is imported, so that their start-up settings take effect."""
+    quiet_frameworks(verbose)
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", force=True
@@ -153,9 +157,13 @@ def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
 
 
 def run_reporting_errors(run: Callable[[], int]) -> int:
-    """Call ``run``; turn the package's errors and Ctrl-C into one line on stderr and an exit code."""
+    """Call ``run``; turn the package's errors and Ctrl-C into one line on stderr and an exit code.
+    Log lines are written around the progress bars, not into them."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     try:
-        return run()
+        with logging_redirect_tqdm():
+            return run()
     except ReidError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_ERROR

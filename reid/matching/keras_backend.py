@@ -18,6 +18,7 @@ import numpy as np
 from ..core.backbones import BACKBONES, Backbone
 from ..core.config import MatchingConfig
 from ..core.errors import ModelNotFoundError, ReidError, first_line
+from ..core.quiet import native_noise_held_back
 from .features import BatchExtractor, file_identity, key_for
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ class KerasExtractor(BatchExtractor):
         self.input_size = config.input_size
         self.batch_size = config.batch_size
         self.device = tf_device(config.device)
-        self.model, self._forward = self._build()
+        with native_noise_held_back():  # TensorFlow's start-up lines, cuInit's on a CPU-only machine
+            self.model, self._forward = self._build()
         self.dimension = int(self.model.output_shape[-1])
 
     @property
@@ -112,7 +114,12 @@ class KerasExtractor(BatchExtractor):
         except (OSError, ValueError) as exc:
             if self.weights == "imagenet":
                 raise self._imagenet_missing() from None
-            raise ReidError(f"cannot load weights {self.weights} into {self.spec.name}: {first_line(exc)}") from None
+            from .keras_weights import backbone_hint
+
+            hint = backbone_hint(Path(self.weights), self.spec.name) if self.weights != "none" else ""
+            raise ReidError(
+                f"cannot load weights {self.weights} into {self.spec.name}: {first_line(exc).rstrip('.')}{hint}"
+            ) from None
         except Exception as exc:  # Keras reports a failed download with a plain Exception
             if self.weights == "imagenet":
                 raise self._imagenet_missing() from None

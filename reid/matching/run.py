@@ -181,7 +181,7 @@ def embed(request: MatchingRequest, folders: list[Folder], reporter: MatchingSta
         unreadable = embed_folders(folders, load_extractor, cache, step.update)
     for path, message in unreadable.items():
         reporter.error(str(path), message)
-    log.info("embedded %d images (%d from the cache)", total - len(unreadable), cache.hits)
+    log.info("embedded %s (%d from the cache)", plural(total - len(unreadable), "image"), cache.hits)
     if cache.misses == 0:
         log.info("every crop was in the cache: the network was not loaded")
     readable = [f for f in folders if f.embedding is not None]
@@ -238,7 +238,8 @@ def apply_merge(
         done = f"Split {plural(len(splits), 'folder')}" + (
             f" and merged {plural(result.groups, 'group')}" if groups else ""
         )
-    print(f"\n{done}: {folders_before} -> {folders_after} person folders, {result.files_moved} files moved.")
+    after, moved = plural(folders_after, "person folder"), plural(result.files_moved, "file")
+    print(f"\n{done}: {folders_before} -> {after}, {moved} moved.")
     print(f"Backup of the folders as they were: {result.backup}")
     print(f"Undo with: {request.undo_command}")
     reporter.finish(
@@ -270,4 +271,5 @@ def undo(request: MatchingRequest, reporter: MatchingStatus, lease: Lease) -> No
         raise
     reporter.processing.finish("done")
     reporter.reid.update(force=True, undone=str(backup), undone_at=utc_now_iso())
-    print(f"Restored {len(folders)} folders ({', '.join(folders)}) as they were before the merge, from {backup}.")
+    restored = f"{plural(len(folders), 'folder')} ({', '.join(folders)})"
+    print(f"Restored {restored} as they were before the merge, from {backup}.")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sklearn.cluster import DBSCAN
 
+from ..core.cli import plural
 from .folders import Folder
 from .grouping import Appearance
 
@@ -101,10 +102,11 @@ def part_files(part: Folder) -> list[str]:
 
 def describe(split: ProposedSplit) -> str:
     parts = ", ".join(
-        f"{len(part.images)} crops from frame {start}"
+        f"{plural(len(part.images), 'crop')} from frame {start}"
         for part, start in zip(split.parts[1:], split.switch_frames, strict=True)
     )
     return (
-        f"{split.folder.name} holds {len(split.parts)} people: it keeps its first {len(split.parts[0].images)} "
-        f"crops; {parts} become a new folder (similarity between them {split.similarity:.3f})"
+        f"{split.folder.name} holds {len(split.parts)} people: it keeps its first "
+        f"{plural(len(split.parts[0].images), 'crop')}; {parts} become a new folder "
+        f"(similarity between them {split.similarity:.3f})"
     )

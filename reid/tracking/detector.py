@@ -17,6 +17,7 @@ import numpy as np
 
 from ..core.config import TRACKERS, TrackingConfig
 from ..core.errors import ModelNotFoundError, ReidError, first_line
+from ..core.quiet import native_noise_held_back
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,9 @@ class PersonTracker:
         self.imgsz = config.imgsz
         self.threads = config.threads or os.cpu_count() or 1
         self.device = _torch_device(config.device)
-        self.model = _load_model(config.model, self.threads)
-        self._warm_up(config.model)
+        with native_noise_held_back():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" and the like
+            self.model = _load_model(config.model, self.threads)
+            self._warm_up(config.model)
 
     def start_video(self) -> None:
         """Forget all tracks: the next frame starts a new video with fresh track ids."""

@@ -106,14 +106,17 @@ def format_summary(result: RunResult, persons_dir: Path) -> str:
             lines.append(f"  {str(video.video):<{width}}  skipped: {video.note}")
             continue
         ids = f"  ({_id_range(video.person_ids)})" if video.person_ids else ""
-        lines.append(f"  {str(video.video):<{width}}  {plural(video.persons, 'person')} in {video.frames} frames{ids}")
+        lines.append(
+            f"  {str(video.video):<{width}}  {plural(video.persons, 'person')} in {plural(video.frames, 'frame')}{ids}"
+        )
         lines += [f"{indent}{line}" for line in _explain(video)]
     processed = len(result.videos) - len(result.failed) - len(result.skipped)
     fps = result.frames / result.seconds if result.seconds else 0.0
     earlier = sum(v.earlier_persons for v in result.skipped)
     lines.append(
         f"Total: {plural(result.persons, 'person')} ({plural(result.tracks, 'track')} seen) in {processed} of "
-        f"{plural(len(result.videos), 'video')} ({result.frames} frames in {result.seconds:.1f} s, {fps:.1f} fps); "
+        f"{plural(len(result.videos), 'video')} ({plural(result.frames, 'frame')} in {result.seconds:.1f} s, "
+        f"{fps:.1f} fps); "
         f"folders in {persons_dir}/"
         + (f"; {plural(earlier, 'person')} from earlier runs of the skipped videos" if earlier else "")
     )
