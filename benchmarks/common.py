@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -55,7 +56,8 @@ class Target:
     met: bool
 
     def line(self) -> str:
-        return f"- {'met' if self.met else '**not met**'}: {self.name} = {self.value:.2f} (target {self.goal})"
+        value = f"{self.value:.3f}" if abs(self.value) < 10 else f"{self.value:.1f}"
+        return f"- {'met' if self.met else '**not met**'}: {self.name} = {value} (target {self.goal})"
 
 
 @dataclass
@@ -131,3 +133,30 @@ def machine() -> str:
     except (OSError, AttributeError):
         memory = "unknown RAM"
     return f"{cpu}, {os.cpu_count()} cores, {memory}, Python {platform.python_version()}, {platform.system()}"
+
+
+def cpu_flags(cpuinfo: str | None = None) -> str:
+    """The vector extensions this CPU has (from /proc/cpuinfo): avx2, avx_vnni and every avx512 one.
+
+    >>> cpu_flags("flags : fpu avx2 avx512f avx512_bf16 sse4_2")
+    'avx2, avx512_bf16, avx512f'
+    >>> cpu_flags("flags : fpu sse4_2")
+    'no avx2, no avx512'
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return "unknown (no /proc/cpuinfo)"
+    line = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
+    flags = set(line.partition(":")[2].split())
+    avx512 = sorted(f for f in flags if f.startswith("avx512"))
+    vnni = ["avx_vnni"] if "avx_vnni" in flags else []  # INT8 dot products without AVX-512
+    return ", ".join(["avx2" if "avx2" in flags else "no avx2", *vnni, *(avx512 or ["no avx512"])])
+
+
+def gpu_note() -> str:
+    """Whether an NVIDIA GPU is visible; every figure here is the CPU's when none is."""
+    if Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi"):
+        return "an NVIDIA GPU is visible, but these benchmarks run every model on the CPU (`--device cpu`)"
+    return "none visible (no /dev/nvidia0, no nvidia-smi): no GPU was measured on this machine"

@@ -23,12 +23,14 @@ from pathlib import Path
 # (torch + TensorFlow in one process crash once triton loads).
 sys.modules.setdefault("triton", None)
 
-from . import ground_truth, quality, reliability, speed  # noqa: E402
-from .common import DEFAULT_DATA, REPO, Settings, machine  # noqa: E402
+from . import backbones, ceiling, ground_truth, quality, reliability, speed  # noqa: E402
+from .common import DEFAULT_DATA, REPO, Settings, cpu_flags, gpu_note, machine  # noqa: E402
 
 SECTIONS = {
     "tracking": speed.tracking,
+    "ceiling": ceiling.ceiling,
     "features": speed.features,
+    "openvino": backbones.openvino,
     "grouping": speed.grouping,
     "cache": speed.cache,
     "memory": quality.memory,
@@ -83,13 +85,16 @@ def main(argv: list[str] | None = None) -> int:
         f"- date: {started.strftime('%Y-%m-%d %H:%M UTC')}, "
         f"{(datetime.now(UTC) - started).total_seconds() / 60:.1f} minutes",
         f"- machine: {machine()}",
+        f"- CPU flags: {cpu_flags()} (figures from machines with other flags are not comparable)",
+        f"- GPU: {gpu_note()}",
         "",
     ]
     if set(chosen) != set(SECTIONS) and args.output.exists():
         report = update_sections(
             args.output.read_text(encoding="utf-8"),
             parts,
-            f"- updated: {started.strftime('%Y-%m-%d %H:%M UTC')}, `{command}`",
+            f"- updated: {started.strftime('%Y-%m-%d %H:%M UTC')}, `{command}` (CPU flags: {cpu_flags()}; GPU: "
+            f"{gpu_note()})",
         )
     else:
         report = "\n".join(header + parts)

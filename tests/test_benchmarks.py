@@ -6,12 +6,19 @@ import re
 import subprocess
 import sys
 
+import numpy as np
+
+from benchmarks.backbones import folder_rank1
+from benchmarks.ceiling import unfound
+from benchmarks.common import cpu_flags
 from benchmarks.run import update_sections
 from conftest import REPO
 
 SECTIONS = [
     "Tracking speed",
+    "The detector's ceiling and still-frame skipping",
     "Feature extraction speed",
+    "OpenVINO re-ID backbones",
     "Grouping time and memory",
     "Embedding cache",
     "Peak memory",
@@ -35,6 +42,7 @@ def test_quick_mode_writes_every_section_with_figures(tmp_path, video, detector,
     text = report.read_text()
     assert "FAILED" not in text
     assert "- command: `python -m benchmarks.run --quick`" in text and "- machine: " in text
+    assert "- CPU flags: " in text and "- GPU: " in text
     for title in SECTIONS:
         assert f"## {title}" in text
     # every target line carries a measured number and a verdict
@@ -65,3 +73,29 @@ def test_re_measuring_some_sections_keeps_the_others():
         "# Benchmarks\n\n- command: x\n- updated: now\n\n## Tracking speed\n\nold 1\n\n"
         "## Reliability\n\nnew 2\n\n## Extra\n\nnew 3\n"
     )
+
+
+def test_cpu_flags_name_the_vector_extensions():
+    assert cpu_flags("processor : 0\nflags : fpu avx512vl avx2 avx512f sse2\n") == "avx2, avx512f, avx512vl"
+    assert cpu_flags("flags : fpu avx sse2") == "no avx2, no avx512"
+
+
+def test_a_person_is_found_by_overlapping_boxes_of_any_person_of_the_other_run():
+    full = {1: {f: (0, 0, 10, 20) for f in range(1, 11)}, 2: {1: (50, 50, 60, 70)}}
+    # the gated run broke person 1 in two tracks and has a person of its own (3)
+    gated = {
+        5: {f: (0, 0, 10, 20) for f in range(1, 6)},
+        6: {f: (1, 0, 11, 20) for f in range(6, 11)},
+        3: {1: (90, 90, 99, 99)},
+    }
+    assert unfound(full, gated) == [2]
+    assert unfound(gated, full) == [3]
+    # found in under half of its frames is lost
+    assert unfound(full, {5: {f: (0, 0, 10, 20) for f in range(1, 5)}}) == [1, 2]
+
+
+def test_folder_rank1_compares_folder_means_across_cameras():
+    embeddings = np.array([[1, 0], [0.8, 0.6], [0, 1], [0.9, 0.1], [0.1, 0.9]], np.float32)
+    identities, cameras = ["a", "a", "b", "a", "b"], ["01", "01", "01", "02", "02"]
+    assert folder_rank1(embeddings, identities, cameras) == 1.0
+    assert folder_rank1(embeddings, ["a", "a", "b", "b", "a"], cameras) == 0.0

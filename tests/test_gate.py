@@ -43,6 +43,19 @@ def test_people_standing_still_are_repeated_and_one_who_moves_is_detected():
     assert gate.decide(frame(person_x=303), idle=False, boxes=[PERSON]) == DETECT
 
 
+def test_a_person_just_found_is_detected_again_until_the_tracker_confirms_them():
+    class Tracker:
+        has_tentative = True
+
+    tracker = Tracker()
+    gate = MotionGate(fps=10, tracker=tracker)
+    assert gate.decide(frame(person_x=300), idle=False) == DETECT
+    # standing still, not yet among the tracked boxes: the next frame must still be detected
+    assert gate.decide(frame(person_x=300), idle=False) == DETECT
+    tracker.has_tentative = False
+    assert gate.decide(frame(person_x=300), idle=False, boxes=[PERSON]) == REPEAT
+
+
 def test_no_gate_when_asked_or_when_the_tracker_cannot_say_it_is_idle():
     class Plain:
         pass

@@ -77,6 +77,15 @@ class PersonTracker:
         tracker = trackers[0]
         return not (getattr(tracker, "tracked_stracks", None) or getattr(tracker, "lost_stracks", None))
 
+    @property
+    def has_tentative(self) -> bool:
+        """Whether a track was just started and waits for a second detection to be confirmed. It is
+        not among the tracked boxes yet, so its moves go unseen: the detector must look again."""
+        trackers = getattr(getattr(self.model, "predictor", None), "trackers", None)
+        if not trackers:
+            return False
+        return any(not getattr(t, "is_activated", True) for t in getattr(trackers[0], "tracked_stracks", ()))
+
     def update(self, frame: np.ndarray) -> list[Detection]:
         """Track persons in the next frame of the current video."""
         boxes = self._track(frame).boxes

@@ -1,0 +1,50 @@
+"""The ceiling of the tracking benchmark: the detector alone, on frames already decoded and letterboxed.
+
+    python benchmarks/detector_alone.py MODEL VIDEO FRAMES
+
+Loads the detector exactly as obj_counting.py does (``reid.tracking.detector.PersonTracker``: same
+threads, same ultralytics predictor), prepares up to ``DISTINCT`` frames of VIDEO with that
+predictor's own letterbox and normalisation, then times FRAMES calls of the model itself
+(``predictor.inference``: the LiteRT interpreter behind ultralytics' AutoBackend for a .tflite
+file), cycling over the prepared frames. No decoding, no NMS, no tracker, no crops: nothing a
+tracking run could leave out. Prints ``FPS <model calls per second>``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import cv2
+
+DISTINCT = 32  # prepared frames kept in memory (5 MB each at 640 px); the model's cost does not depend on content
+
+
+def main() -> None:
+    model, video, frames = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    from reid.core.config import TrackingConfig
+    from reid.tracking.detector import PersonTracker
+
+    tracker = PersonTracker(TrackingConfig(model=model, device="cpu"))
+    capture = cv2.VideoCapture(video)
+    decoded = []
+    while len(decoded) < min(DISTINCT, frames):
+        ok, frame = capture.read()
+        if not ok:
+            break
+        decoded.append(frame)
+    capture.release()
+    if not decoded:
+        raise SystemExit(f"no frame could be read from {video}")
+    tracker.update(decoded[0])  # sets the predictor up for this frame size, as the first tracked frame does
+    predictor = tracker.model.predictor
+    inputs = [predictor.preprocess([frame]) for frame in decoded]
+    predictor.inference(inputs[0])
+    start = time.perf_counter()
+    for index in range(frames):
+        predictor.inference(inputs[index % len(inputs)])
+    print(f"FPS {frames / (time.perf_counter() - start):.3f}")
+
+
+if __name__ == "__main__":
+    main()
