@@ -10,7 +10,6 @@ sample data (``--data``, default ``$REID_TEST_DATA`` or ``../shared/data``).
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 import tempfile
@@ -22,6 +21,8 @@ from pathlib import Path
 # TensorFlow runs in this process; ultralytics only in child processes. Hide triton anyway
 # (torch + TensorFlow in one process crash once triton loads).
 sys.modules.setdefault("triton", None)
+
+from reid.core.cli import ArgumentParser  # noqa: E402
 
 from . import backbones, ceiling, ground_truth, quality, reliability, speed  # noqa: E402
 from .common import DEFAULT_DATA, REPO, Settings, cpu_flags, gpu_note, machine  # noqa: E402
@@ -42,7 +43,7 @@ SECTIONS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small inputs, a few minutes")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="sample data folder (default: %(default)s)")
     parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md", help="report (default: %(default)s)")

@@ -6,19 +6,20 @@ load on the monitor. Exits 1 if any promise broke.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import random
 import sys
 import tempfile
 from pathlib import Path
 
+from reid.core.cli import ArgumentParser
+
 from .common import DEFAULT_DATA, Settings
 from .reliability import build_merge_workdir, monitor_load, random_kills, warm_cache
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.stress", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m benchmarks.stress", description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=200, help="merges killed at random moments (default: %(default)s)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent monitor clients (default: %(default)s)")
     parser.add_argument("--requests", type=int, default=5000, help="requests per client (default: %(default)s)")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DATA_DIR, REPO, unavailable
+from conftest import DATA_DIR, DATA_HINT, REPO, unavailable
 from reid.core.backbones import MERGE_THRESHOLDS
 from reid.core.errors import InputError
 from reid.evaluation.calibration import Choice, choose, halves, hold_out
@@ -184,7 +184,7 @@ def test_parse_thresholds():
 @pytest.fixture(scope="module")
 def reid_0287() -> Path:
     if not REID_0287.is_file():
-        unavailable(f"{REID_0287} is missing: set REID_TEST_DATA to the shared data folder")
+        unavailable(f"{REID_0287} is missing: {DATA_HINT}")
     return REID_0287
 
 

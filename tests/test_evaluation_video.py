@@ -40,7 +40,7 @@ def tud_clip() -> tuple[Path, Path]:
     folder = conftest.DATA_DIR / "mot" / "tud-stadtmitte"
     video, gt = folder / "tud-stadtmitte.mp4", folder / "gt.txt"
     if not (video.is_file() and gt.is_file()):
-        conftest.unavailable(f"{folder} is missing: set REID_TEST_DATA to the shared data folder")
+        conftest.unavailable(f"{folder} is missing: {conftest.DATA_HINT}")
     return video, gt
 
 
@@ -221,7 +221,7 @@ def reid_0287() -> Path:
         / "weights/intel/person-reidentification-retail-0287/FP32/person-reidentification-retail-0287.xml"
     )
     if not model.is_file():
-        conftest.unavailable(f"{model} is missing: set REID_TEST_DATA to the shared data folder")
+        conftest.unavailable(f"{model} is missing: {conftest.DATA_HINT}")
     return model
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DATA_DIR, REPO, unavailable
+from conftest import DATA_DIR, DATA_HINT, REPO, unavailable
 from reid.core.backbones import BACKBONES, Backbone
 from reid.core.config import MatchingConfig
 from reid.matching.features import load_extractor, model_key
@@ -37,7 +37,7 @@ def weights_of(backbone: str) -> Path:
     """The shared copy of a backbone's official weights file (skipped, or failed in CI, when missing)."""
     path = WEIGHTS / FILES[backbone]
     if not path.is_file():
-        unavailable(f"{path} is missing: set REID_TEST_DATA to the shared data folder")
+        unavailable(f"{path} is missing: {DATA_HINT}")
     return path
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATA_DIR, run_script, tree_hashes, unavailable
+from conftest import DATA_DIR, DATA_HINT, run_script, tree_hashes, unavailable
 
 MODEL = (
     DATA_DIR
@@ -25,7 +25,7 @@ MODEL = (
 @pytest.fixture(scope="module")
 def reid_0287() -> Path:
     if not MODEL.exists():
-        unavailable(f"{MODEL} is missing: set REID_TEST_DATA to the shared data folder")
+        unavailable(f"{MODEL} is missing: {DATA_HINT}")
     return MODEL
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DATA_DIR, assert_clean_error, run_script, unavailable
+from conftest import DATA_DIR, DATA_HINT, assert_clean_error, run_script, unavailable
 from reid.core.backbones import BACKBONES, MERGE_THRESHOLDS, Backbone
 from reid.core.config import DEFAULT_THRESHOLDS, MatchingConfig
 from reid.core.errors import ModelNotFoundError, ReidError
@@ -40,7 +40,7 @@ OPENVINO = [name for name, spec in BACKBONES.items() if spec.kind == "openvino"]
 def shared_copy(backbone: str, name: str) -> Path:
     path = WEIGHTS / SHARED[backbone] / name
     if not path.is_file():
-        unavailable(f"{path} is missing: set REID_TEST_DATA to the shared data folder")
+        unavailable(f"{path} is missing: {DATA_HINT}")
     return path
 
 

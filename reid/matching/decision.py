@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..core.backbones import BACKBONES
+from ..core.cli import plural
 from ..core.config import MatchingConfig
 from ..merging import Group, Split
 from .camera import Normalisation, normalise_per_camera
@@ -81,8 +82,8 @@ def plan_lines(decision: Decision, backbone: str) -> list[str]:
     if decision.proposals:
         lines.append("Proposed merges:")
     for number, group in enumerate(decision.proposals, 1):
-        members = ", ".join(f"{f.name} ({len(f.images)} crops)" for f in group.members)
-        lines.append(f"  {number}. {group.survivor.name} ({len(group.survivor.images)} crops)  <-  {members}")
+        members = ", ".join(f"{f.name} ({plural(len(f.images), 'crop')})" for f in group.members)
+        lines.append(f"  {number}. {group.survivor.name} ({plural(len(group.survivor.images), 'crop')})  <-  {members}")
         lines.append(f"     similarity min {group.min_similarity:.3f}  mean {group.mean_similarity:.3f}")
         lines += [f"     {line}" for line in group.evidence]
     return lines
