@@ -10,21 +10,27 @@ Writes progress to the "counting" section of status.json. See README.md for ever
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reid.core.cli import EXIT_OK, EXIT_PARTIAL, run_reporting_errors, setup_logging
 from reid.core.errors import InputError
 from reid.tracking.options import parse_args
 
+if TYPE_CHECKING:
+    from reid.tracking.sources import Source
+
 
 def track(args: argparse.Namespace) -> int:
+    from reid.tracking.sources import parse_sources
     from reid.tracking.stage import check_result, format_summary, run_tracking
 
-    check_videos(args.videos)
+    sources = parse_sources(args.videos, args.credentials, os.environ)
+    check_videos(sources)
     result = run_tracking(
         args.config,
-        args.videos,
+        [source.path for source in sources],
         args.persons,
         args.status,
         annotated_dir=args.save_video,
@@ -37,17 +43,20 @@ def track(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if result.failed else EXIT_OK
 
 
-def check_videos(videos: Path) -> None:
+def check_videos(sources: list[Source]) -> None:
     """A missing or empty videos folder: say what goes there, and offer the bundled example clip."""
     from reid.tracking.example import no_videos_error
     from reid.tracking.videos import find_videos
 
-    if videos.is_file():
-        return
-    try:
-        find_videos(videos)
-    except InputError as exc:
-        raise no_videos_error(videos, exc) from None
+    for source in sources:
+        if source.is_live:
+            raise InputError(f"{source.label}: live sources (streams, webcams) are not supported by tracking yet")
+        if source.path.is_file():
+            continue
+        try:
+            find_videos(source.path)
+        except InputError as exc:
+            raise no_videos_error(source.path, exc) from None
 
 
 def main(argv: list[str] | None = None) -> int:

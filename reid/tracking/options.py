@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..core.cli import ArgumentParser, Flag, add_config_flags, add_folder_flags, add_logging_flags, config_from_args
-from ..core.config import DEFAULT_VIDEOS, TRACKERS, TrackingConfig
+from ..core.config import DEFAULT_VIDEOS, TRACKERS, VIDEO_SUFFIXES, TrackingConfig
+from .sources import PASSWORD_ENV, USER_ENV
 
 FLAGS = [
     Flag(
@@ -71,10 +72,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--videos",
+        action="append",
+        default=None,
+        metavar="SOURCE",
+        help="a video file (any format FFmpeg reads), or a folder searched recursively for videos "
+        f"({', '.join(VIDEO_SUFFIXES)}); repeat for several (default: {DEFAULT_VIDEOS})",
+    )
+    parser.add_argument(
+        "--credentials",
         type=Path,
-        default=DEFAULT_VIDEOS,
-        metavar="PATH",
-        help="a video file, or a folder searched recursively for videos (default: %(default)s)",
+        default=None,
+        metavar="FILE",
+        help="camera passwords, so they need not be on the command line: 'HOST[:PORT] USER:PASSWORD' lines; "
+        f"or set {PASSWORD_ENV} (and {USER_ENV} when the URL names no user)",
     )
     add_folder_flags(parser, "where person folders id_<N>/ are created", "status file shared with the other scripts")
     add_config_flags(parser, TrackingConfig(), FLAGS)
@@ -112,5 +122,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_logging_flags(parser)
     args = parser.parse_args(argv)
+    args.videos = args.videos or [str(DEFAULT_VIDEOS)]
     args.config = config_from_args(parser, TrackingConfig, args, FLAGS, skip_still_frames=args.skip_still_frames)
     return args

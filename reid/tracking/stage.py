@@ -4,6 +4,7 @@ load the detector, track every video, and leave the ``counting`` status final.""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..core.cli import plural
@@ -14,14 +15,14 @@ from ..core.persons import prepare_output_dir, prepare_persons_dir
 from ..core.status import SectionReporter, StatusFile
 from .progress import RunResult, VideoResult
 from .run import TrackingRun
-from .videos import find_videos
+from .videos import find_all_videos
 
 log = logging.getLogger(__name__)
 
 
 def run_tracking(
     config: TrackingConfig,
-    videos: Path,
+    videos: Path | Sequence[Path],
     persons_dir: Path,
     status_file: Path,
     *,
@@ -30,10 +31,10 @@ def run_tracking(
     reprocess: bool = False,
     show_progress: bool | None = None,
 ) -> RunResult:
-    """Track persons in ``videos`` (a file or a folder) into ``persons_dir``. Mistakes found
+    """Track persons in ``videos`` (files or folders) into ``persons_dir``. Mistakes found
     before any work (no videos, an unwritable folder, a malformed status file, a merge holding
     the folder) raise before the ``counting`` section is touched."""
-    paths = find_videos(videos)
+    paths = find_all_videos([videos] if isinstance(videos, str | Path) else videos)
     prepare_persons_dir(persons_dir)
     if annotated_dir is not None:
         prepare_output_dir(annotated_dir, "--save-video")

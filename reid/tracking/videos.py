@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,18 +40,17 @@ class VideoInfo:
 
 
 def find_videos(path: Path) -> list[Path]:
-    """The video files at ``path``: the file itself, or every video below the folder, sorted.
+    """The video files at ``path``: the file itself (whatever its suffix), or every video below the
+    folder (by suffix, ``VIDEO_SUFFIXES``), sorted.
 
-    Raises ``InputError`` when the path is missing, is not a video, or holds no videos.
+    Raises ``InputError`` when the path is missing or is a folder that holds no videos.
     """
     path = Path(path)
     suffixes = ", ".join(VIDEO_SUFFIXES)
     if not path.exists():
         raise InputError(f"{path} does not exist; put videos ({suffixes}) there or pass --videos PATH")
     if path.is_file():
-        if path.suffix.lower() not in VIDEO_SUFFIXES:
-            raise InputError(f"{path} is not a video file (expected {suffixes})")
-        return [path]
+        return [path]  # named directly: any container FFmpeg decodes (probe_video checks it)
     videos = sorted(
         p
         for p in path.rglob("*")
@@ -62,6 +61,15 @@ def find_videos(path: Path) -> list[Path]:
     if not videos:
         raise InputError(f"no videos in {path} (looked for {suffixes})")
     return videos
+
+
+def find_all_videos(paths: Sequence[Path]) -> list[Path]:
+    """The videos of every path in ``paths`` (see ``find_videos``), in order, each file once."""
+    found: dict[Path, Path] = {}
+    for path in paths:
+        for video in find_videos(path):
+            found.setdefault(video.resolve(), video)
+    return list(found.values())
 
 
 def probe_video(path: Path) -> VideoInfo:

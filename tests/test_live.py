@@ -1,0 +1,166 @@
+"""Live sources end to end on real frames: an RTSP server on loopback (GStreamer, run by the
+system Python as in ../shared/ENVIRONMENT.md), stopped and restarted mid-run, and an HTTP stream."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import logging
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import unavailable
+from reid.core.errors import InputError
+from reid.tracking.live import LiveReader
+from reid.tracking.sources import parse_source, parse_sources
+
+SERVER = Path(__file__).with_name("rtsp_server.py")
+SYSTEM_PYTHON = "/usr/bin/python3"
+GST_PACKAGES = (
+    "gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good gstreamer1.0-plugins-bad "
+    "gstreamer1.0-plugins-ugly gstreamer1.0-libav"
+)
+PASSWORD = "Zq9-secret-pw"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def open_once(url: str) -> None:
+    with LiveReader(parse_source(url), duration_s=0.5):
+        pass
+
+
+@pytest.fixture(scope="module")
+def gstreamer() -> None:
+    check = [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"]
+    try:
+        ok = subprocess.run(check, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    if not ok:
+        unavailable(f"no GStreamer RTSP server for {SYSTEM_PYTHON}: apt-get install -y {GST_PACKAGES}")
+
+
+class RtspServer:
+    """``tests/rtsp_server.py`` in a subprocess, which can be stopped and started again on its port."""
+
+    def __init__(self, video: Path, credentials: str = "") -> None:
+        self.video, self.credentials, self.port = video, credentials, free_port()
+        self.process: subprocess.Popen | None = None
+
+    def url(self, userinfo: str = "") -> str:
+        return f"rtsp://{userinfo + '@' if userinfo else ''}127.0.0.1:{self.port}/live"
+
+    def start(self) -> None:
+        args = [SYSTEM_PYTHON, str(SERVER), str(self.port), str(self.video)]
+        self.process = subprocess.Popen(
+            args + ([self.credentials] if self.credentials else []),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        line = self.process.stdout.readline()
+        if line.strip() != "ready":
+            self.stop()
+            pytest.fail(f"the RTSP server did not start: {line}{self.process.stderr.read()}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.communicate(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def rtsp(gstreamer, video):
+    servers: list[RtspServer] = []
+
+    def start(credentials: str = "") -> RtspServer:
+        server = RtspServer(video, credentials)
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_rtsp_stream_reads_real_frames_for_the_duration(rtsp):
+    server = rtsp()
+    with LiveReader(parse_source(server.url()), duration_s=1.5) as reader:
+        shapes = {frame.shape for _, frame in reader}
+    assert shapes == {(432, 768, 3)}
+    assert reader.frames_read >= 5 and reader.reconnects == 0 and reader.error is None
+    assert reader.uptime_s >= 1.5
+
+
+def test_rtsp_server_restarted_mid_run_is_reconnected(rtsp, caplog):
+    server = rtsp()
+    source = parse_source(server.url())
+    after_restart = []
+    with caplog.at_level(logging.INFO), LiveReader(source, duration_s=60) as reader:
+        restarted = False
+        for index, _ in reader:
+            if index == 5 and not restarted:
+                server.stop()
+                threading.Timer(1.0, server.start).start()
+                restarted = True
+            elif reader.reconnects:
+                after_restart.append(index)
+                if len(after_restart) >= 5:
+                    reader.stop()
+    assert reader.reconnects >= 1 and len(after_restart) >= 5 and reader.error is None
+    assert "the stream dropped; reconnecting" in caplog.text and "reconnected" in caplog.text
+
+
+def test_a_stream_that_stays_away_ends_with_an_error(rtsp):
+    server = rtsp()
+    with LiveReader(parse_source(server.url()), duration_s=60, give_up_s=1.0) as reader:
+        for index, _ in reader:
+            if index == 2:
+                server.stop()
+    assert reader.error and "stayed away" in reader.error
+
+
+def test_password_reaches_the_camera_but_never_the_logs(rtsp, caplog, tmp_path):
+    server = rtsp(f"viewer:{PASSWORD}")
+    credentials = tmp_path / "cameras.txt"
+    credentials.write_text(f"127.0.0.1:{server.port} viewer:{PASSWORD}\n", encoding="utf-8")
+    for source in (parse_source(server.url(f"viewer:{PASSWORD}")), *parse_sources([server.url()], credentials)):
+        with caplog.at_level(logging.DEBUG), LiveReader(source, duration_s=0.5) as reader:
+            assert sum(1 for _ in reader) > 0
+        assert source.label == server.url("viewer:***") and PASSWORD not in source.file_stem
+    with pytest.raises(InputError, match=r"^rtsp://viewer:\*\*\*@127.0.0.1:\d+/live cannot be opened") as error:
+        open_once(server.url("viewer:wrong-pw"))
+    assert "wrong-pw" not in str(error.value) and PASSWORD not in caplog.text
+
+
+def test_a_source_that_never_opens_is_one_clear_error():
+    started = time.monotonic()
+    with pytest.raises(InputError, match=r"cannot be opened"):
+        open_once(f"rtsp://127.0.0.1:{free_port()}/live")
+    assert time.monotonic() - started < 30
+
+
+def test_http_stream(video):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(video.parent))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        source = parse_source(f"http://127.0.0.1:{httpd.server_address[1]}/{video.name}")
+        with LiveReader(source, duration_s=0.5) as reader:
+            shapes = {frame.shape for _, frame in reader}
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert shapes == {(432, 768, 3)} and reader.frames_read > 0
