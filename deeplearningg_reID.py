@@ -5,7 +5,8 @@
     python deeplearningg_reID.py --dry-run    # only show them
     python deeplearningg_reID.py --undo       # restore the folders of the last merge
 
-Progress goes to the "processing" and "reid" sections of status.json. See README.md.
+Progress goes to the "processing" and "reid" sections of status.json.
+Options: docs/options.md; accuracy: docs/accuracy.md.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
     python health_check.py
     curl http://localhost:5001/health/processing
 
-Reads status.json on every request; never writes anything. See README.md for the endpoints.
+Reads status.json on every request; never writes anything. Endpoints: docs/status.md.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
     python obj_counting.py                       # every video in videos/ -> persons/id_<N>/
     python obj_counting.py --videos clip.mp4 --max-frames 300
 
-Writes progress to the "counting" section of status.json. See README.md for every option.
+Writes progress to the "counting" section of status.json. Every option: docs/options.md.
 """
 
 from __future__ import annotations

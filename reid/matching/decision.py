@@ -71,7 +71,7 @@ def plan_lines(decision: Decision, backbone: str) -> list[str]:
     if BACKBONES[backbone].kind == "keras":
         lines.append(
             "Note: ImageNet features are not trained to tell people apart and find few of the same people; "
-            "--backbone reid-0287, a network trained for it, finds far more (see README)."
+            "--backbone reid-0287, a network trained for it, finds far more (see docs/accuracy.md)."
         )
     if not decision.changes:
         lines.append(f"No two folders are similar enough (threshold {decision.threshold:.3f}): nothing to merge.")

@@ -48,7 +48,8 @@ class Transition:
         return self.gap_s <= LINK_GAP_S and self.heights <= JITTER + WALK_SPEED * self.gap_s
 
     def describe(self) -> str:
-        return f"starts {self.gap_s:.1f} s after the other ended, {self.heights:.1f} body heights away"
+        where = "where it ended" if self.heights < 0.05 else f"{self.heights:.1f} body heights away"
+        return f"starts {self.gap_s:.1f} s after the other ended, {where}"
 
 
 def transition(earlier: Appearance, later: Appearance) -> Transition | None:

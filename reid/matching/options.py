@@ -26,14 +26,14 @@ FLAGS = [
         "--threshold",
         "threshold",
         f"merge folders whose average cosine similarity is at least this (default per "
-        f"backbone: {THRESHOLDS}; see README)",
+        f"backbone: {THRESHOLDS}; see docs/accuracy.md)",
         type=float,
     ),
     Flag(
         "--backbone",
         "backbone",
         f"network for the features: ImageNet classifiers run by Keras ({', '.join(KERAS)}), or networks trained "
-        f"to tell people apart, run by OpenVINO ({', '.join(REID)}), far more accurate (see README)",
+        f"to tell people apart, run by OpenVINO ({', '.join(REID)}), far more accurate (see docs/accuracy.md)",
         choices=list(BACKBONES),
     ),
     Flag(
