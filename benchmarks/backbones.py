@@ -152,7 +152,8 @@ def openvino(s: Settings) -> Section:
             f"does (speed-up {speedup:.2f}x), so the offer stands."
             if offered
             else f"does not (agreement {agreement.mean():.3f}, rank-1 {int8_rank1:.3f} against {fp32_rank1:.3f}): "
-            "it should not be offered (the catalogue, `reid/core/backbones.py`, offers it)."
+            "so it is no default anywhere; the catalogue (`reid/core/backbones.py`) keeps it only as an explicit "
+            "choice, with its own calibrated thresholds, for users who trade that agreement for speed."
         )
         + " OpenVINO picks its INT8 kernels by the CPU's instructions (VNNI: `avx512_vnni` or `avx_vnni` in the "
         "CPU flags above), so both the speed-up and the agreement may differ on another machine: re-measure there."
