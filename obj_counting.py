@@ -3,6 +3,7 @@
 
     python obj_counting.py                       # every video in videos/ -> persons/id_<N>/
     python obj_counting.py --videos clip.mp4 --max-frames 300
+    python obj_counting.py --videos rtsp://user@camera/stream --duration 600   # password: --credentials
 
 Writes progress to the "counting" section of status.json. Every option: docs/options.md.
 """
@@ -28,9 +29,14 @@ def track(args: argparse.Namespace) -> int:
 
     sources = parse_sources(args.videos, args.credentials, os.environ)
     check_videos(sources)
+    if sum(source.is_live for source in sources) > 1 and not args.config.duration_s:
+        raise InputError(
+            "live sources are tracked one after another, so the second would wait for Ctrl-C: give --duration "
+            "SECONDS, or run one obj_counting.py per camera on the same persons folder"
+        )
     result = run_tracking(
         args.config,
-        [source.path for source in sources],
+        [source if source.is_live else source.path for source in sources],
         args.persons,
         args.status,
         annotated_dir=args.save_video,
@@ -49,9 +55,7 @@ def check_videos(sources: list[Source]) -> None:
     from reid.tracking.videos import find_videos
 
     for source in sources:
-        if source.is_live:
-            raise InputError(f"{source.label}: live sources (streams, webcams) are not supported by tracking yet")
-        if source.path.is_file():
+        if source.is_live or source.path.is_file():  # a live source is opened when its turn comes
             continue
         try:
             find_videos(source.path)

@@ -1,13 +1,14 @@
 """The ceiling of the tracking benchmark: the detector alone, on frames already decoded and letterboxed.
 
-    python benchmarks/detector_alone.py MODEL VIDEO FRAMES
+    python benchmarks/detector_alone.py MODEL VIDEO FRAMES [THREADS]
 
 Loads the detector exactly as obj_counting.py does (``reid.tracking.detector.PersonTracker``: same
 threads, same ultralytics predictor), prepares up to ``DISTINCT`` frames of VIDEO with that
 predictor's own letterbox and normalisation, then times FRAMES calls of the model itself
 (``predictor.inference``: the LiteRT interpreter behind ultralytics' AutoBackend for a .tflite
 file), cycling over the prepared frames. No decoding, no NMS, no tracker, no crops: nothing a
-tracking run could leave out. Prints ``FPS <model calls per second>``.
+tracking run could leave out. THREADS: the detector's threads, as ``--threads`` (0, the default: every
+core). Prints ``FPS <model calls per second>``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ DISTINCT = 32  # prepared frames kept in memory (5 MB each at 640 px); the model
 
 def main() -> None:
     model, video, frames = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    threads = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     from reid.core.config import TrackingConfig
     from reid.tracking.detector import PersonTracker
 
-    tracker = PersonTracker(TrackingConfig(model=model, device="cpu"))
+    tracker = PersonTracker(TrackingConfig(model=model, device="cpu", threads=threads))
     capture = cv2.VideoCapture(video)
     decoded = []
     while len(decoded) < min(DISTINCT, frames):

@@ -88,10 +88,15 @@ def labelled_crops() -> Path:
 
 
 def run_script(
-    script: str, *args: str | Path, cwd: Path, timeout: float = 600, stdin: str | None = None
+    script: str,
+    *args: str | Path,
+    cwd: Path,
+    timeout: float = 600,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run one of the project's scripts as a user would, from ``cwd``."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    """Run one of the project's scripts as a user would, from ``cwd`` (``env``: added variables)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, str(REPO / script), *map(str, args)],
         cwd=cwd,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reid.tracking.gate import DETECT, REPEAT, SKIP, AlwaysDetect, MotionGate, gate_for
+from reid.tracking.gate import DETECT, REPEAT, SKIP, AlwaysDetect, MotionGate, Tracks, gate_for
 
 PERSON = (300, 100, 340, 260)  # a box in a 640x360 frame
 
@@ -20,9 +20,17 @@ def frame(person_x: int | None = None, noise: int = 0, seed: int = 0) -> np.ndar
     return image
 
 
+def known(**state):
+    """What the tracker holds, as the tracking stage tells the gate when asked."""
+    return lambda: Tracks(**state)
+
+
+IDLE = known(idle=True)
+
+
 def test_an_empty_still_scene_is_skipped_but_looked_at_every_second():
     gate = MotionGate(fps=10)
-    decisions = [gate.decide(frame(noise=3, seed=k), idle=True) for k in range(25)]
+    decisions = [gate.decide(frame(noise=3, seed=k), IDLE) for k in range(25)]
     assert decisions[0] == DETECT  # nothing to compare with yet
     assert decisions[1:10] == [SKIP] * 9 and decisions[10] == DETECT  # at least once a second
     assert gate.skipped == 22
@@ -30,30 +38,41 @@ def test_an_empty_still_scene_is_skipped_but_looked_at_every_second():
 
 def test_someone_coming_into_view_is_detected_at_once():
     gate = MotionGate(fps=10)
-    assert gate.decide(frame(), idle=True) == DETECT
-    assert gate.decide(frame(), idle=True) == SKIP
-    assert gate.decide(frame(person_x=600), idle=True) == DETECT  # a person at the border: pixels moved
+    assert gate.decide(frame(), IDLE) == DETECT
+    assert gate.decide(frame(), IDLE) == SKIP
+    assert gate.decide(frame(person_x=600), IDLE) == DETECT  # a person at the border: pixels moved
 
 
 def test_people_standing_still_are_repeated_and_one_who_moves_is_detected():
     gate = MotionGate(fps=10)
-    assert gate.decide(frame(person_x=300), idle=False) == DETECT
-    assert gate.decide(frame(person_x=300, noise=3), idle=False, boxes=[PERSON]) == REPEAT
+    assert gate.decide(frame(person_x=300), known(idle=False)) == DETECT
+    assert gate.decide(frame(person_x=300, noise=3), known(idle=False, boxes=[PERSON])) == REPEAT
     # a small step: too few pixels of the whole frame, but many of the person's own box
-    assert gate.decide(frame(person_x=303), idle=False, boxes=[PERSON]) == DETECT
+    assert gate.decide(frame(person_x=303), known(idle=False, boxes=[PERSON])) == DETECT
 
 
 def test_a_person_just_found_is_detected_again_until_the_tracker_confirms_them():
-    class Tracker:
-        has_tentative = True
-
-    tracker = Tracker()
-    gate = MotionGate(fps=10, tracker=tracker)
-    assert gate.decide(frame(person_x=300), idle=False) == DETECT
+    gate = MotionGate(fps=10)
+    assert gate.decide(frame(person_x=300), known(idle=False, tentative=True)) == DETECT
     # standing still, not yet among the tracked boxes: the next frame must still be detected
-    assert gate.decide(frame(person_x=300), idle=False) == DETECT
-    tracker.has_tentative = False
-    assert gate.decide(frame(person_x=300), idle=False, boxes=[PERSON]) == REPEAT
+    assert gate.decide(frame(person_x=300), known(idle=False, tentative=True)) == DETECT
+    assert gate.decide(frame(person_x=300), known(idle=False, boxes=[PERSON])) == REPEAT
+
+
+def test_the_tracker_is_asked_only_about_a_frame_that_barely_changed():
+    """Tracking may still be busy with the frame before: a changed frame must not wait for it."""
+    asked = []
+
+    def tracks():
+        asked.append(True)
+        return Tracks(idle=False, boxes=[PERSON])
+
+    gate = MotionGate(fps=10)
+    assert gate.decide(frame(), tracks) == DETECT  # the first frame
+    assert gate.decide(frame(person_x=300), tracks) == DETECT  # someone walked in
+    assert asked == []
+    assert gate.decide(frame(person_x=300), tracks) == REPEAT
+    assert asked == [True]
 
 
 def test_no_gate_when_asked_or_when_the_tracker_cannot_say_it_is_idle():

@@ -1,20 +1,25 @@
 """Live sources end to end on real frames: an RTSP server on loopback (GStreamer, run by the
-system Python as in ../shared/ENVIRONMENT.md), stopped and restarted mid-run, and an HTTP stream."""
+system Python as in ../shared/ENVIRONMENT.md), stopped and restarted mid-run, and an HTTP stream;
+obj_counting.py tracking a password-protected camera, stopped by --duration or SIGTERM."""
 
 from __future__ import annotations
 
 import functools
 import http.server
+import json
 import logging
+import re
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import unavailable
+from conftest import DATA_DIR, REPO, _require, run_script, unavailable
 from reid.core.errors import InputError
 from reid.tracking.live import LiveReader
 from reid.tracking.sources import parse_source, parse_sources
@@ -84,8 +89,8 @@ class RtspServer:
 def rtsp(gstreamer, video):
     servers: list[RtspServer] = []
 
-    def start(credentials: str = "") -> RtspServer:
-        server = RtspServer(video, credentials)
+    def start(credentials: str = "", clip: Path | None = None) -> RtspServer:
+        server = RtspServer(clip or video, credentials)
         server.start()
         servers.append(server)
         return server
@@ -164,3 +169,81 @@ def test_http_stream(video):
         httpd.shutdown()
         httpd.server_close()
     assert shapes == {(432, 768, 3)} and reader.frames_read > 0
+
+
+VENICE = DATA_DIR / "mot" / "venice-2" / "venice-2_960x540.mp4"  # 30 fps, people in every frame
+
+
+def test_a_slow_consumer_gets_the_newest_frames_and_never_falls_far_behind(rtsp):
+    server = rtsp(clip=_require(VENICE))
+    indexes = []
+    with LiveReader(parse_source(server.url()), duration_s=3) as reader:
+        for index, _ in reader:
+            indexes.append(index)
+            time.sleep(0.1)  # a third of the camera's 30 fps
+    assert reader.dropped > 0 and indexes == sorted(set(indexes))
+    assert len(indexes) + reader.dropped == reader.frames_read  # every frame tracked or counted as dropped
+    assert reader.frames_read - 1 - indexes[-1] <= 8  # at most the buffer behind the camera
+
+
+def files_mentioning(root: Path, secret: str) -> list[str]:
+    return [
+        str(path)
+        for path in root.rglob("*")
+        if secret in path.name or (path.is_file() and secret.encode() in path.read_bytes())
+    ]
+
+
+def test_obj_counting_tracks_a_password_protected_camera_for_the_duration(rtsp, detector, tmp_path):
+    server = rtsp(f"cam:{PASSWORD}", clip=_require(VENICE))
+    env = {"REID_CAMERA_PASSWORD": PASSWORD}  # not on the command line
+    args = ["--videos", server.url("cam"), "--duration", "10", "--model", detector, "--save-mot", "mot"]
+    proc = run_script("obj_counting.py", *args, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    label = server.url("cam:***")
+    assert label in proc.stdout and "live for 10 s" in proc.stdout
+    folders = sorted((tmp_path / "persons").glob("id_*"))
+    assert len(folders) >= 5  # Venice-2 shows a busy square
+    for folder in folders:
+        meta = json.loads((folder / "track.json").read_text())
+        assert meta["video"] == label and meta["complete"] is True
+        assert {c["file"] for c in meta["crops"]} == {p.name for p in folder.glob("*.jpg")}
+    video = json.loads((tmp_path / "status.json").read_text())["counting"]["videos"][0]
+    assert video["video"] == label and video["state"] == "done" and video["live"] is True
+    assert video["uptime_s"] >= 10 and video["fps"] > 0 and video["reconnects"] == 0
+    assert video["frames"] + video["dropped_frames"] >= 250  # the camera's 30 fps for 10 s, tracked or dropped
+    assert files_mentioning(tmp_path, PASSWORD) == []
+    assert PASSWORD not in proc.stdout + proc.stderr
+
+
+def test_sigterm_ends_a_live_run_as_done_with_complete_folders(rtsp, detector, tmp_path):
+    server = rtsp(clip=_require(VENICE))
+    command = [sys.executable, str(REPO / "obj_counting.py"), "--videos", server.url(), "--model", str(detector)]
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and list((tmp_path / "persons").glob("id_*")) == []:
+            time.sleep(0.5)  # until the first person has a folder
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr and "1 of 1 video" in stdout
+    assert json.loads((tmp_path / "status.json").read_text())["counting"]["state"] == "done"
+    folders = list((tmp_path / "persons").glob("id_*"))
+    assert folders
+    for folder in folders:
+        meta = json.loads((folder / "track.json").read_text())
+        assert meta["complete"] is True
+        assert {c["file"] for c in meta["crops"]} == {p.name for p in folder.glob("*.jpg")}
+
+
+def test_a_dead_camera_is_one_line_and_the_other_sources_are_tracked(rtsp, detector, video, tmp_path):
+    server = rtsp()
+    dead = f"rtsp://127.0.0.1:{free_port()}/live"
+    args = ["--videos", dead, "--videos", server.url(), "--videos", video, "--duration", "3", "--max-frames", "30"]
+    proc = run_script("obj_counting.py", *args, "--model", detector, cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr  # some sources failed, the others were processed
+    assert re.search(rf"{re.escape(dead)} +FAILED: {re.escape(dead)} cannot be opened", proc.stdout), proc.stdout
+    assert "2 of 3 videos" in proc.stdout and "Traceback" not in proc.stderr

@@ -135,11 +135,15 @@ def test_several_files_and_folders_are_found_once_each(tmp_path):
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["one/a.mp4", "one/b.mkv", "d.m4v", "two/c.mov"]
 
 
-def test_a_stream_on_the_command_line_is_one_line_without_its_password(tmp_path):
-    proc = run_script("obj_counting.py", "--videos", "rtsp://viewer:Zq9-secret@127.0.0.1:9/live", cwd=tmp_path)
-    assert_clean_error(proc, 1, "rtsp://viewer:***@127.0.0.1:9/live")
-    assert "Zq9-secret" not in proc.stdout + proc.stderr and "rtsp:/127" not in proc.stderr
-    assert not (tmp_path / "status.json").exists()
+def test_a_camera_that_cannot_be_reached_is_reported_without_its_password(tmp_path, detector):
+    url = "rtsp://viewer:Zq9-secret@127.0.0.1:9/live"
+    proc = run_script("obj_counting.py", "--videos", url, "--model", detector, cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "rtsp://viewer:***@127.0.0.1:9/live cannot be opened" in proc.stdout
+    assert proc.stderr.strip().splitlines()[-1] == "Error: no video could be processed (see the summary above)"
+    status = (tmp_path / "status.json").read_text()
+    assert "rtsp://viewer:***@127.0.0.1:9/live" in status
+    assert "Zq9-secret" not in proc.stdout + proc.stderr + status and "rtsp:/127" not in proc.stdout + proc.stderr
 
 
 def test_a_bad_credentials_file_is_one_line(tmp_path):

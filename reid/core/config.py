@@ -49,6 +49,8 @@ class TrackingConfig:
     device: str = "auto"
     # Stop each video after this many frames; 0 processes every frame.
     max_frames: int = 0
+    # Stop each live source (stream, webcam) after this many seconds; 0 runs until Ctrl-C or SIGTERM.
+    duration_s: float = 0.0
     # Crops kept per track. When a track exceeds it, every other crop is dropped and the
     # sampling interval doubles, so the crops stay spread over the whole track.
     max_crops: int = 40
@@ -85,6 +87,8 @@ class TrackingConfig:
         for name in ("threads", "max_frames", "min_crop_height", "min_crop_width", "edge_margin"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, not {getattr(self, name)}")
+        if self.duration_s < 0:
+            raise ValueError(f"duration_s must not be negative, not {self.duration_s}")
         if self.min_track_seconds < 0:
             raise ValueError(f"min_track_seconds must not be negative, not {self.min_track_seconds}")
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):

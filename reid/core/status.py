@@ -215,6 +215,10 @@ class SectionReporter:
                 return False
             return self._flush()
 
+    def due(self) -> bool:
+        """Whether the next ``update`` will write (fields costly to gather may wait until then)."""
+        return self._clock() - self._last_write >= self.min_interval
+
     def finish(self, state: str, **fields: Any) -> None:
         """Write the final state (``done``, ``failed`` or ``interrupted``) now."""
         self.update(force=True, state=state, finished_at=utc_now_iso(), **fields)

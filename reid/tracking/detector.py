@@ -1,8 +1,10 @@
 """The YOLOv8 person tracker: ultralytics lives here only.
 
 ``PersonTracker`` turns one frame at a time into tracked person boxes. Frames come from
-our own reader (see ``videos.FrameReader``), so decoding overlaps inference and we know
-exactly which frame each box belongs to.
+our own reader (see ``videos.FrameReader``), so we know exactly which frame each box belongs to.
+Tracking a frame is three steps of ultralytics' own predictor, which the tracking stage runs on
+three threads so that they overlap (``pipeline.py``): ``prepare`` (letterbox, tensor), ``detect``
+(the model call) and ``track`` (non-maximum suppression, the tracker); ``update`` runs all three.
 """
 
 from __future__ import annotations
@@ -88,13 +90,36 @@ class PersonTracker:
 
     def update(self, frame: np.ndarray) -> list[Detection]:
         """Track persons in the next frame of the current video."""
-        boxes = self._track(frame).boxes
-        if boxes is None or boxes.id is None or len(boxes) == 0:
-            return []
-        ids = boxes.id.cpu().numpy().astype(int)
-        xyxy = boxes.xyxy.cpu().numpy().astype(float)
-        confs = boxes.conf.cpu().numpy().astype(float)
-        return [Detection(int(i), (b[0], b[1], b[2], b[3]), float(c)) for i, b, c in zip(ids, xyxy, confs, strict=True)]
+        prepared = self.prepare(frame)
+        return self.track(frame, prepared, self.detect(prepared))
+
+    def prepare(self, frame: np.ndarray) -> Any:
+        """The model's input for ``frame`` (letterboxed, as a tensor); safe on any thread."""
+        import torch
+
+        with torch.inference_mode():
+            return self.model.predictor.preprocess([frame])
+
+    def detect(self, prepared: Any) -> Any:
+        """The model's raw output for a prepared frame; it leaves the tracks untouched, so it may run
+        while ``track`` handles the frame before."""
+        import torch
+
+        with torch.inference_mode():
+            return self.model.predictor.inference(prepared)
+
+    def track(self, frame: np.ndarray, prepared: Any, raw: Any) -> list[Detection]:
+        """Tracked person boxes from the model's output for ``frame``, frames in order: what
+        ``model.track`` does after the model call (ultralytics' tracker is its predictor callback)."""
+        import torch
+
+        predictor = self.model.predictor
+        with torch.inference_mode():
+            if not hasattr(predictor, "trackers"):  # a new video (start_video): fresh trackers
+                predictor.run_callbacks("on_predict_start")
+            predictor.results = predictor.postprocess(raw, prepared, [frame])
+            predictor.run_callbacks("on_predict_postprocess_end")
+        return detections_of(predictor.results[0])
 
     def _track(self, frame: np.ndarray) -> Any:  # an ultralytics Results
         return self.model.track(
@@ -127,6 +152,17 @@ class PersonTracker:
         self.start_video()
 
 
+def detections_of(result: Any) -> list[Detection]:
+    """The tracked boxes of an ultralytics ``Results`` (none until a track is confirmed)."""
+    boxes = result.boxes
+    if boxes is None or boxes.id is None or len(boxes) == 0:
+        return []
+    ids = boxes.id.cpu().numpy().astype(int)
+    xyxy = boxes.xyxy.cpu().numpy().astype(float)
+    confs = boxes.conf.cpu().numpy().astype(float)
+    return [Detection(int(i), (b[0], b[1], b[2], b[3]), float(c)) for i, b, c in zip(ids, xyxy, confs, strict=True)]
+
+
 def _torch_device(device: str) -> str | None:
     """ultralytics' device argument for ``device``: None lets it choose; a CUDA device that torch
     does not have is one clear error (ultralytics' own is pages long)."""
@@ -147,8 +183,12 @@ def _torch_device(device: str) -> str | None:
 
 def _load_model(model: str, threads: int) -> Any:  # an ultralytics YOLO
     configure_offline()
+    # ultralytics sets numpy's print options for the whole process on import: keep the caller's
+    print_options = np.get_printoptions()
     _set_ultralytics_threads(threads)
     from ultralytics import YOLO
+
+    np.set_printoptions(**print_options)
 
     path = Path(model)
     # A bare name such as "yolov8n.pt" may be downloaded by ultralytics; a path that names a

@@ -18,7 +18,8 @@ change above the share runs it at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -33,46 +34,53 @@ MAX_SKIP_S = 1.0  # the detector still looks at least this often
 DETECT, REPEAT, SKIP = "detect", "repeat", "skip"
 
 
+@dataclass(frozen=True)
+class Tracks:
+    """What the gate must know of the tracker after the last frame."""
+
+    idle: bool = True  # no track at all, followed or lost
+    # a person just found is confirmed on the next detection; waiting a second for it shortens
+    # their track (measured: a still 19x44 px walker on Venice-2 fell under the 1 s minimum)
+    tentative: bool = False
+    boxes: Sequence[Sequence[float]] = ()  # where the tracked people were, in the frame's pixels
+
+
 class AlwaysDetect:
     """The gate of a run that skips nothing (``--no-skip``, or a tracker that cannot say it is idle)."""
 
     skipped = 0
 
-    def decide(self, frame: np.ndarray, idle: bool, boxes: Sequence[Sequence[float]] = ()) -> str:
+    def decide(self, frame: np.ndarray, tracks: Callable[[], Tracks]) -> str:
         return DETECT
 
 
 class MotionGate:
     """Says, frame by frame, whether the detector must run (see the module docstring)."""
 
-    def __init__(self, fps: float, tracker: object = None) -> None:
+    def __init__(self, fps: float) -> None:
         self.max_skip = max(1, round(MAX_SKIP_S * fps))
-        self.tracker = tracker
         self.reference: np.ndarray | None = None
         self.since_detected = 0
         self.skipped = 0  # frames the detector did not see, in this video
 
-    def decide(self, frame: np.ndarray, idle: bool, boxes: Sequence[Sequence[float]] = ()) -> str:
-        """DETECT, REPEAT (the last detections again) or SKIP (no track, nothing to do); ``boxes``:
-        where the tracked people were in the last frame, in the frame's pixels."""
+    def decide(self, frame: np.ndarray, tracks: Callable[[], Tracks]) -> str:
+        """DETECT, REPEAT (the last detections again) or SKIP (no track, nothing to do). ``tracks`` is
+        asked only when the pixels barely changed: tracking may still be busy with the last frame,
+        and a frame that changed is detected whatever the tracker holds."""
         small = _small_grey(frame)
-        run = (
-            self.reference is None
-            or self.since_detected + 1 >= self.max_skip
-            or small.shape != self.reference.shape
-            # a person just found is confirmed on the next detection; waiting a second for it shortens
-            # their track (measured: a still 19x44 px walker on Venice-2 fell under the 1 s minimum)
-            or bool(getattr(self.tracker, "has_tentative", False))
-        )
+        run = self.reference is None or self.since_detected + 1 >= self.max_skip or small.shape != self.reference.shape
         if not run:
             changed = cv2.absdiff(small, self.reference) > PIXEL_DELTA
-            run = changed.mean() > CHANGED_SHARE or _moved(changed, boxes, WIDTH / frame.shape[1])
+            run = changed.mean() > CHANGED_SHARE
+            if not run:
+                state = tracks()
+                run = state.tentative or _moved(changed, state.boxes, WIDTH / frame.shape[1])
         if run:
             self.reference, self.since_detected = small, 0
             return DETECT
         self.since_detected += 1
         self.skipped += 1
-        return SKIP if idle else REPEAT
+        return SKIP if state.idle else REPEAT
 
 
 def _small_grey(frame: np.ndarray) -> np.ndarray:
@@ -95,4 +103,4 @@ def _moved(changed: np.ndarray, boxes: Sequence[Sequence[float]], scale: float) 
 
 def gate_for(enabled: bool, tracker: object, fps: float) -> AlwaysDetect | MotionGate:
     """A motion gate when asked for and the tracker can say it holds no track; else no gate."""
-    return MotionGate(fps, tracker) if enabled and hasattr(tracker, "is_idle") else AlwaysDetect()
+    return MotionGate(fps) if enabled and hasattr(tracker, "is_idle") else AlwaysDetect()

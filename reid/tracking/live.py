@@ -1,7 +1,9 @@
 """Reading a live source (a camera stream or a webcam) that may drop and come back.
 
 ``LiveReader`` yields ``(frame_index, frame)`` like ``videos.FrameReader`` until ``duration_s``
-has passed, ``stop()`` is called or the consumer stops (Ctrl-C). A stream that stops sending
+has passed, ``stop()`` is called or the consumer stops (Ctrl-C). Frames are read on a background
+thread; a consumer slower than the camera gets the newest frames, the others are dropped and
+counted (``dropped``), so it never falls more than ``BUFFERED`` frames behind. A stream that stops sending
 frames is reopened with a growing, bounded wait (``backoff``), each try logged and counted in
 ``reconnects``; one that stays away longer than ``give_up_s`` ends with ``error`` set. A source
 that cannot be opened at the start is an ``InputError`` at once: a wrong URL or password is
@@ -14,7 +16,9 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
+from pathlib import Path
 
 # FFmpeg's own complaints ("401 Unauthorized", "Connection refused") would print past our one
 # line and could carry the URL; set before cv2 loads FFmpeg, as videos.py does.
@@ -25,6 +29,7 @@ import numpy as np  # noqa: E402
 
 from ..core.errors import InputError  # noqa: E402
 from .sources import WEBCAM, Source  # noqa: E402
+from .videos import FALLBACK_FPS, VideoInfo  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,7 @@ READ_TIMEOUT_MS = 5000  # and for the next frame before the stream counts as dro
 FIRST_WAIT_S = 0.5
 LONGEST_WAIT_S = 10.0
 GIVE_UP_S = 120.0
+BUFFERED = 8  # frames held for a consumer slower than the camera: the latency it may fall behind
 
 
 def backoff(attempt: int, first: float = FIRST_WAIT_S, longest: float = LONGEST_WAIT_S) -> float:
@@ -60,16 +66,44 @@ class LiveReader:
         self.started = time.monotonic()
         self._stopped = threading.Event()
         self._capture: cv2.VideoCapture | None = None
+        self._first: np.ndarray | None = None  # read on opening, to know the frame size; yielded first
+        self._size: tuple[int, int] | None = None
+        self.dropped = 0  # frames dropped because the consumer fell behind the camera
+        self._buffer: deque[tuple[int, np.ndarray]] = deque(maxlen=BUFFERED)
+        self._ready = threading.Condition()
+        self._ended = False
+        self._closing = threading.Event()  # the consumer is gone: the reader thread ends
+        self._pump: threading.Thread | None = None
 
     def __enter__(self) -> LiveReader:
         self._capture = open_capture(self.source)
-        if not self._capture.isOpened():
+        ok, self._first = self._capture.read() if self._capture.isOpened() else (False, None)
+        if not ok or self._first is None:
+            opened = self._capture.isOpened()
             self._capture.release()
+            self._capture = None
+            if opened:
+                raise InputError(f"{self.source.label} opened but sent no frame within {READ_TIMEOUT_MS // 1000} s")
             raise InputError(f"{self.source.label} cannot be opened (wrong address or password, or not reachable)")
+        self._size = self._first.shape[:2]
         self.started = time.monotonic()
         return self
 
+    @property
+    def info(self) -> VideoInfo:
+        """The source as the tracking stage describes a video: size of the first frame, the frame rate
+        the source states (``FALLBACK_FPS`` when it states none), no known length."""
+        if self._size is None:
+            raise RuntimeError("use LiveReader in a with block")
+        fps = self._capture.get(cv2.CAP_PROP_FPS) if self._capture is not None else 0.0
+        if not 0 < fps <= 1000:  # also NaN
+            fps = FALLBACK_FPS
+        height, width = self._size
+        path = Path(f"{self.source.file_stem}.live")  # only its stem is used: crop and output file names
+        return VideoInfo(path, 0, float(fps), width, height, label=self.source.label, live=True)
+
     def __exit__(self, *exc_info) -> None:
+        self._end_pump()
         if self._capture is not None:
             self._capture.release()
             self._capture = None
@@ -85,22 +119,63 @@ class LiveReader:
         return self._stopped.is_set() or (self.duration_s > 0 and self.uptime_s >= self.duration_s)
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        """Frames as they come, read on a background thread. A consumer slower than the camera gets
+        the newest ``BUFFERED`` frames: older ones are dropped (``dropped``), so it never falls
+        further behind; each frame keeps its index in the stream, so time stamps stay true."""
         if self._capture is None:
             raise RuntimeError("use LiveReader in a with block")
-        while not self._should_stop():
-            ok, frame = self._capture.read()
-            if ok and frame is not None:
-                yield self.frames_read, frame
-                self.frames_read += 1
-            elif not self._reconnect():
-                return
+        self._pump = threading.Thread(target=self._read_all, name="live-reader", daemon=True)
+        self._pump.start()
+        try:
+            while True:
+                with self._ready:
+                    while not self._buffer and not self._ended:
+                        self._ready.wait(0.5)
+                    if not self._buffer:
+                        return
+                    item = self._buffer.popleft()
+                yield item
+        finally:
+            self._end_pump()
+
+    def _read_all(self) -> None:
+        """The background reader: every frame into the buffer until stopped, given up or past the duration."""
+        try:
+            if self._first is not None:
+                first, self._first = self._first, None
+                self._add(first)
+            while not self._should_stop() and not self._closing.is_set():
+                ok, frame = self._capture.read()
+                if ok and frame is not None:
+                    self._add(frame)
+                elif not self._reconnect():
+                    return
+        finally:
+            with self._ready:
+                self._ended = True
+                self._ready.notify_all()
+
+    def _add(self, frame: np.ndarray) -> None:
+        with self._ready:
+            if len(self._buffer) == self._buffer.maxlen:
+                self.dropped += 1  # the deque drops the oldest
+            self._buffer.append((self.frames_read, frame))
+            self.frames_read += 1
+            self._ready.notify()
+
+    def _end_pump(self) -> None:
+        self._closing.set()
+        self._stopped.set()  # also ends a wait between reconnect tries
+        if self._pump is not None and self._pump is not threading.current_thread():
+            self._pump.join(timeout=READ_TIMEOUT_MS / 1000 + 5)
+            self._pump = None
 
     def _reconnect(self) -> bool:
         """Reopen the dropped source; False when stopped meanwhile or it stayed away too long."""
         lost = time.monotonic()
         attempt = 0
         log.warning("%s: the stream dropped; reconnecting", self.source.label)
-        while not self._should_stop():
+        while not self._should_stop() and not self._closing.is_set():
             if time.monotonic() - lost > self.give_up_s:
                 self.error = f"the stream stayed away for more than {self.give_up_s:.0f} s"
                 log.error("%s: %s; giving up", self.source.label, self.error)

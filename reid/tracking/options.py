@@ -32,6 +32,12 @@ FLAGS = [
     ),
     Flag("--threads", "threads", "CPU threads for the detector; 0 = every core", "N"),
     Flag("--max-frames", "max_frames", "process at most N frames of each video; 0 = all", "N"),
+    Flag(
+        "--duration",
+        "duration_s",
+        "stop each live source (stream URL, webcam) after this long; 0 = until Ctrl-C or SIGTERM",
+        "SECONDS",
+    ),
     Flag("--max-crops", "max_crops", "crops kept per person, spread over the whole track", "N"),
     Flag(
         "--crop-interval",
@@ -68,15 +74,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="obj_counting.py",
         description="Track persons in videos with YOLOv8 and save one folder of crops per tracked person.",
         epilog="Exit codes: 0 all videos processed; 1 error; 2 bad arguments; 3 some videos failed, "
-        "the others were processed; 130 interrupted.",
+        "the others were processed; 130 interrupted. A live source runs until --duration, Ctrl-C or SIGTERM, "
+        "which end it as done.",
     )
     parser.add_argument(
         "--videos",
         action="append",
         default=None,
         metavar="SOURCE",
-        help="a video file (any format FFmpeg reads), or a folder searched recursively for videos "
-        f"({', '.join(VIDEO_SUFFIXES)}); repeat for several (default: {DEFAULT_VIDEOS})",
+        help="a video file (any format FFmpeg reads), a folder searched recursively for videos "
+        f"({', '.join(VIDEO_SUFFIXES)}), a stream URL (rtsp://, rtsps://, http(s)://) or a webcam index "
+        f"(0, 1, ...); repeat for several (default: {DEFAULT_VIDEOS})",
     )
     parser.add_argument(
         "--credentials",

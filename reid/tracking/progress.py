@@ -7,11 +7,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from ..core.status import ErrorLog, SectionReporter
+
+if TYPE_CHECKING:
+    from .sources import Source
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +23,7 @@ log = logging.getLogger(__name__)
 class VideoResult:
     """What tracking made of one video."""
 
-    video: Path
+    video: Path | Source  # a file, or a live source (shown by its label, never its password)
     state: str = "pending"  # pending, running, done, failed, skipped
     persons: int = 0
     tracks: int = 0
@@ -39,6 +42,11 @@ class VideoResult:
     note: str | None = None  # why it was skipped
     earlier_persons: int = 0  # persons an earlier run found in a video skipped now
     replaced: Path | None = None  # where its earlier folders went (--reprocess, or after an interruption)
+    live: bool = False  # a stream or webcam: the fields below tell how it went
+    uptime_s: float = 0.0
+    fps: float = 0.0  # frames tracked per second of uptime
+    reconnects: int = 0
+    dropped_frames: int = 0  # frames the camera sent while tracking was behind: not tracked
 
     def to_status(self) -> dict[str, Any]:
         status = {
@@ -64,6 +72,9 @@ class VideoResult:
             status["note"] = self.note
         if self.replaced is not None:
             status["replaced"] = str(self.replaced)
+        if self.live:
+            status.update(live=True, uptime_s=round(self.uptime_s, 1), fps=round(self.fps, 2))
+            status.update(reconnects=self.reconnects, dropped_frames=self.dropped_frames)
         return status
 
 
@@ -108,6 +119,7 @@ class RunProgress:
         # None lets tqdm decide: a bar on a terminal only
         self._show = None if show_progress is None else show_progress
         self.bar: tqdm | None = None
+        self.live = False
 
     def start(self, run_id: str, persons_dir: Path, frames_total: int, **settings: Any) -> None:
         self.reporter.start(
@@ -125,8 +137,13 @@ class RunProgress:
             errors=self.errors.entries,
             **settings,
         )
+        # a live source has no end to count down to: the bar counts frames, with no total or ETA
+        self.live = any(getattr(r.video, "is_live", False) for r in self.results)
         self.bar = tqdm(
-            total=frames_total, unit="frame", disable=None if self._show is None else not self._show, dynamic_ncols=True
+            total=None if self.live else frames_total,
+            unit="frame",
+            disable=None if self._show is None else not self._show,
+            dynamic_ncols=True,
         )
 
     @property
@@ -150,20 +167,24 @@ class RunProgress:
         """Person folders of the run so far: those of finished videos and of the current one."""
         return self._persons_in_done_videos + persons_in_video
 
-    def frame_done(self, persons: int) -> None:
+    def frame_done(self, persons: int, live: VideoResult | None = None) -> None:
+        """One more frame tracked; ``live``: the live source it came from, whose uptime, rate and
+        reconnects the status file shows as they change."""
         self.frames_done += 1
         self.persons = persons
         elapsed = max(self.seconds, 1e-6)
         fps = self.frames_done / elapsed
-        remaining = max(0, (self.bar.total or 0) - self.frames_done) if self.bar else 0
+        remaining = max(0, (self.bar.total or 0) - self.frames_done) if self.bar is not None else 0
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(persons=persons, refresh=False)
+        extra = {"videos": self.videos_status()} if live is not None and self.reporter.due() else {}
         self.reporter.update(
             frames_done=self.frames_done,
             fps=round(fps, 2),
             persons=persons,
-            eta_s=round(remaining / fps, 1) if fps > 0 else None,
+            eta_s=round(remaining / fps, 1) if fps > 0 and not self.live else None,
+            **extra,
         )
 
     def problem(self, path: Path | str, message: str, *, failed: VideoResult | None = None) -> None:

@@ -9,9 +9,12 @@ module does not import ultralytics.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import os
 import secrets
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -25,10 +28,13 @@ from ..core.errors import InputError, OutputError, ReidError
 from ..core.persons import IdAllocator, prepare_persons_dir
 from ..core.status import SectionReporter, utc_now_iso
 from .annotate import NoAnnotation, VideoAnnotator, annotator_for
-from .gate import REPEAT, SKIP, gate_for
+from .gate import DETECT, SKIP, Tracks, gate_for
+from .live import LiveReader
 from .mot import MotFile, NoMotFile, mot_file_for
+from .pipeline import InOrder, stages_of
 from .progress import RunProgress, RunResult, VideoResult
 from .registry import VideoRegistry, covers, fingerprint, folders_of, set_aside, still_running
+from .sources import Source
 from .tracks import RunContext, TrackBook
 from .videos import FrameReader, VideoInfo, probe_video
 from .writer import CropWriter
@@ -43,6 +49,10 @@ TRUNCATION_TOLERANCE = 0.01
 class Tracker(Protocol):
     def start_video(self) -> None: ...
     def update(self, frame: np.ndarray) -> Sequence[Any]: ...  # items with track_id, box, conf
+
+
+def is_live(video: Path | Source) -> bool:
+    return isinstance(video, Source) and video.is_live
 
 
 def new_run_id() -> str:
@@ -77,26 +87,46 @@ class TrackingRun:
         self.allocator = IdAllocator(self.persons_dir)
         self.registry = VideoRegistry(self.persons_dir)
         self.progress: RunProgress | None = None
+        self.stopping = threading.Event()
+        self._live: LiveReader | None = None  # the live source being read, for stop()
+
+    @property
+    def live_now(self) -> bool:
+        """Whether a live source is being tracked right now."""
+        return self._live is not None
+
+    def stop(self) -> None:
+        """End the live source being tracked as done (its folders complete), and start no other video.
+        Safe from a signal handler."""
+        self.stopping.set()
+        live = self._live
+        if live is not None:
+            live.stop()
 
     @property
     def errors(self) -> list[dict[str, str]]:
         return self.progress.errors.entries if self.progress else []
 
-    def run(self, videos: Sequence[Path]) -> RunResult:
+    def run(self, videos: Sequence[Path | Source]) -> RunResult:
+        """Track every video and live source in turn; ``stop()`` (from a signal handler) ends the live
+        source being tracked as done, and no further one starts."""
         prepare_persons_dir(self.persons_dir)
-        results = [VideoResult(video=Path(v)) for v in videos]
+        results = [VideoResult(video=v if isinstance(v, Source) else Path(v), live=is_live(v)) for v in videos]
         self.progress = progress = RunProgress(self.reporter, results, self.show_progress)
-        infos = {r.video: self._probe(r) for r in results}
-        fingerprints: dict[Path, str | None] = {}
-        for result in (r for r in results if infos[r.video] is not None):
+        # a live source is opened when its turn comes (it may be down now and up then)
+        infos = {r.video: None if r.live else self._probe(r) for r in results}
+        fingerprints: dict[Path | Source, str | None] = {}
+        for result in (r for r in results if r.live or infos[r.video] is not None):
             fingerprints[result.video] = self._admit(result, fingerprints)
-        todo = [r for r in results if fingerprints.get(r.video)]
+        todo = [r for r in results if fingerprints.get(r.video) and not r.live]
         frames_total = sum(self._frames_to_process(infos[r.video]) for r in todo)
         progress.start(self.context.run_id, self.persons_dir, frames_total, device=self.config.device)
         writer = CropWriter(self.config.jpeg_quality, self.config.write_queue_size)
         try:
             for done, result in enumerate(results, 1):
-                if fingerprints.get(result.video):
+                if self.stopping.is_set() and fingerprints.get(result.video):
+                    result.state, result.note = "skipped", "the run was stopped before its turn"
+                elif fingerprints.get(result.video):
                     self._process_video(infos[result.video], fingerprints[result.video], result, writer)
                 progress.video_ended(done, result.persons)
         finally:
@@ -120,10 +150,19 @@ class TrackingRun:
             )
         return info
 
-    def _admit(self, result: VideoResult, admitted: dict[Path, str | None]) -> str | None:
+    def _admit(self, result: VideoResult, admitted: dict[Path | Source, str | None]) -> str | None:
         """The video's fingerprint if it is to be processed; None (and the reason in ``result``)
         when this persons folder has it already, another run is processing it now, or it is a
-        copy of a video ``admitted`` earlier in this run."""
+        copy of a video ``admitted`` earlier in this run. A live source is new every run: its
+        fingerprint names the source and the run."""
+        if result.live:
+            source = hashlib.sha256(result.video.target.encode()).hexdigest()[:16]
+            copy_of = next((video for video, fp in admitted.items() if fp and source in fp), None)
+            if copy_of is None:
+                return f"live-{source}-{self.context.run_id}"
+            result.state, result.note = "skipped", f"the same source as {copy_of}"
+            log.info("%s: skipped, %s", result.video, result.note)
+            return None
         try:
             video_fingerprint = fingerprint(result.video)
         except OSError as exc:
@@ -154,7 +193,26 @@ class TrackingRun:
             return self.config.max_frames
         return info.frame_count
 
-    def _process_video(self, info: VideoInfo, video_fingerprint: str, result: VideoResult, writer: CropWriter) -> None:
+    def _process_video(
+        self, info: VideoInfo | None, video_fingerprint: str, result: VideoResult, writer: CropWriter
+    ) -> None:
+        with contextlib.ExitStack() as stack:
+            live = None
+            if result.live:
+                try:
+                    live = self._live = stack.enter_context(LiveReader(result.video, self.config.duration_s))
+                except InputError as exc:  # one dead camera does not stop the others
+                    self.progress.problem(result.video, str(exc), failed=result)
+                    return
+                stack.callback(setattr, self, "_live", None)
+                if self.stopping.is_set():  # stopped while it was being opened
+                    live.stop()
+                info = live.info
+            self._track_video(info, video_fingerprint, result, writer, live)
+
+    def _track_video(
+        self, info: VideoInfo, video_fingerprint: str, result: VideoResult, writer: CropWriter, live: LiveReader | None
+    ) -> None:
         if not self._begin_video(info, video_fingerprint, result):
             return
         book = TrackBook(info, self.context, self.allocator, writer, video_fingerprint)
@@ -163,15 +221,16 @@ class TrackingRun:
         try:
             annotator = annotator_for(self.annotated_dir, info.path, info.fps, (info.width, info.height), writer)
             mot = mot_file_for(self.mot_dir, info.path)
-            self._track_frames(info, result, book, annotator, mot)
+            after = AfterDetection(self, stages_of(self.tracker), result, book, annotator, mot, live)
+            self._track_frames(info, after)
             complete = True
         except OutputError:
             raise  # the disk is the problem, not this video: stop the run
         except ReidError as exc:
-            self.progress.problem(info.path, str(exc), failed=result)
+            self.progress.problem(result.video, str(exc), failed=result)
         except Exception as exc:  # one broken video must not stop the others; the detail goes to the debug log
-            log.debug("processing %s failed", info.path, exc_info=True)
-            self.progress.problem(info.path, f"{info.path}: processing failed: {exc}", failed=result)
+            log.debug("processing %s failed", result.video, exc_info=True)
+            self.progress.problem(result.video, f"{result.video}: processing failed: {exc}", failed=result)
         finally:
             book.finish(complete)  # also on failure or Ctrl-C: every folder gets its crops and its metadata
             if annotator is not None:
@@ -185,7 +244,7 @@ class TrackingRun:
         """Replace what an earlier run left of this video, and record that this run has it now."""
         log.info(
             "tracking persons in %s (%dx%d, %.1f fps, %d frames)",
-            info.path,
+            info.name if info.live else info.path,
             info.width,
             info.height,
             info.fps,
@@ -194,18 +253,18 @@ class TrackingRun:
         try:
             result.replaced = set_aside(self.persons_dir, folders_of(self.persons_dir, video_fingerprint))
         except InputError as exc:
-            self.progress.problem(info.path, f"{info.path}: {exc}", failed=result)
+            self.progress.problem(result.video, f"{result.video}: {exc}", failed=result)
             return False
         self.registry.record(
             video_fingerprint,
             state="running",
-            video=str(info.path.resolve()),
+            video=info.shown,
             run_id=self.context.run_id,
             pid=os.getpid(),
             started_at=utc_now_iso(),
         )
         result.state = "running"
-        self.progress.video_started(info.path)
+        self.progress.video_started(result.video)
         return True
 
     def _end_video(self, video_fingerprint: str, result: VideoResult) -> None:
@@ -214,52 +273,44 @@ class TrackingRun:
             video_fingerprint,
             state=result.state,
             frames=result.frames,
-            # the whole video: no --max-frames, or it ended before the limit
-            complete=result.state == "done" and (not limit or result.frames < limit),
+            # the whole video: no --max-frames, or it ended before the limit; a live source: ended as asked
+            complete=result.state == "done" and (result.live or not limit or result.frames < limit),
             person_ids=result.person_ids,
             finished_at=utc_now_iso(),
         )
 
-    def _track_frames(
-        self,
-        info: VideoInfo,
-        result: VideoResult,
-        book: TrackBook,
-        annotator: NoAnnotation | VideoAnnotator,
-        mot: NoMotFile | MotFile,
-    ) -> None:
-        """The frame loop: track, choose crops, annotate, report progress."""
+    def _track_frames(self, info: VideoInfo, after: AfterDetection) -> None:
+        """The frame loop, on three threads (``pipeline.py``): frames are read and prepared ahead,
+        this thread runs the gate and the model, and the worker (``after``) tracks, chooses crops,
+        annotates and reports progress. A live source's frames are prepared here: its reader keeps
+        only the newest frames, and preparing one that is then dropped would be wasted."""
         self.tracker.start_video()
+        stages, result, live = after.stages, after.result, after.live
         gate = gate_for(self.config.skip_still_frames, self.tracker, info.fps)
-        last_checkpoint = time.monotonic()
-        detections: Sequence[Any] = []
-        with FrameReader(info.path, self.config.max_frames) as reader:
-            for index, frame in reader:
-                idle = bool(getattr(self.tracker, "is_idle", False))
-                detections = self._detect(gate.decide(frame, idle, [d.box for d in detections]), frame, detections)
-                for detection in detections:
-                    mot.add(index, detection.track_id, detection.box, detection.conf)
-                labels = [(d.box, *book.observe(index, frame, d).label) for d in detections]
-                persons = self.progress.persons_so_far(book.folders_created)
-                annotator.add(frame, labels, f"persons: {persons}")
-                book.flush_stale(index)
-                book.writer.check()
-                result.frames = index + 1
-                if time.monotonic() - last_checkpoint >= self.config.metadata_interval_s:
-                    book.write_metadata(complete=False)
-                    last_checkpoint = time.monotonic()
-                self.progress.frame_done(persons)
-        if reader.error:
-            raise InputError(f"{info.path}: {reader.error}")
-        result.skipped_frames = gate.skipped
-        self._check_length(info, result)
+        if live is not None:
+            reader, prepare = contextlib.nullcontext(live), stages.prepare
+        else:
+            reader, prepare = FrameReader(info.path, self.config.max_frames, prepare=stages.prepare), None
+        with reader as frames, InOrder(after.handle) as worker:
 
-    def _detect(self, decision: str, frame: np.ndarray, last: Sequence[Any]) -> Sequence[Any]:
-        if decision == SKIP:
-            return []
-        # a frame just like the last one shows the same people where they were: the tracker is not
-        # asked (it would take the frame for no motion and drift from walking people's paths)
-        return last if decision == REPEAT else self.tracker.update(frame)
+            def tracks() -> Tracks:
+                worker.wait()  # what the tracker holds once it has seen every frame before this one
+                return after.tracks
+
+            for index, frame, *prepared in frames:
+                prepared = prepare(frame) if prepare is not None else prepared[0] if prepared else None
+                decision = gate.decide(frame, tracks)
+                raw = stages.detect(prepared) if decision == DETECT else None
+                worker.put((index, frame, decision, prepared, raw))
+        result.skipped_frames = gate.skipped
+        if live is not None:
+            if live.error:  # the stream went away for good: what was tracked until then stands
+                result.warning = f"{result.video}: {live.error}"
+                self.progress.problem(result.video, result.warning)
+            return
+        if frames.error:
+            raise InputError(f"{info.path}: {frames.error}")
+        self._check_length(info, result)
 
     def _record(self, result: VideoResult, book: TrackBook) -> None:
         persons = book.persons
@@ -273,7 +324,7 @@ class TrackingRun:
             result.state = "done"
         log.info(
             "%s: %d persons (%d tracks, %d too short, %d not confident; %d crops, %d frames)",
-            result.video.name,
+            result.video.label if result.live else result.video.name,
             result.persons,
             result.tracks,
             result.too_short,
@@ -289,3 +340,58 @@ class TrackingRun:
                 f"{info.path}: ended after {result.frames} of {expected} frames (the file is truncated or damaged)"
             )
             self.progress.problem(info.path, result.warning)
+
+
+class AfterDetection:
+    """What follows the model call for each frame, in order, on the tracking thread: the tracker,
+    the MOT file, the crops, the annotated copy, progress and checkpoints."""
+
+    def __init__(
+        self,
+        run: TrackingRun,
+        stages: Any,
+        result: VideoResult,
+        book: TrackBook,
+        annotator: NoAnnotation | VideoAnnotator,
+        mot: NoMotFile | MotFile,
+        live: LiveReader | None = None,
+    ) -> None:
+        self.run, self.stages, self.result, self.book = run, stages, result, book
+        self.annotator, self.mot, self.live = annotator, mot, live
+        self.detections: Sequence[Any] = []
+        self.tracks = Tracks()
+        self.last_checkpoint = time.monotonic()
+        self.tracked = 0
+
+    def handle(self, item: tuple[int, np.ndarray, str, Any, Any]) -> None:
+        index, frame, decision, prepared, raw = item
+        if decision == DETECT:
+            self.detections = self.stages.track(frame, prepared, raw)
+        elif decision == SKIP:
+            self.detections = []
+        # REPEAT: a frame just like the last one shows the same people where they were; the tracker
+        # is not asked (it would take the frame for no motion and drift from walking people's paths)
+        tracker, book, progress = self.run.tracker, self.book, self.run.progress
+        self.tracks = Tracks(
+            idle=bool(getattr(tracker, "is_idle", False)),
+            tentative=bool(getattr(tracker, "has_tentative", False)),
+            boxes=[d.box for d in self.detections],
+        )
+        for detection in self.detections:
+            self.mot.add(index, detection.track_id, detection.box, detection.conf)
+        labels = [(d.box, *book.observe(index, frame, d).label) for d in self.detections]
+        persons = progress.persons_so_far(book.folders_created)
+        self.annotator.add(frame, labels, f"persons: {persons}")
+        book.flush_stale(index)
+        book.writer.check()
+        self.result.frames = index + 1
+        if self.live is not None:  # frames tracked, not counting those dropped to keep up with the camera
+            self.tracked += 1
+            self.result.frames = self.tracked
+            self.result.uptime_s, self.result.reconnects = self.live.uptime_s, self.live.reconnects
+            self.result.dropped_frames = self.live.dropped
+            self.result.fps = self.tracked / max(self.live.uptime_s, 1e-6)
+        if time.monotonic() - self.last_checkpoint >= self.run.config.metadata_interval_s:
+            book.write_metadata(complete=False)
+            self.last_checkpoint = time.monotonic()
+        progress.frame_done(persons, self.result if self.live is not None else None)

@@ -33,6 +33,9 @@ class Source:
     target: str  # what OpenCV opens (a stream's URL with its password)
     label: str  # what is shown and stored (the password replaced by ***)
 
+    def __str__(self) -> str:
+        return self.label
+
     @property
     def is_live(self) -> bool:
         return self.kind in (STREAM, WEBCAM)

@@ -3,8 +3,11 @@ load the detector, track every video, and leave the ``counting`` status final.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..core.cli import plural
@@ -15,6 +18,7 @@ from ..core.persons import prepare_output_dir, prepare_persons_dir
 from ..core.status import SectionReporter, StatusFile
 from .progress import RunResult, VideoResult
 from .run import TrackingRun
+from .sources import Source
 from .videos import find_all_videos
 
 log = logging.getLogger(__name__)
@@ -22,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def run_tracking(
     config: TrackingConfig,
-    videos: Path | Sequence[Path],
+    videos: Path | Sequence[Path | Source],
     persons_dir: Path,
     status_file: Path,
     *,
@@ -31,10 +35,11 @@ def run_tracking(
     reprocess: bool = False,
     show_progress: bool | None = None,
 ) -> RunResult:
-    """Track persons in ``videos`` (files or folders) into ``persons_dir``. Mistakes found
-    before any work (no videos, an unwritable folder, a malformed status file, a merge holding
-    the folder) raise before the ``counting`` section is touched."""
-    paths = find_all_videos([videos] if isinstance(videos, str | Path) else videos)
+    """Track persons in ``videos`` (files, folders, or live sources) into ``persons_dir``. Mistakes
+    found before any work (no videos, an unwritable folder, a malformed status file, a merge holding
+    the folder) raise before the ``counting`` section is touched. SIGTERM is Ctrl-C; while a live source
+    is tracked, either ends it as done (a second one interrupts)."""
+    paths = expand_sources([videos] if isinstance(videos, str | Path) else videos)
     prepare_persons_dir(persons_dir)
     if annotated_dir is not None:
         prepare_output_dir(annotated_dir, "--save-video")
@@ -61,7 +66,8 @@ def run_tracking(
             reprocess=reprocess,
         )
         try:
-            result = run.run(paths)
+            with stop_on_signals(run):
+                result = run.run(paths)
         except BaseException as exc:
             interrupted = isinstance(exc, KeyboardInterrupt)
             reporter.finish(
@@ -72,6 +78,43 @@ def run_tracking(
             raise
         _finish_status(reporter, result, run.errors)
         return result
+
+
+def expand_sources(videos: Sequence[Path | Source]) -> list[Path | Source]:
+    """Folders replaced by the videos in them, in order, each file once; live sources kept as they are."""
+    expanded: list[Path | Source] = []
+    for video in videos:
+        if isinstance(video, Source) and video.is_live:
+            expanded.append(video)
+        else:
+            expanded += find_all_videos([video.path if isinstance(video, Source) else Path(video)])
+    files = {}
+    for video in expanded:
+        files.setdefault(video if isinstance(video, Source) else video.resolve(), video)
+    return list(files.values())
+
+
+@contextlib.contextmanager
+def stop_on_signals(run: TrackingRun) -> Iterator[None]:
+    """While the block runs: SIGTERM acts as Ctrl-C; during a live source, the first Ctrl-C or SIGTERM
+    ends it as done (``run.stop()``), the next interrupts. Outside the main thread, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        if run.live_now and not run.stopping.is_set():
+            log.warning("stopping: the live source ends now (again to interrupt at once)")
+            run.stop()
+            return
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 def _finish_status(reporter: SectionReporter, result: RunResult, errors: list[dict[str, str]]) -> None:
@@ -138,6 +181,16 @@ def _explain(video: VideoResult) -> list[str]:
         lines.append(
             f"{plural(video.low_resolution, 'person')} only seen small or cut off by the border "
             f"(their crops are marked low_resolution / at_edge)"
+        )
+    if video.live:
+        lines.append(
+            f"live for {video.uptime_s:.0f} s at {video.fps:.1f} fps, {plural(video.reconnects, 'reconnect')}"
+            + (
+                f", {plural(video.dropped_frames, 'frame')} dropped to keep up with the camera (--imgsz, "
+                "or a GPU with --device, makes tracking faster)"
+                if video.dropped_frames
+                else ""
+            )
         )
     if video.warning:
         lines.append(f"warning: {video.warning}")

@@ -93,8 +93,8 @@ class TrackRecord:
         return {
             "person_id": self.person_id,
             "run_id": run.run_id,
-            "video": str(info.path.resolve()),
-            "video_name": info.path.name,
+            "video": info.shown,  # a live source's URL without its password
+            "video_name": info.name,
             "video_fingerprint": video_fingerprint,  # the same video under another name is known by it
             "model": run.model,
             "tracker": run.config.tracker,

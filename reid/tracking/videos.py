@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # FFmpeg prints its own decoder complaints ("moov atom not found", "Invalid NAL unit") to
 # stderr; we report damaged videos in one clear line instead. Set before cv2 loads FFmpeg.
@@ -32,11 +33,22 @@ FALLBACK_FPS = 30.0
 
 @dataclass(frozen=True)
 class VideoInfo:
-    path: Path
+    path: Path  # a live source's: a name whose stem names its crops and output files
     frame_count: int  # as the container states it; 0 when unknown
     fps: float
     width: int
     height: int
+    label: str | None = None  # how a live source is shown and stored (its URL without the password)
+    live: bool = False
+
+    @property
+    def shown(self) -> str:
+        """The video as track.json and the registry name it: its absolute path, or a live source's label."""
+        return self.label if self.label is not None else str(self.path.resolve())
+
+    @property
+    def name(self) -> str:
+        return self.label if self.label is not None else self.path.name
 
 
 def find_videos(path: Path) -> list[Path]:
@@ -99,18 +111,23 @@ def probe_video(path: Path) -> VideoInfo:
 class FrameReader:
     """Iterates ``(frame_index, frame)`` over a video, decoding ahead on a background thread.
 
+    With ``prepare``, it iterates ``(frame_index, frame, prepare(frame))``: the detector's input
+    is made on the same thread, while the detector works on an earlier frame.
     ``frames_read`` tells afterwards how many frames were decoded; comparing it with the
     stated frame count reveals truncated files. Use as a context manager so the thread
     stops when the consumer stops early.
     """
 
-    def __init__(self, path: Path, max_frames: int = 0, prefetch: int = 4) -> None:
+    def __init__(
+        self, path: Path, max_frames: int = 0, prefetch: int = 4, prepare: Callable[[np.ndarray], Any] | None = None
+    ) -> None:
         self.path = Path(path)
         self.max_frames = max_frames
         self.depth = prefetch
+        self.prepare = prepare
         self.frames_read = 0
         self.error: str | None = None
-        self._frames: Iterator[tuple[int, np.ndarray]] | None = None
+        self._frames: Iterator[tuple[Any, ...]] | None = None
 
     def __enter__(self) -> FrameReader:
         self._frames = prefetch(self._decode(), self.depth)
@@ -123,12 +140,12 @@ class FrameReader:
         if self._frames is not None:
             self._frames.close()
 
-    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
         if self._frames is None:
             raise RuntimeError("use FrameReader in a with block")
         return self._frames
 
-    def _decode(self) -> Iterator[tuple[int, np.ndarray]]:
+    def _decode(self) -> Iterator[tuple[Any, ...]]:
         capture = cv2.VideoCapture(str(self.path))
         try:
             if not capture.isOpened():
@@ -139,7 +156,7 @@ class FrameReader:
                 ok, frame = capture.read()
                 if not ok or frame is None:
                     break
-                yield index, frame
+                yield (index, frame) if self.prepare is None else (index, frame, self.prepare(frame))
                 index += 1
                 self.frames_read = index
         except cv2.error as exc:  # a damaged stream can make the decoder raise

@@ -1,0 +1,109 @@
+"""The tracking stage's threads: the model's three steps overlap yet track exactly as ultralytics'
+own loop, and the worker keeps order, hands errors back and stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from conftest import DATA_DIR, _require
+from reid.tracking.pipeline import InOrder, WholeTracker, stages_of
+
+VENICE = DATA_DIR / "mot" / "venice-2" / "venice-2_960x540.mp4"
+
+
+def test_items_are_handled_in_order_on_another_thread():
+    seen, threads = [], set()
+
+    def handle(item):
+        time.sleep(0.001 * (item % 3))  # uneven work must not reorder anything
+        seen.append(item)
+        threads.add(threading.current_thread().name)
+
+    with InOrder(handle) as worker:
+        for item in range(50):
+            worker.put(item)
+    assert seen == list(range(50))
+    assert threads == {"tracking"} and not worker.thread.is_alive()
+
+
+def test_wait_returns_once_everything_put_is_handled():
+    seen = []
+    with InOrder(lambda item: (time.sleep(0.02), seen.append(item))) as worker:
+        for item in range(4):
+            worker.put(item)
+        worker.wait()
+        assert seen == [0, 1, 2, 3]
+
+
+def test_an_error_in_the_worker_is_raised_in_the_caller_and_later_items_are_dropped():
+    seen = []
+
+    def handle(item):
+        if item == 3:
+            raise OSError("disk full")
+        seen.append(item)
+
+    with pytest.raises(OSError, match="disk full"), InOrder(handle) as worker:
+        for item in range(100):
+            worker.put(item)
+    assert seen == [0, 1, 2]
+    assert not worker.thread.is_alive()
+
+
+def test_leaving_by_an_exception_drops_what_is_queued_and_ends_the_thread():
+    seen, release = [], threading.Event()
+
+    def handle(item):
+        release.wait(5)
+        seen.append(item)
+
+    with pytest.raises(KeyboardInterrupt), InOrder(handle, depth=4) as worker:
+        for item in range(3):
+            worker.put(item)
+        release.set()
+        raise KeyboardInterrupt
+    assert len(seen) <= 1  # at most the item in hand when Ctrl-C came
+    assert not worker.thread.is_alive()
+
+
+def test_a_tracker_with_only_update_runs_whole_in_the_tracking_step():
+    class Plain:
+        def update(self, frame):
+            return [frame]
+
+    stages = stages_of(Plain())
+    assert isinstance(stages, WholeTracker) and stages.prepare is None
+    assert stages.track("frame", None, stages.detect(None)) == ["frame"]
+
+
+def test_the_three_steps_on_their_threads_track_exactly_as_ultralytics_own_loop(detector):
+    """The reader thread prepares, this thread detects, a worker tracks: the same ids and boxes as
+    ``model.track`` frame by frame, on a busy clip with people coming and going."""
+    from reid.core.config import TrackingConfig
+    from reid.tracking.detector import PersonTracker, detections_of
+    from reid.tracking.videos import FrameReader
+
+    clip = _require(VENICE)
+    config = TrackingConfig(model=str(detector), device="cpu")
+    ours, theirs = PersonTracker(config), PersonTracker(config)
+    ours.start_video()
+    theirs.start_video()
+    got, expected = [], []
+
+    def track(item):
+        frame, prepared, raw = item
+        got.append([(d.track_id, d.box, d.conf) for d in ours.track(frame, prepared, raw)])
+
+    with FrameReader(clip, 40, prepare=ours.prepare) as reader, InOrder(track) as worker:
+        for _, frame, prepared in reader:
+            worker.put((frame, prepared, ours.detect(prepared)))
+            expected.append([(d.track_id, d.box, d.conf) for d in detections_of(theirs._track(frame))])
+    assert len(got) == len(expected) == 40
+    assert sum(len(boxes) for boxes in expected) >= 200  # busy: several people in most frames
+    for ours_frame, theirs_frame in zip(got, expected, strict=True):
+        assert [i for i, _, _ in ours_frame] == [i for i, _, _ in theirs_frame]
+        coordinates = [c for _, box, _ in ours_frame for c in box]
+        assert coordinates == pytest.approx([c for _, box, _ in theirs_frame for c in box], abs=1e-3)
