@@ -29,10 +29,11 @@ def track(args: argparse.Namespace) -> int:
 
     sources = parse_sources(args.videos, args.credentials, os.environ)
     check_videos(sources)
-    if sum(source.is_live for source in sources) > 1 and not args.config.duration_s:
+    live = sum(source.is_live for source in sources)
+    if live > 1 and not args.config.duration_s and args.workers < live and args.ray is None:
         raise InputError(
-            "live sources are tracked one after another, so the second would wait for Ctrl-C: give --duration "
-            "SECONDS, or run one obj_counting.py per camera on the same persons folder"
+            f"{live} live sources with --workers {args.workers}: the ones without a worker would wait for Ctrl-C; "
+            f"give --workers {live} (one per camera), or --duration SECONDS"
         )
     result = run_tracking(
         args.config,
@@ -43,6 +44,8 @@ def track(args: argparse.Namespace) -> int:
         mot_dir=args.save_mot,
         reprocess=args.reprocess,
         show_progress=False if args.no_progress else None,
+        workers=args.workers,
+        ray_address=args.ray,
     )
     print(format_summary(result, args.persons))
     check_result(result)

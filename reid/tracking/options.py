@@ -127,9 +127,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run the detector on every frame (by default frames where no track exists and nothing moved are "
         "skipped: the same people, found faster in footage that is often empty)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="track N videos at once, each in its own process with its share of the cores; this process alone "
+        "writes persons/ and the status file (default: 1, one video after another)",
+    )
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="track the videos as Ray tasks: on a Ray cluster started on this machine for the run, or on the "
+        "running cluster at ADDRESS (host:6379 or ray://host:10001); crops come back to this machine",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_logging_flags(parser)
     args = parser.parse_args(argv)
     args.videos = args.videos or [str(DEFAULT_VIDEOS)]
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, not {args.workers}")
+    if (args.workers > 1 or args.ray is not None) and (args.save_video or args.save_mot):
+        parser.error("--save-video and --save-mot work without --workers and --ray only, for now")
     args.config = config_from_args(parser, TrackingConfig, args, FLAGS, skip_still_frames=args.skip_still_frames)
     return args

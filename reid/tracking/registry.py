@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..core.cli import plural
 from ..core.config import BACKUP_DIRNAME
 from ..core.errors import InputError, OutputError
 from ..core.files import atomic_write_json, fsync_dir, locked
@@ -134,5 +135,5 @@ def set_aside(persons_dir: Path, folders: list[Path]) -> Path | None:
         fsync_dir(Path(persons_dir))
     except OSError as exc:
         raise OutputError(f"cannot move the earlier folders into {target}: {exc.strerror or exc}") from None
-    log.info("moved %d earlier folders of a reprocessed video into %s", len(folders), target)
+    log.info("moved %s of a reprocessed video into %s", plural(len(folders), "earlier folder"), target)
     return target

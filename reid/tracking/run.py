@@ -16,7 +16,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,6 +34,7 @@ from .mot import MotFile, NoMotFile, mot_file_for
 from .pipeline import InOrder, stages_of
 from .progress import RunProgress, RunResult, VideoResult
 from .registry import VideoRegistry, covers, fingerprint, folders_of, set_aside, still_running
+from .remote import FolderOwner, Op, VideoTask
 from .sources import Source
 from .tracks import RunContext, TrackBook
 from .videos import FrameReader, VideoInfo, probe_video
@@ -44,6 +45,15 @@ log = logging.getLogger(__name__)
 # A video counts as truncated when it ends this many frames before its stated length
 # (containers often state a count a frame or two off).
 TRUNCATION_TOLERANCE = 0.01
+
+
+class Pool(Protocol):
+    """Workers that track videos away from this process (``workers.ProcessPool``, ``cluster.RayPool``)."""
+
+    def submit(self, task: VideoTask) -> None: ...
+    def results(self) -> Iterator[tuple[int, list[Op]]]: ...
+    def stop(self) -> None: ...
+    def close(self) -> None: ...
 
 
 class Tracker(Protocol):
@@ -74,6 +84,7 @@ class TrackingRun:
         annotated_dir: Path | None = None,
         mot_dir: Path | None = None,
         reprocess: bool = False,
+        pool: Callable[[], Pool] | None = None,
     ) -> None:
         self.config = config
         self.tracker = tracker
@@ -89,19 +100,25 @@ class TrackingRun:
         self.progress: RunProgress | None = None
         self.stopping = threading.Event()
         self._live: LiveReader | None = None  # the live source being read, for stop()
+        self.make_pool = pool  # workers that track the videos (--workers, --ray); None: this process
+        self._pool: Pool | None = None
 
     @property
     def live_now(self) -> bool:
         """Whether a live source is being tracked right now."""
+        if self._pool is not None and self.progress is not None:
+            return any(r.live and r.state == "running" for r in self.progress.results)
         return self._live is not None
 
     def stop(self) -> None:
         """End the live source being tracked as done (its folders complete), and start no other video.
         Safe from a signal handler."""
         self.stopping.set()
-        live = self._live
+        live, pool = self._live, self._pool
         if live is not None:
             live.stop()
+        if pool is not None:
+            pool.stop()
 
     @property
     def errors(self) -> list[dict[str, str]]:
@@ -123,6 +140,9 @@ class TrackingRun:
         progress.start(self.context.run_id, self.persons_dir, frames_total, device=self.config.device)
         writer = CropWriter(self.config.jpeg_quality, self.config.write_queue_size)
         try:
+            if self.make_pool is not None:
+                self._track_in_pool(results, infos, fingerprints, writer)
+                return RunResult(self.context.run_id, results, progress.seconds)
             for done, result in enumerate(results, 1):
                 if self.stopping.is_set() and fingerprints.get(result.video):
                     result.state, result.note = "skipped", "the run was stopped before its turn"
@@ -133,6 +153,49 @@ class TrackingRun:
             progress.close()
             writer.close()  # also after an error or Ctrl-C: what was queued still reaches the disk
         return RunResult(self.context.run_id, results, progress.seconds)
+
+    def _track_in_pool(
+        self,
+        results: list[VideoResult],
+        infos: dict[Path | Source, VideoInfo | None],
+        fingerprints: dict[Path | Source, str | None],
+        writer: CropWriter,
+    ) -> None:
+        """Every admitted video tracked by the pool's workers at once; this process, the owner of the
+        persons folder, writes what they send (``remote.py``) and keeps the registry and the status."""
+        owner, done = FolderOwner(self.allocator, writer), 0
+        self._pool = pool = self.make_pool()
+        try:
+            for index, result in enumerate(results):
+                fingerprint = fingerprints.get(result.video)
+                if fingerprint and self._begin_video(infos[result.video], fingerprint, result):
+                    pool.submit(VideoTask(index, result.video, infos[result.video], fingerprint, self.context))
+                else:
+                    done += 1
+                    self.progress.video_ended(done, result.persons)
+            for index, ops in pool.results():
+                result = results[index]
+                for op in ops:
+                    if op[0] == "frames":
+                        for _ in range(op[1]):
+                            self.progress.frame_done(len(owner.folders), result if result.live else None)
+                    elif op[0] == "problem":
+                        self.progress.problem(result.video, op[1])
+                    elif op[0] in ("done", "failed"):
+                        if op[0] == "done":
+                            fields = {**op[1], "person_ids": [owner.person_id(index, p) for p in op[1]["person_ids"]]}
+                            for name, value in fields.items():
+                                setattr(result, name, value)
+                        else:
+                            self.progress.problem(result.video, op[1], failed=result)
+                        self._end_video(fingerprints[result.video], result)
+                        done += 1
+                        self.progress.video_ended(done, result.persons)
+                    else:
+                        owner.apply(index, op)
+        finally:
+            self._pool = None
+            pool.close()
 
     def _probe(self, result: VideoResult) -> VideoInfo | None:
         try:
@@ -194,8 +257,15 @@ class TrackingRun:
         return info.frame_count
 
     def _process_video(
-        self, info: VideoInfo | None, video_fingerprint: str, result: VideoResult, writer: CropWriter
+        self,
+        info: VideoInfo | None,
+        video_fingerprint: str,
+        result: VideoResult,
+        writer: CropWriter,
+        owner: bool = True,
     ) -> None:
+        """Open a live source, then track the video: as the owner of the persons folder (the registry
+        and earlier folders too), or, ``owner=False``, as a worker whose writer sends what it writes."""
         with contextlib.ExitStack() as stack:
             live = None
             if result.live:
@@ -208,13 +278,16 @@ class TrackingRun:
                 if self.stopping.is_set():  # stopped while it was being opened
                     live.stop()
                 info = live.info
-            self._track_video(info, video_fingerprint, result, writer, live)
+            if not owner:
+                self.track_book(info, video_fingerprint, result, writer, live)
+            elif self._begin_video(info, video_fingerprint, result):
+                self.track_book(info, video_fingerprint, result, writer, live)
+                self._end_video(video_fingerprint, result)
 
-    def _track_video(
-        self, info: VideoInfo, video_fingerprint: str, result: VideoResult, writer: CropWriter, live: LiveReader | None
+    def track_book(
+        self, info: VideoInfo, video_fingerprint: str, result: VideoResult, writer: Any, live: LiveReader | None
     ) -> None:
-        if not self._begin_video(info, video_fingerprint, result):
-            return
+        """Track one video into its folders through ``self.allocator`` and ``writer``, and ``result``."""
         book = TrackBook(info, self.context, self.allocator, writer, video_fingerprint)
         complete = False
         annotator = mot = None
@@ -238,18 +311,21 @@ class TrackingRun:
             if mot is not None:
                 result.mot_file = mot.finish({r.tracker_id: r.person_id for r in book.persons})
         self._record(result, book)
-        self._end_video(video_fingerprint, result)
 
-    def _begin_video(self, info: VideoInfo, video_fingerprint: str, result: VideoResult) -> bool:
-        """Replace what an earlier run left of this video, and record that this run has it now."""
-        log.info(
-            "tracking persons in %s (%dx%d, %.1f fps, %d frames)",
-            info.name if info.live else info.path,
-            info.width,
-            info.height,
-            info.fps,
-            info.frame_count,
-        )
+    def _begin_video(self, info: VideoInfo | None, video_fingerprint: str, result: VideoResult) -> bool:
+        """Replace what an earlier run left of this video, and record that this run has it now
+        (``info`` is None for a live source a worker opens)."""
+        if info is None:
+            log.info("tracking persons in %s (live, in a worker)", result.video)
+        else:
+            log.info(
+                "tracking persons in %s (%dx%d, %.1f fps, %d frames)",
+                info.name if info.live else info.path,
+                info.width,
+                info.height,
+                info.fps,
+                info.frame_count,
+            )
         try:
             result.replaced = set_aside(self.persons_dir, folders_of(self.persons_dir, video_fingerprint))
         except InputError as exc:
@@ -258,7 +334,7 @@ class TrackingRun:
         self.registry.record(
             video_fingerprint,
             state="running",
-            video=info.shown,
+            video=info.shown if info is not None else str(result.video),
             run_id=self.context.run_id,
             pid=os.getpid(),
             started_at=utc_now_iso(),

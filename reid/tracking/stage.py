@@ -7,8 +7,9 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..core.cli import plural
 from ..core.config import TrackingConfig
@@ -34,11 +35,17 @@ def run_tracking(
     mot_dir: Path | None = None,
     reprocess: bool = False,
     show_progress: bool | None = None,
+    workers: int = 1,
+    ray_address: str | None = None,
 ) -> RunResult:
     """Track persons in ``videos`` (files, folders, or live sources) into ``persons_dir``. Mistakes
     found before any work (no videos, an unwritable folder, a malformed status file, a merge holding
     the folder) raise before the ``counting`` section is touched. SIGTERM is Ctrl-C; while a live source
-    is tracked, either ends it as done (a second one interrupts)."""
+    is tracked, either ends it as done (a second one interrupts). ``workers`` > 1 tracks videos in as many
+    processes; ``ray_address`` ("" for a local cluster) as Ray tasks; this process keeps the folder."""
+    pool = pool_for(config, workers, ray_address)
+    if pool is not None and (annotated_dir is not None or mot_dir is not None):
+        raise InputError("--save-video and --save-mot work without --workers and --ray only, for now")
     paths = expand_sources([videos] if isinstance(videos, str | Path) else videos)
     prepare_persons_dir(persons_dir)
     if annotated_dir is not None:
@@ -49,10 +56,12 @@ def run_tracking(
     status.read()  # a malformed status file is reported now, not after loading the model
     # held for the whole run: a merge or undo of these folders must wait until tracking is done
     with Lease(persons_dir, "tracking").shared():
-        from .detector import PersonTracker  # loads ultralytics and torch: only when there is work
+        tracker = None  # with workers, each loads its own
+        if pool is None:
+            from .detector import PersonTracker  # loads ultralytics and torch: only when there is work
 
-        log.info("loading detector %s", config.model)
-        tracker = PersonTracker(config)
+            log.info("loading detector %s", config.model)
+            tracker = PersonTracker(config)
         reporter = SectionReporter(status, "counting", config.status_interval_s)
         run = TrackingRun(
             config,
@@ -64,6 +73,7 @@ def run_tracking(
             annotated_dir=annotated_dir,
             mot_dir=mot_dir,
             reprocess=reprocess,
+            pool=pool,
         )
         try:
             with stop_on_signals(run):
@@ -78,6 +88,21 @@ def run_tracking(
             raise
         _finish_status(reporter, result, run.errors)
         return result
+
+
+def pool_for(config: TrackingConfig, workers: int, ray_address: str | None) -> Callable[[], Any] | None:
+    """What makes the workers of a run: Ray tasks, processes, or None (this process tracks)."""
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, not {workers}")
+    if ray_address is not None:
+        from .cluster import RayPool
+
+        return lambda: RayPool(config, ray_address)
+    if workers > 1:
+        from .workers import ProcessPool
+
+        return lambda: ProcessPool(config, workers)
+    return None
 
 
 def expand_sources(videos: Sequence[Path | Source]) -> list[Path | Source]:
@@ -132,8 +157,8 @@ def _finish_status(reporter: SectionReporter, result: RunResult, errors: list[di
 def check_result(result: RunResult) -> None:
     """``InputError`` when no video at all could be processed (the summary says why for each)."""
     if len(result.failed) == len(result.videos):
-        noun = "video" if len(result.videos) == 1 else f"{len(result.videos)} videos"
-        raise InputError(f"no {noun} could be processed (see the summary above)")
+        which = "no video" if len(result.videos) == 1 else f"none of the {len(result.videos)} videos"
+        raise InputError(f"{which} could be processed (see the summary above)")
 
 
 def format_summary(result: RunResult, persons_dir: Path) -> str:

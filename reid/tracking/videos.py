@@ -38,7 +38,9 @@ class VideoInfo:
     fps: float
     width: int
     height: int
-    label: str | None = None  # how a live source is shown and stored (its URL without the password)
+    # how the video is shown and stored when not by its path: a live source's URL without the password,
+    # or a video copied to a worker on another machine (its path on the owner's)
+    label: str | None = None
     live: bool = False
 
     @property
@@ -48,7 +50,7 @@ class VideoInfo:
 
     @property
     def name(self) -> str:
-        return self.label if self.label is not None else self.path.name
+        return self.label if self.live and self.label is not None else self.path.name
 
 
 def find_videos(path: Path) -> list[Path]:

@@ -1,0 +1,186 @@
+"""``--ray [ADDRESS]``: videos tracked as Ray tasks, on this machine or a Ray cluster; Ray lives here only.
+
+Each video is one Ray generator task (``track_on_ray``): it receives the video's bytes and the
+detector's through Ray's object store (no shared file system needed), tracks the video exactly as a
+worker process does (``remote.track_task``) and streams back what it would write, batch by batch,
+to this process, the one owner of the persons folder. A task takes ``--threads`` CPUs (default 1:
+as many videos at once as the cluster has cores); the detector stays loaded in a Ray worker process
+between its tasks. A live source is opened by the task itself, on whichever node runs it.
+
+Without an address, a Ray instance is started on this machine for the run and stopped after it;
+with one (``host:6379``, ``ray://host:10001``) the tasks go to that running cluster, whose nodes need
+this project's requirements installed (the ``reid`` package itself is shipped with the tasks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import queue
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..core.config import TrackingConfig
+from ..core.errors import ReidError, first_line
+from ..core.files import atomic_write_bytes
+from .remote import Op, VideoTask, track_task
+
+log = logging.getLogger(__name__)
+
+PACKAGE = Path(__file__).resolve().parents[1]  # reid/, shipped to the cluster's workers
+
+
+class RayPool:
+    """Ray generator tasks tracking ``VideoTask``s; ``results`` yields each video's messages."""
+
+    def __init__(self, config: TrackingConfig, address: str) -> None:
+        import ray
+
+        self.ray = ray
+        self.started_here = not ray.is_initialized()
+        if self.started_here:
+            try:
+                ray.init(
+                    address=address or None,
+                    include_dashboard=False,
+                    logging_level=logging.ERROR,  # its start-up notes (token authentication ...) are Ray's
+                    log_to_driver=False,  # worker output stays in Ray's logs; problems come back as messages
+                    runtime_env={"py_modules": [str(PACKAGE)]},
+                )
+            except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError ...
+                raise ReidError(f"--ray {address or '(local)'}: cannot start or reach Ray: {first_line(exc)}") from None
+        self.threads = config.threads or 1
+        self.config = dataclasses.replace(config, threads=self.threads)
+        model = Path(config.model)
+        self.model = (model.name, ray.put(model.read_bytes())) if model.is_file() else (config.model, None)
+        self.stop_flag = _StopFlag.remote()
+        self.running: dict[Any, int] = {}  # ObjectRefGenerator -> the video it tracks
+
+    def submit(self, task: VideoTask) -> None:
+        video = None if task.info is None else self.ray.put(Path(task.info.path).read_bytes())
+        generator = track_on_ray.options(num_cpus=self.threads).remote(
+            task, self.config, self.model[0], self.model[1], video, self.stop_flag
+        )
+        self.running[generator] = task.index
+
+    def results(self) -> Iterator[tuple[int, list[Op]]]:
+        """Every message of every submitted video, as it comes, until each has its last one."""
+        ray = self.ray
+        while self.running:
+            ready, _ = ray.wait(list(self.running), num_returns=1)
+            for generator in ready:
+                index = self.running[generator]
+                try:
+                    ops = ray.get(next(generator))
+                except StopIteration:  # ended without its last message: it cannot have been tracked
+                    del self.running[generator]
+                    yield index, [("failed", "its Ray task ended without a result")]
+                    continue
+                except ray.exceptions.RayError as exc:  # the task or its node died
+                    del self.running[generator]
+                    yield index, [("failed", f"its Ray task failed: {first_line(exc)}")]
+                    continue
+                if ops and ops[-1][0] in ("done", "failed"):
+                    del self.running[generator]
+                yield index, ops
+
+    def stop(self) -> None:
+        """End live sources as done; videos go on."""
+        self.stop_flag.set.remote()
+
+    def close(self) -> None:
+        for generator in self.running:
+            self.ray.cancel(generator, force=True)
+        self.running.clear()
+        if self.started_here:
+            self.ray.shutdown()
+
+
+def _remote(function: Any, **options: Any) -> Any:
+    import ray
+
+    return ray.remote(**options)(function)
+
+
+class _StopFlagImpl:
+    """Set by the owner to end live sources; asked by the tasks."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def set(self) -> None:
+        self.stopped = True
+
+    def is_set(self) -> bool:
+        return self.stopped
+
+
+class _RemoteStop:
+    """A ``threading.Event``-like view of the owner's stop flag, for ``remote.track_task``."""
+
+    def __init__(self, flag: Any) -> None:
+        self.flag = flag
+
+    def wait(self, timeout: float) -> bool:
+        import ray
+
+        try:
+            if ray.get(self.flag.is_set.remote(), timeout=timeout + 5):
+                return True
+        except Exception:  # the owner is gone: nothing will ask this source to stop
+            pass
+        threading.Event().wait(timeout)
+        return False
+
+
+_trackers: dict[tuple[str, int], Any] = {}  # per Ray worker process: the detector, loaded once
+
+
+def _track_on_ray(
+    task: VideoTask, config: TrackingConfig, model_name: str, model: bytes | None, video: bytes | None, stop: Any
+) -> Iterator[list[Op]]:
+    """A Ray generator task: track one video, yielding batches of messages (the last ends the video)."""
+    from .detector import PersonTracker
+
+    if model is not None:  # kept for the worker's later tasks: the loaded detector may map the file
+        path = Path(tempfile.gettempdir()) / "reid-ray-models" / hashlib.sha256(model).hexdigest()[:16] / model_name
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, model)
+        config = dataclasses.replace(config, model=str(path))
+    with tempfile.TemporaryDirectory(prefix="reid-ray-") as folder:
+        if video is not None:  # the same file name, so that crops are named as in any other run
+            copy = Path(folder) / "video" / task.info.path.name
+            copy.parent.mkdir()
+            copy.write_bytes(video)
+            info = dataclasses.replace(task.info, path=copy, label=task.info.shown)
+            task = dataclasses.replace(task, info=info)
+        key = (config.model, config.threads)
+        try:
+            tracker = _trackers.get(key) or _trackers.setdefault(key, PersonTracker(config))
+        except ReidError as exc:
+            node = os.uname().nodename
+            yield [("failed", f"{task.video}: the detector cannot run on the Ray worker on {node}: {exc}")]
+            return
+        batches: queue.Queue = queue.Queue()
+        worker = threading.Thread(
+            target=track_task, args=(task, config, tracker, batches.put, _RemoteStop(stop)), daemon=True
+        )
+        worker.start()
+        while True:
+            ops = batches.get()
+            yield ops
+            if ops and ops[-1][0] in ("done", "failed"):
+                break
+        worker.join()
+
+
+_StopFlag = _remote(_StopFlagImpl, num_cpus=0)
+# no retry: a task run again would send its messages again (a failed video is reported and done again
+# by the next run, as after any failure)
+track_on_ray = _remote(_track_on_ray, max_retries=0)

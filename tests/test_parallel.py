@@ -1,0 +1,99 @@
+"""Many videos at once: obj_counting.py with --workers (processes) and --ray (a real local Ray cluster)
+makes the same folders as a serial run, ids aside; a worker that dies is reported, the other videos
+finish, nothing it wrote is half-done, and the next run does its video again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import cv2
+import pytest
+
+from conftest import DATA_DIR, REPO, _require, clip_of, run_script
+
+TUD = DATA_DIR / "mot" / "tud-stadtmitte" / "tud-stadtmitte.mp4"
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory, video) -> Path:
+    """Three short videos: the example clip, TUD-Stadtmitte (a busy street) and the sample video's second person."""
+    folder = tmp_path_factory.mktemp("videos")
+    shutil.copy(REPO / "examples" / "sample.mp4", folder / "a_example.mp4")
+    shutil.copy(_require(TUD), folder / "b_street.mp4")
+    clip_of(video, folder / "c_second.mp4", 220, 100)
+    return folder
+
+
+def folders(persons: Path) -> dict[tuple[str, int], tuple[dict, dict[str, str]]]:
+    """Every person folder by (video, tracker id): its track.json without the ids of this run, and the
+    sha256 of each crop."""
+    found = {}
+    for folder in sorted(persons.glob("id_*")):
+        meta = json.loads((folder / "track.json").read_text())
+        crops = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.glob("*.jpg")}
+        found[(meta["video_name"], meta["tracker_id"])] = (
+            {k: v for k, v in meta.items() if k not in ("person_id", "run_id")},
+            crops,
+        )
+    return found
+
+
+def track(videos: Path, work: Path, detector: Path, *extra: str, env: dict | None = None):
+    work.mkdir(exist_ok=True)
+    return run_script("obj_counting.py", "--videos", videos, "--model", detector, *extra, cwd=work, env=env)
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory, videos, detector) -> Path:
+    work = tmp_path_factory.mktemp("serial")
+    proc = track(videos, work, detector)
+    assert proc.returncode == 0, proc.stderr
+    return work / "persons"
+
+
+@pytest.mark.parametrize("how", [["--workers", "2"], ["--ray"]], ids=["workers", "ray"])
+def test_workers_and_ray_make_the_same_folders_as_a_serial_run(how, serial, videos, detector, tmp_path):
+    proc = track(videos, tmp_path, detector, *how)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "3 of 3 videos" in proc.stdout
+    expected, got = folders(serial), folders(tmp_path / "persons")
+    assert len(expected) >= 10  # the street alone has several people
+    assert got.keys() == expected.keys()
+    for key in expected:
+        assert got[key] == expected[key], key
+    ids = sorted(int(p.name[3:]) for p in (tmp_path / "persons").glob("id_*"))
+    assert ids == list(range(1, len(expected) + 1))  # one id per folder, none twice, none skipped
+    section = json.loads((tmp_path / "status.json").read_text())["counting"]
+    assert section["state"] == "done" and section["persons"] == len(expected)
+    assert section["frames_done"] == sum(v["frames"] for v in section["videos"]) == 179 + 180 + 100
+
+
+def test_a_worker_that_dies_is_reported_and_the_others_finish(videos, detector, tmp_path):
+    """The worker tracking the street is SIGKILLed after 150 of its 179 frames (``REID_FAULT_AT``)."""
+    proc = track(videos, tmp_path, detector, "--workers", "2", env={"REID_FAULT_AT": "worker-frame:b_street.mp4:150"})
+    assert proc.returncode == 3, proc.stderr  # some videos failed, the others were processed
+    died = r"b_street\.mp4 +FAILED: the worker process tracking it died \(killed by signal 9\)"
+    assert re.search(died, proc.stdout), proc.stdout
+    assert "2 of 3 videos" in proc.stdout and "Traceback" not in proc.stderr
+    street = []
+    for folder in (tmp_path / "persons").glob("id_*"):
+        meta = json.loads((folder / "track.json").read_text())  # every track.json whole
+        for crop in folder.glob("*.jpg"):
+            assert cv2.imread(str(crop)) is not None  # every crop whole
+        if meta["video_name"] == "b_street.mp4":
+            street.append(meta)
+            assert meta["complete"] is False
+            assert {c["file"] for c in meta["crops"]} <= {p.name for p in folder.glob("*.jpg")}
+    assert street  # it had written folders before it died
+    again = track(videos, tmp_path, detector, "--workers", "2")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("done already") == 2 and "its earlier folders were replaced" in again.stdout
+
+
+def test_annotated_copies_need_a_serial_run(videos, tmp_path):
+    proc = run_script("obj_counting.py", "--videos", videos, "--workers", "2", "--save-video", cwd=tmp_path)
+    assert proc.returncode == 2 and "--save-video and --save-mot work without --workers" in proc.stderr
