@@ -24,12 +24,13 @@ sys.modules.setdefault("triton", None)
 
 from reid.core.cli import ArgumentParser  # noqa: E402
 
-from . import backbones, ceiling, ground_truth, quality, reliability, speed  # noqa: E402
+from . import backbones, ceiling, ground_truth, parallel, quality, reliability, speed  # noqa: E402
 from .common import DEFAULT_DATA, REPO, Settings, cpu_flags, gpu_note, machine  # noqa: E402
 
 SECTIONS = {
     "tracking": speed.tracking,
     "ceiling": ceiling.ceiling,
+    "parallel": parallel.parallel,
     "features": speed.features,
     "openvino": backbones.openvino,
     "grouping": speed.grouping,

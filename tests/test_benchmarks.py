@@ -17,6 +17,7 @@ from conftest import REPO
 SECTIONS = [
     "Tracking speed",
     "The detector's ceiling and still-frame skipping",
+    "Many videos at once",
     "Feature extraction speed",
     "OpenVINO re-ID backbones",
     "Grouping time and memory",
@@ -51,6 +52,9 @@ def test_quick_mode_writes_every_section_with_figures(tmp_path, video, detector,
     assert all(float(value) > 0 for _, name, value, goal in targets if goal != "= 0" and "pure" not in name)
     # reliability: nothing failed, nothing lost, under load and under kills
     assert [(verdict, float(value)) for verdict, _, value, goal in targets if goal == "= 0"] == [("met", 0.0)] * 2
+    # workers and Ray made the very folders of the serial run
+    same = [verdict for verdict, name, _, _ in targets if "same folders" in name]
+    assert same == ["met", "met"]
     # the counting section saw the two people of the first 300 frames
     assert "2 person folders (id_1, id_2)" in text
 
