@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.reliability import start_monitor, stop_monitor
-from conftest import unavailable
+from conftest import DATA_DIR, REPO, _require, clip_of, run_script, unavailable
 from reid.core.status import StatusFile
 
 CHROMIUM = Path(os.environ.get("REID_CHROMIUM", "/usr/bin/chromium"))
@@ -173,3 +173,57 @@ def test_the_dashboard_follows_status_json_live(monitor, browser, tmp_path):
     assert "disk full" in by_id(browser, "overall-output").text
     (work / "status.json").write_text("{ broken")
     wait_for(browser, lambda d: "not valid JSON" in by_id(d, "overall-output").text, "a malformed status")
+
+
+# The README's pictures: REID_SCREENSHOTS=docs/images writes them there (docs/images/README.md says how).
+SCREENSHOTS = os.environ.get("REID_SCREENSHOTS")
+INTEL_0287 = "weights/intel/person-reidentification-retail-0287/FP32/person-reidentification-retail-0287.xml"
+
+
+def test_the_pictures_of_the_readme_come_from_a_real_run_on_the_example_clip(browser, detector, tmp_path):
+    """The bundled example clip, cut in two videos, tracked into two folders of the one person it shows; the
+    merge's review page proposes to join them, and the dashboard shows the run. Both are photographed."""
+    model = _require(DATA_DIR / INTEL_0287)
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for part, start in ((1, 0), (2, 90)):
+        clip_of(REPO / "examples" / "sample.mp4", videos / f"sample-part{part}.mp4", start, 90)
+    tracked = run_script("obj_counting.py", "--videos", "videos", "--model", detector, cwd=tmp_path)
+    assert tracked.returncode == 0, tracked.stderr
+    assert sorted(p.name for p in (tmp_path / "persons").glob("id_*")) == ["id_1", "id_2"]
+    args = ["--backbone", "reid-0287", "--weights", model, "--dry-run", "--report", "review.html"]
+    planned = run_script("deeplearningg_reID.py", *args, cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    assert "id_1" in planned.stdout and "id_2" in planned.stdout
+
+    shots = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    browser.set_window_size(1000, 760)
+    browser.get((tmp_path / "review.html").as_uri())
+    wait_for(browser, lambda d: d.execute_script("return document.readyState") == "complete", "the review page")
+    text = browser.find_element("tag name", "body").text
+    assert "id_1" in text and "id_2" in text
+    browser.save_screenshot(str(shots / "review.png"))
+
+    process, port = start_monitor(tmp_path)
+    try:
+        browser.get(f"http://127.0.0.1:{port}/")
+        by_id = lambda d, name: d.find_element("id", name)  # noqa: E731
+        wait_for(browser, lambda d: by_id(d, "folders-total").text == "2", "the two folders")
+        full = "return ['counting-bar', 'processing-bar'].map(b => document.getElementById(b))" + (
+            ".every(b => b.getBoundingClientRect().width >= b.parentElement.getBoundingClientRect().width - 1)"
+        )
+        wait_for(browser, lambda d: d.execute_script(full), "both bars full (they grow for 0.4 s)")
+        assert "ETA" not in by_id(browser, "counting-detail").text  # done: nothing left to wait for
+        wait_for(
+            browser,
+            lambda d: d.execute_script(
+                "return [...document.querySelectorAll('#persons img')].every(i => i.complete && i.naturalWidth > 0)"
+            ),
+            "the thumbnails",
+        )
+        browser.save_screenshot(str(shots / "dashboard.png"))
+    finally:
+        assert stop_monitor(process) == 0
+    for name in ("review.png", "dashboard.png"):
+        assert 10_000 < (shots / name).stat().st_size < 400_000  # a real page, small enough to commit

@@ -183,3 +183,12 @@ def test_the_files_of_the_quick_start_are_checked():
 def test_a_flag_that_does_not_exist_is_caught():
     assert flags_of(invocations(".venv/bin/python obj_counting.py --max-frame 5 -v")[0][1]) == ["--max-frame", "-v"]
     assert "--max-frame" not in help_flags("obj_counting.py") and "--max-frames" in help_flags("obj_counting.py")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_relative_link_and_picture_of_the_documentation_exists(page):
+    targets = re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8"))
+    local = [t.split("#")[0] for t in targets if "://" not in t and not t.startswith(("#", "mailto:"))]
+    assert all((page.parent / target).exists() for target in local if target), page
+    if page.name == "README.md":
+        assert {"docs/images/dashboard.png", "docs/images/review.png"} <= set(local)
