@@ -94,8 +94,11 @@ class RayPool:
         self.stop_flag.set.remote()
 
     def close(self) -> None:
-        for generator in self.running:
-            self.ray.cancel(generator, force=True)
+        for generator in self.running:  # left by Ctrl-C or an error: their videos count as interrupted
+            try:
+                self.ray.cancel(generator, force=True)
+            except Exception:  # already finished, or its node is gone
+                log.debug("cancelling a Ray task failed", exc_info=True)
         self.running.clear()
         if self.started_here:
             self.ray.shutdown()

@@ -84,7 +84,7 @@ class TrackingRun:
         annotated_dir: Path | None = None,
         mot_dir: Path | None = None,
         reprocess: bool = False,
-        pool: Callable[[], Pool] | None = None,
+        pool: Callable[[int], Pool] | None = None,
     ) -> None:
         self.config = config
         self.tracker = tracker
@@ -164,7 +164,12 @@ class TrackingRun:
         """Every admitted video tracked by the pool's workers at once; this process, the owner of the
         persons folder, writes what they send (``remote.py``) and keeps the registry and the status."""
         owner, done = FolderOwner(self.allocator, writer), 0
-        self._pool = pool = self.make_pool()
+        admitted = sum(1 for r in results if fingerprints.get(r.video))
+        if not admitted:  # every video skipped or failed already: no worker to start
+            for done, result in enumerate(results, 1):
+                self.progress.video_ended(done, result.persons)
+            return
+        self._pool = pool = self.make_pool(admitted)
         try:
             for index, result in enumerate(results):
                 fingerprint = fingerprints.get(result.video)

@@ -90,18 +90,19 @@ def run_tracking(
         return result
 
 
-def pool_for(config: TrackingConfig, workers: int, ray_address: str | None) -> Callable[[], Any] | None:
-    """What makes the workers of a run: Ray tasks, processes, or None (this process tracks)."""
+def pool_for(config: TrackingConfig, workers: int, ray_address: str | None) -> Callable[[int], Any] | None:
+    """What makes the workers of a run for its number of videos: Ray tasks, processes (no more than
+    there are videos, so that one video gets every core), or None (this process tracks)."""
     if workers < 1:
         raise InputError(f"--workers must be at least 1, not {workers}")
     if ray_address is not None:
         from .cluster import RayPool
 
-        return lambda: RayPool(config, ray_address)
+        return lambda videos: RayPool(config, ray_address)
     if workers > 1:
         from .workers import ProcessPool
 
-        return lambda: ProcessPool(config, workers)
+        return lambda videos: ProcessPool(config, max(1, min(workers, videos)))
     return None
 
 
