@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         args.report,
         False if args.no_progress else None,
         undo_command(args),
+        args.ray,
     )
     can_ask = sys.stdin is not None and sys.stdin.isatty()
     run_matching(request, confirm if can_ask else None)

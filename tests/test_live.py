@@ -247,3 +247,20 @@ def test_a_dead_camera_is_one_line_and_the_other_sources_are_tracked(rtsp, detec
     assert proc.returncode == 3, proc.stderr  # some sources failed, the others were processed
     assert re.search(rf"{re.escape(dead)} +FAILED: {re.escape(dead)} cannot be opened", proc.stdout), proc.stdout
     assert "2 of 3 videos" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_obj_counting_tracks_an_http_stream(video, detector, tmp_path):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(video.parent))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/{video.name}"
+    try:
+        proc = run_script("obj_counting.py", "--videos", url, "--duration", "20", "--model", detector, cwd=tmp_path)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert proc.returncode == 0, proc.stderr
+    assert url in proc.stdout and "Traceback" not in proc.stderr
+    folders = sorted((tmp_path / "persons").glob("id_*"))
+    assert folders  # people walk in within the first seconds of the file
+    assert all(json.loads((f / "track.json").read_text())["video"] == url for f in folders)

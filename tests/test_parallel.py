@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -97,3 +102,58 @@ def test_a_worker_that_dies_is_reported_and_the_others_finish(videos, detector, 
 def test_annotated_copies_need_a_serial_run(videos, tmp_path):
     proc = run_script("obj_counting.py", "--videos", videos, "--workers", "2", "--save-video", cwd=tmp_path)
     assert proc.returncode == 2 and "--save-video and --save-mot work without --workers" in proc.stderr
+
+
+def test_ctrl_c_ends_the_workers_and_leaves_whole_files(videos, detector, tmp_path):
+    """Ctrl-C in a terminal reaches the whole process group: the workers ignore it, the owner ends them."""
+    command = [sys.executable, str(REPO / "obj_counting.py"), "--videos", str(videos), "--model", str(detector)]
+    proc = subprocess.Popen(
+        [*command, "--workers", "2", "--no-progress"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    status = tmp_path / "status.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if status.exists() and (json.loads(status.read_text())["counting"].get("frames_done") or 0) > 60:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert json.loads(status.read_text())["counting"]["state"] == "interrupted"
+    time.sleep(1)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # no worker left behind
+    for folder in (tmp_path / "persons").glob("id_*"):
+        json.loads((folder / "track.json").read_text())
+        assert all(cv2.imread(str(crop)) is not None for crop in folder.glob("*.jpg"))
+    again = track(videos, tmp_path, detector, "--workers", "2")
+    assert again.returncode == 0, again.stderr
+
+
+def test_the_merge_stage_embeds_on_ray_to_the_same_plan(labelled_crops, tmp_path):
+    """deeplearningg_reID.py --ray: crops embedded by Ray tasks (a real local cluster), the same plan."""
+    model = _require(
+        DATA_DIR / "weights/intel/person-reidentification-retail-0287/FP32/person-reidentification-retail-0287.xml"
+    )
+    for how in ("serial", "ray"):
+        persons = tmp_path / how / "persons"
+        for number, identity in enumerate(sorted(p for p in labelled_crops.iterdir() if p.is_dir())[:6], 1):
+            for camera in ("01", "02"):
+                folder = persons / f"id_{2 * number - (camera == '01')}"
+                folder.mkdir(parents=True)
+                for image in sorted(identity.glob(f"{camera}_*.png")):
+                    shutil.copy(image, folder / image.name)
+    args = ["--backbone", "reid-0287", "--weights", model, "--dry-run", "--no-progress"]
+    serial = run_script("deeplearningg_reID.py", *args, cwd=tmp_path / "serial")
+    on_ray = run_script("deeplearningg_reID.py", *args, "--ray", cwd=tmp_path / "ray")
+    assert serial.returncode == on_ray.returncode == 0, serial.stderr + on_ray.stderr
+    assert "Proposed merges:" in serial.stdout and "<-" in serial.stdout  # something to agree on
+    assert on_ray.stdout == serial.stdout
+    assert json.loads((tmp_path / "ray" / "status.json").read_text())["processing"]["state"] == "done"

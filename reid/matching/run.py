@@ -44,6 +44,7 @@ class MatchingRequest:
     report: Path | None = None  # the review page to write
     show_progress: bool | None = None
     undo_command: str = "deeplearningg_reID.py --undo"  # printed after a merge
+    ray_address: str | None = None  # embed on Ray: "" a local instance, else the cluster's address
 
 
 def run_matching(request: MatchingRequest, confirm: Confirm | None) -> None:
@@ -171,14 +172,25 @@ def embed(request: MatchingRequest, folders: list[Folder], reporter: MatchingSta
     cache = EmbeddingCache(request.persons_dir, model_key(config))
     total = sum(len(f.images) for f in folders)
     with reporter.step("extracting features", total) as step:
+        extractors = []
 
         def load_extractor() -> FeatureExtractor:
-            reporter.processing.update(force=True, operation="loading model")
-            extractor = FeatureExtractor(config)
-            reporter.processing.update(force=True, operation="extracting features")
-            return extractor
+            if request.ray_address is not None:
+                from .cluster import RayExtractor
 
-        unreadable = embed_folders(folders, load_extractor, cache, step.update)
+                reporter.processing.update(force=True, operation="starting Ray")
+                extractors.append(RayExtractor(config, request.ray_address))
+            else:
+                reporter.processing.update(force=True, operation="loading model")
+                extractors.append(FeatureExtractor(config))
+            reporter.processing.update(force=True, operation="extracting features")
+            return extractors[-1]
+
+        try:
+            unreadable = embed_folders(folders, load_extractor, cache, step.update)
+        finally:
+            for extractor in extractors:
+                getattr(extractor, "close", lambda: None)()
     for path, message in unreadable.items():
         reporter.error(str(path), message)
     log.info("embedded %s (%d from the cache)", plural(total - len(unreadable), "image"), cache.hits)

@@ -25,14 +25,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..core.cluster import connect, disconnect
 from ..core.config import TrackingConfig
 from ..core.errors import ReidError, first_line
 from ..core.files import atomic_write_bytes
 from .remote import Op, VideoTask, track_task
 
 log = logging.getLogger(__name__)
-
-PACKAGE = Path(__file__).resolve().parents[1]  # reid/, shipped to the cluster's workers
 
 
 class RayPool:
@@ -42,18 +41,7 @@ class RayPool:
         import ray
 
         self.ray = ray
-        self.started_here = not ray.is_initialized()
-        if self.started_here:
-            try:
-                ray.init(
-                    address=address or None,
-                    include_dashboard=False,
-                    logging_level=logging.ERROR,  # its start-up notes (token authentication ...) are Ray's
-                    log_to_driver=False,  # worker output stays in Ray's logs; problems come back as messages
-                    runtime_env={"py_modules": [str(PACKAGE)]},
-                )
-            except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError ...
-                raise ReidError(f"--ray {address or '(local)'}: cannot start or reach Ray: {first_line(exc)}") from None
+        self.started_here = connect(address)
         self.threads = config.threads or 1
         self.config = dataclasses.replace(config, threads=self.threads)
         model = Path(config.model)
@@ -100,8 +88,7 @@ class RayPool:
             except Exception:  # already finished, or its node is gone
                 log.debug("cancelling a Ray task failed", exc_info=True)
         self.running.clear()
-        if self.started_here:
-            self.ray.shutdown()
+        disconnect(self.started_here)
 
 
 def _remote(function: Any, **options: Any) -> Any:

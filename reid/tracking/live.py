@@ -3,7 +3,9 @@
 ``LiveReader`` yields ``(frame_index, frame)`` like ``videos.FrameReader`` until ``duration_s``
 has passed, ``stop()`` is called or the consumer stops (Ctrl-C). Frames are read on a background
 thread; a consumer slower than the camera gets the newest frames, the others are dropped and
-counted (``dropped``), so it never falls more than ``BUFFERED`` frames behind. A stream that stops sending
+counted (``dropped``), so it never falls more than ``BUFFERED`` frames behind. A source that states
+its length (a video file served over HTTP) is ``finite``: every frame is read, none dropped, and its
+end ends it (no reconnecting, which would start it over). A stream that stops sending
 frames is reopened with a growing, bounded wait (``backoff``), each try logged and counted in
 ``reconnects``; one that stays away longer than ``give_up_s`` ends with ``error`` set. A source
 that cannot be opened at the start is an ``InputError`` at once: a wrong URL or password is
@@ -69,6 +71,7 @@ class LiveReader:
         self._first: np.ndarray | None = None  # read on opening, to know the frame size; yielded first
         self._size: tuple[int, int] | None = None
         self.dropped = 0  # frames dropped because the consumer fell behind the camera
+        self.finite = False
         self._buffer: deque[tuple[int, np.ndarray]] = deque(maxlen=BUFFERED)
         self._ready = threading.Condition()
         self._ended = False
@@ -86,6 +89,8 @@ class LiveReader:
                 raise InputError(f"{self.source.label} opened but sent no frame within {READ_TIMEOUT_MS // 1000} s")
             raise InputError(f"{self.source.label} cannot be opened (wrong address or password, or not reachable)")
         self._size = self._first.shape[:2]
+        # a file served over HTTP states its length: it is read whole, no frame dropped, and its end is the end
+        self.finite = self._capture.get(cv2.CAP_PROP_FRAME_COUNT) > 0
         self.started = time.monotonic()
         return self
 
@@ -134,6 +139,7 @@ class LiveReader:
                     if not self._buffer:
                         return
                     item = self._buffer.popleft()
+                    self._ready.notify_all()  # room for a file's next frame
                 yield item
         finally:
             self._end_pump()
@@ -148,7 +154,7 @@ class LiveReader:
                 ok, frame = self._capture.read()
                 if ok and frame is not None:
                     self._add(frame)
-                elif not self._reconnect():
+                elif self.finite or not self._reconnect():
                     return
         finally:
             with self._ready:
@@ -157,6 +163,8 @@ class LiveReader:
 
     def _add(self, frame: np.ndarray) -> None:
         with self._ready:
+            while self.finite and len(self._buffer) == self._buffer.maxlen and not self._closing.is_set():
+                self._ready.wait(0.1)  # a file waits for its consumer
             if len(self._buffer) == self._buffer.maxlen:
                 self.dropped += 1  # the deque drops the oldest
             self._buffer.append((self.frames_read, frame))
