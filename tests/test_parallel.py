@@ -104,6 +104,18 @@ def test_annotated_copies_need_a_serial_run(videos, tmp_path):
     assert proc.returncode == 2 and "--save-video and --save-mot work without --workers" in proc.stderr
 
 
+def group_alive(group: int, within: float) -> bool:
+    """Whether a process of ``group`` is still there after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def test_ctrl_c_ends_the_workers_and_leaves_whole_files(videos, detector, tmp_path):
     """Ctrl-C in a terminal reaches the whole process group: the workers ignore it, the owner ends them."""
     command = [sys.executable, str(REPO / "obj_counting.py"), "--videos", str(videos), "--model", str(detector)]
@@ -127,9 +139,7 @@ def test_ctrl_c_ends_the_workers_and_leaves_whole_files(videos, detector, tmp_pa
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert json.loads(status.read_text())["counting"]["state"] == "interrupted"
-    time.sleep(1)
-    with pytest.raises(ProcessLookupError):
-        os.killpg(proc.pid, 0)  # no worker left behind
+    assert not group_alive(proc.pid, within=15)  # no worker left behind
     for folder in (tmp_path / "persons").glob("id_*"):
         json.loads((folder / "track.json").read_text())
         assert all(cv2.imread(str(crop)) is not None for crop in folder.glob("*.jpg"))
