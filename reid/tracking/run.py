@@ -363,25 +363,35 @@ class TrackingRun:
     def _track_frames(self, info: VideoInfo, after: AfterDetection) -> None:
         """The frame loop, on three threads (``pipeline.py``): frames are read and prepared ahead,
         this thread runs the gate and the model, and the worker (``after``) tracks, chooses crops,
-        annotates and reports progress. A live source's frames are prepared here: its reader keeps
-        only the newest frames, and preparing one that is then dropped would be wasted."""
+        annotates and reports progress. Frames are prepared ahead only while the detector runs (on
+        footage the gate skips, preparing would be wasted), and a live source's here, when needed:
+        its reader keeps only the newest frames."""
         self.tracker.start_video()
         stages, result, live = after.stages, after.result, after.live
         gate = gate_for(self.config.skip_still_frames, self.tracker, info.fps)
+        detecting = True  # the last frame's decision: the reader thread reads it
+
+        def prepare_ahead(frame: np.ndarray) -> Any:
+            return stages.prepare(frame) if detecting else None
+
         if live is not None:
-            reader, prepare = contextlib.nullcontext(live), stages.prepare
+            reader: Any = contextlib.nullcontext(live)
         else:
-            reader, prepare = FrameReader(info.path, self.config.max_frames, prepare=stages.prepare), None
+            ahead = prepare_ahead if stages.prepare is not None else None
+            reader = FrameReader(info.path, self.config.max_frames, prepare=ahead)
         with reader as frames, InOrder(after.handle) as worker:
 
             def tracks() -> Tracks:
                 worker.wait()  # what the tracker holds once it has seen every frame before this one
                 return after.tracks
 
-            for index, frame, *prepared in frames:
-                prepared = prepare(frame) if prepare is not None else prepared[0] if prepared else None
+            for index, frame, *ready in frames:
                 decision = gate.decide(frame, tracks)
-                raw = stages.detect(prepared) if decision == DETECT else None
+                detecting = decision == DETECT
+                prepared = ready[0] if ready else None
+                if detecting and prepared is None and stages.prepare is not None:
+                    prepared = stages.prepare(frame)
+                raw = stages.detect(prepared) if detecting else None
                 worker.put((index, frame, decision, prepared, raw))
         result.skipped_frames = gate.skipped
         if live is not None:
