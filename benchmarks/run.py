@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         report = update_sections(
             args.output.read_text(encoding="utf-8"),
             parts,
-            f"- updated: {started.strftime('%Y-%m-%d %H:%M UTC')}, `{command}` (CPU flags: {cpu_flags()}; GPU: "
-            f"{gpu_note()})",
+            f"- updated: {started.strftime('%Y-%m-%d %H:%M UTC')}, `{command}` (machine: {machine()}; CPU flags: "
+            f"{cpu_flags()}; GPU: {gpu_note()})",
         )
     else:
         report = "\n".join(header + parts)
