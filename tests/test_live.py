@@ -201,7 +201,7 @@ def test_obj_counting_tracks_a_password_protected_camera_for_the_duration(rtsp, 
     proc = run_script("obj_counting.py", *args, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     label = server.url("cam:***")
-    assert label in proc.stdout and "live for 10 s" in proc.stdout
+    assert label in proc.stdout and re.search(r"live for 1\d s", proc.stdout)
     folders = sorted((tmp_path / "persons").glob("id_*"))
     assert len(folders) >= 5  # Venice-2 shows a busy square
     for folder in folders:

@@ -75,6 +75,7 @@ class LiveReader:
         self._buffer: deque[tuple[int, np.ndarray]] = deque(maxlen=BUFFERED)
         self._ready = threading.Condition()
         self._ended = False
+        self._ended_at: float | None = None
         self._closing = threading.Event()  # the consumer is gone: the reader thread ends
         self._pump: threading.Thread | None = None
 
@@ -118,7 +119,8 @@ class LiveReader:
 
     @property
     def uptime_s(self) -> float:
-        return time.monotonic() - self.started
+        """Seconds since the source opened, until the reader stopped reading it."""
+        return (self._ended_at or time.monotonic()) - self.started
 
     def _should_stop(self) -> bool:
         return self._stopped.is_set() or (self.duration_s > 0 and self.uptime_s >= self.duration_s)
@@ -158,6 +160,7 @@ class LiveReader:
                     return
         finally:
             with self._ready:
+                self._ended_at = time.monotonic()
                 self._ended = True
                 self._ready.notify_all()
 
