@@ -264,3 +264,6 @@ def test_obj_counting_tracks_an_http_stream(video, detector, tmp_path):
     folders = sorted((tmp_path / "persons").glob("id_*"))
     assert folders  # people walk in within the first seconds of the file
     assert all(json.loads((f / "track.json").read_text())["video"] == url for f in folders)
+    # a file over HTTP is read whole, at tracking's pace: nothing dropped, frames numbered as in the file
+    video_status = json.loads((tmp_path / "status.json").read_text())["counting"]["videos"][0]
+    assert video_status["dropped_frames"] == 0 and video_status["frames"] > 100

@@ -91,7 +91,9 @@ class LiveReader:
             raise InputError(f"{self.source.label} cannot be opened (wrong address or password, or not reachable)")
         self._size = self._first.shape[:2]
         # a file served over HTTP states its length: it is read whole, no frame dropped, and its end is the end
-        self.finite = self._capture.get(cv2.CAP_PROP_FRAME_COUNT) > 0
+        # (an RTSP server may state one too, for the file behind a camera-like stream: that stays live)
+        http = self.source.target.lower().startswith(("http://", "https://"))
+        self.finite = http and self._capture.get(cv2.CAP_PROP_FRAME_COUNT) > 0
         self.started = time.monotonic()
         return self
 
