@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from conftest import DATA_DIR, REPO, _require, clip_of, run_script
+from conftest import DATA_DIR, REPO, _require, assert_clean_error, clip_of, run_script
 
 TUD = DATA_DIR / "mot" / "tud-stadtmitte" / "tud-stadtmitte.mp4"
 
@@ -167,3 +168,13 @@ def test_the_merge_stage_embeds_on_ray_to_the_same_plan(labelled_crops, tmp_path
     assert "Proposed merges:" in serial.stdout and "<-" in serial.stdout  # something to agree on
     assert on_ray.stdout == serial.stdout
     assert json.loads((tmp_path / "ray" / "status.json").read_text())["processing"]["state"] == "done"
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line_at_once(videos, detector, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    started = time.monotonic()
+    proc = track(videos, tmp_path, detector, "--ray", f"127.0.0.1:{port}")
+    assert time.monotonic() - started < 60  # Ray alone would retry for minutes
+    assert_clean_error(proc, 1, f"--ray 127.0.0.1:{port}: no Ray cluster answers there")

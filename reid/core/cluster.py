@@ -8,6 +8,7 @@ need this project's requirements installed.
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 
 from .errors import ReidError, first_line
@@ -22,6 +23,8 @@ def connect(address: str) -> bool:
 
     if ray.is_initialized():
         return False
+    if address and address != "auto":
+        check_reachable(address)
     try:
         ray.init(
             address=address or None,
@@ -33,6 +36,26 @@ def connect(address: str) -> bool:
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError ...
         raise ReidError(f"--ray {address or '(local)'}: cannot start or reach Ray: {first_line(exc)}") from None
     return True
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """``ReidError`` at once when nothing answers at ``address`` (``host:port`` or ``ray://host:port``):
+    Ray itself would retry for minutes, printing warnings.
+
+    >>> check_reachable("no-port-here")
+    Traceback (most recent call last):
+    ...
+    reid.core.errors.ReidError: --ray no-port-here: expected HOST:PORT (such as head-node:6379) or ray://HOST:PORT
+    """
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ReidError(f"--ray {address}: expected HOST:PORT (such as head-node:6379) or ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        hint = "start one with ray start --head, or give --ray alone for one on this machine"
+        raise ReidError(f"--ray {address}: no Ray cluster answers there ({reason}); {hint}") from None
 
 
 def disconnect(connected: bool) -> None:
