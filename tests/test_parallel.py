@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -178,3 +179,28 @@ def test_a_ray_address_where_nothing_answers_is_one_line_at_once(videos, detecto
     proc = track(videos, tmp_path, detector, "--ray", f"127.0.0.1:{port}")
     assert time.monotonic() - started < 60  # Ray alone would retry for minutes
     assert_clean_error(proc, 1, f"--ray 127.0.0.1:{port}: no Ray cluster answers there")
+
+
+@pytest.fixture
+def ray_head(tmp_path):
+    """A running Ray cluster (``ray start --head``, token authentication on) as a user would start one."""
+    ray = Path(sys.executable).with_name("ray")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    start = [ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--disable-usage-stats"]
+    started = subprocess.run([*start, "--include-dashboard=false"], env=env, capture_output=True, text=True)
+    assert started.returncode == 0, started.stderr[-2000:]
+    try:
+        yield f"127.0.0.1:{port}", {k: env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+    finally:
+        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True)
+
+
+def test_a_running_ray_cluster_gets_the_videos_through_its_object_store(ray_head, serial, videos, detector, tmp_path):
+    """--ray ADDRESS: the tasks get copies of the videos and the detector, as on machines without the files."""
+    address, env = ray_head
+    proc = track(videos, tmp_path, detector, "--ray", address, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert folders(tmp_path / "persons") == folders(serial)

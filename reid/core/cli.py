@@ -92,6 +92,19 @@ def add_folder_flags(parser: argparse.ArgumentParser, persons_help: str, status_
     )
 
 
+def add_ray_flag(parser: argparse.ArgumentParser, what: str, stays: str) -> None:
+    """``--ray [ADDRESS]``, which both scripts offer: ``what`` runs as Ray tasks, ``stays`` on this machine."""
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help=f"{what} as Ray tasks: on a Ray instance started on this machine for the run, or on the running "
+        f"cluster at ADDRESS (host:6379 or ray://host:10001); {stays}",
+    )
+
+
 def add_input_size_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-size", default="256x128", metavar="HxW", help="network input (default: %(default)s)")
 

@@ -13,6 +13,7 @@ from ..core.cli import (
     add_folder_flags,
     add_input_size_flag,
     add_logging_flags,
+    add_ray_flag,
     config_from_args,
     input_size_fields,
 )
@@ -76,15 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also write a review page of the proposed "
         "merges (contact sheets, scores, near-misses) to open before answering; works with --dry-run",
     )
-    parser.add_argument(
-        "--ray",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="ADDRESS",
-        help="embed the crops as Ray tasks, for large crop sets: on a Ray instance started on this machine for the "
-        "run, or on the running cluster at ADDRESS (host:6379 or ray://host:10001); the rest stays here",
-    )
+    add_ray_flag(parser, "embed the crops (for large crop sets)", "the comparison and the merge stay here")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     add_logging_flags(parser)
     args = parser.parse_args(argv)

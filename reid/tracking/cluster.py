@@ -1,7 +1,8 @@
-"""``--ray [ADDRESS]``: videos tracked as Ray tasks, on this machine or a Ray cluster; Ray lives here only.
+"""``--ray [ADDRESS]``: videos tracked as Ray tasks, on this machine or a Ray cluster.
 
-Each video is one Ray generator task (``track_on_ray``): it receives the video's bytes and the
-detector's through Ray's object store (no shared file system needed), tracks the video exactly as a
+Each video is one Ray generator task (``track_on_ray``): on a cluster it receives the video's bytes
+and the detector's through Ray's object store (no shared file system needed; on a Ray instance
+started here it reads the files where they are), tracks the video exactly as a
 worker process does (``remote.track_task``) and streams back what it would write, batch by batch,
 to this process, the one owner of the persons folder. A task takes ``--threads`` CPUs (default 1:
 as many videos at once as the cluster has cores); the detector stays loaded in a Ray worker process
@@ -43,14 +44,24 @@ class RayPool:
         self.ray = ray
         self.started_here = connect(address)
         self.threads = config.threads or 1
-        self.config = dataclasses.replace(config, threads=self.threads)
         model = Path(config.model)
-        self.model = (model.name, ray.put(model.read_bytes())) if model.is_file() else (config.model, None)
+        # a Ray instance started here for the run reads the files where they are; a cluster gets copies
+        self.same_machine = address == ""
+        if model.is_file() and self.same_machine:
+            config = dataclasses.replace(config, model=str(model.resolve()))  # Ray's workers have another cwd
+        self.config = dataclasses.replace(config, threads=self.threads)
+        copy = model.is_file() and not self.same_machine
+        self.model = (model.name, ray.put(model.read_bytes())) if copy else (self.config.model, None)
         self.stop_flag = _StopFlag.remote()
         self.running: dict[Any, int] = {}  # ObjectRefGenerator -> the video it tracks
 
     def submit(self, task: VideoTask) -> None:
-        video = None if task.info is None else self.ray.put(Path(task.info.path).read_bytes())
+        video = None
+        if task.info is not None and self.same_machine:
+            info = dataclasses.replace(task.info, path=task.info.path.resolve(), label=task.info.shown)
+            task = dataclasses.replace(task, info=info)
+        elif task.info is not None:
+            video = self.ray.put(Path(task.info.path).read_bytes())
         generator = track_on_ray.options(num_cpus=self.threads).remote(
             task, self.config, self.model[0], self.model[1], video, self.stop_flag
         )

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..core.cli import ArgumentParser, Flag, add_config_flags, add_folder_flags, add_logging_flags, config_from_args
+from ..core.cli import (
+    ArgumentParser,
+    Flag,
+    add_config_flags,
+    add_folder_flags,
+    add_logging_flags,
+    add_ray_flag,
+    config_from_args,
+)
 from ..core.config import DEFAULT_VIDEOS, TRACKERS, VIDEO_SUFFIXES, TrackingConfig
 from .sources import PASSWORD_ENV, USER_ENV
 
@@ -135,15 +143,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="track N videos at once, each in its own process with its share of the cores; this process alone "
         "writes persons/ and the status file (default: 1, one video after another)",
     )
-    parser.add_argument(
-        "--ray",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="ADDRESS",
-        help="track the videos as Ray tasks: on a Ray cluster started on this machine for the run, or on the "
-        "running cluster at ADDRESS (host:6379 or ray://host:10001); crops come back to this machine",
-    )
+    add_ray_flag(parser, "track the videos", "crops come back to this machine")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_logging_flags(parser)
     args = parser.parse_args(argv)

@@ -138,7 +138,7 @@ class RunProgress:
             **settings,
         )
         # a live source has no end to count down to: the bar counts frames, with no total or ETA
-        self.live = any(getattr(r.video, "is_live", False) for r in self.results)
+        self.live = any(r.live for r in self.results)
         self.bar = tqdm(
             total=None if self.live else frames_total,
             unit="frame",

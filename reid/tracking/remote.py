@@ -253,9 +253,6 @@ class FolderOwner:
             raise ValueError(f"not a file message: {kind}")
         self.writer.check()
 
-    def persons_in(self, video: int) -> int:
-        return sum(1 for v, _ in self.folders if v == video)
-
 
 def _write_crop(path: Path, jpeg: bytes) -> None:
     atomic_write_bytes(path, jpeg, durable=False)  # as CropWriter writes its own crops

@@ -65,6 +65,10 @@ def is_live(video: Path | Source) -> bool:
     return isinstance(video, Source) and video.is_live
 
 
+def as_path(video: Path | Source) -> Path:
+    return video.path if isinstance(video, Source) else Path(video)
+
+
 def new_run_id() -> str:
     """Names one run of the tracking stage; folders of one run and one video share it."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
@@ -128,7 +132,7 @@ class TrackingRun:
         """Track every video and live source in turn; ``stop()`` (from a signal handler) ends the live
         source being tracked as done, and no further one starts."""
         prepare_persons_dir(self.persons_dir)
-        results = [VideoResult(video=v if isinstance(v, Source) else Path(v), live=is_live(v)) for v in videos]
+        results = [VideoResult(video=v, live=True) if is_live(v) else VideoResult(video=as_path(v)) for v in videos]
         self.progress = progress = RunProgress(self.reporter, results, self.show_progress)
         # a live source is opened when its turn comes (it may be down now and up then)
         infos = {r.video: None if r.live else self._probe(r) for r in results}
