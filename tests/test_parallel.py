@@ -177,7 +177,7 @@ def test_a_ray_address_where_nothing_answers_is_one_line_at_once(videos, detecto
         port = sock.getsockname()[1]  # closed again: nothing listens there
     started = time.monotonic()
     proc = track(videos, tmp_path, detector, "--ray", f"127.0.0.1:{port}")
-    assert time.monotonic() - started < 60  # Ray alone would retry for minutes
+    assert time.monotonic() - started < 120  # not a speed: Ray alone would retry for many minutes
     assert_clean_error(proc, 1, f"--ray 127.0.0.1:{port}: no Ray cluster answers there")
 
 
