@@ -2,9 +2,13 @@
 
 ``PersonTracker`` turns one frame at a time into tracked person boxes. Frames come from
 our own reader (see ``videos.FrameReader``), so we know exactly which frame each box belongs to.
-Tracking a frame is three steps of ultralytics' own predictor, which the tracking stage runs on
-three threads so that they overlap (``pipeline.py``): ``prepare`` (letterbox, tensor), ``detect``
-(the model call) and ``track`` (non-maximum suppression, the tracker); ``update`` runs all three.
+Tracking a frame is three steps, which the tracking stage runs on three threads so that they
+overlap (``pipeline.py``): ``prepare`` (letterbox), ``detect`` (the model call) and ``track``
+(non-maximum suppression, the tracker); ``update`` runs all three. They are ultralytics' own
+predictor steps, except for a LiteRT (.tflite) detector, whose interpreter is called directly
+(``DirectLiteRT``): the frame goes straight into the interpreter's input and only the boxes that
+may be persons come out, where ultralytics' steps copy the whole input and output several times
+(BENCHMARKS.md, "The detector's ceiling"). Both give the same boxes and ids (tests/test_pipeline.py).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class PersonTracker:
         self.imgsz = config.imgsz
         self.threads = config.threads or os.cpu_count() or 1
         self.device = _torch_device(config.device)
+        self.direct: DirectLiteRT | None = None  # set by the warm-up for a LiteRT detector
         with native_noise_held_back():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" and the like
             self.model = _load_model(config.model, self.threads)
             self._warm_up(config.model)
@@ -94,7 +99,9 @@ class PersonTracker:
         return self.track(frame, prepared, self.detect(prepared))
 
     def prepare(self, frame: np.ndarray) -> Any:
-        """The model's input for ``frame`` (letterboxed, as a tensor); safe on any thread."""
+        """The model's input for ``frame`` (letterboxed); safe on any thread."""
+        if self.direct is not None:
+            return self.direct.prepare(frame)
         import torch
 
         with torch.inference_mode():
@@ -103,6 +110,8 @@ class PersonTracker:
     def detect(self, prepared: Any) -> Any:
         """The model's raw output for a prepared frame; it leaves the tracks untouched, so it may run
         while ``track`` handles the frame before."""
+        if self.direct is not None:
+            return self.direct.detect(prepared)
         import torch
 
         with torch.inference_mode():
@@ -117,6 +126,8 @@ class PersonTracker:
         with torch.inference_mode():
             if not hasattr(predictor, "trackers"):  # a new video (start_video): fresh trackers
                 predictor.run_callbacks("on_predict_start")
+            if self.direct is not None:
+                return self.direct.track(frame, prepared.shape, raw, predictor.trackers[0])
             predictor.results = predictor.postprocess(raw, prepared, [frame])
             predictor.run_callbacks("on_predict_postprocess_end")
         return detections_of(predictor.results[0])
@@ -149,7 +160,98 @@ class PersonTracker:
         backend = getattr(getattr(self.model.predictor, "model", None), "format", "pt")
         self.torch_threads = self.threads if backend in TORCH_FORMATS else 1
         torch.set_num_threads(self.torch_threads)
+        self.direct = DirectLiteRT.of(self.model.predictor)
         self.start_video()
+
+
+class DirectLiteRT:
+    """The model call and the steps after it for a LiteRT detector, without ultralytics' copies.
+
+    ultralytics turns the letterboxed frame into a torch tensor, transposes it twice on its way into
+    the interpreter, copies the whole output (84 rows of 8,400 candidate boxes) and scales all of it.
+    Here the frame is converted once, straight into the interpreter's input, and only the candidates
+    whose person score passes the threshold leave the interpreter; ultralytics' own non-maximum
+    suppression, box scaling and tracker then run on them. A box that ultralytics keeps has a person
+    score above the threshold (it keeps persons only, and a box's score is its best class's), so no
+    kept box is lost and the boxes and ids are the same.
+    """
+
+    def __init__(self, predictor: Any, interpreter: Any, input_detail: dict, output_detail: dict) -> None:
+        self.predictor = predictor
+        self.interpreter = interpreter
+        self.input_index, self.output_index = input_detail["index"], output_detail["index"]
+        self.input_hw = tuple(int(n) for n in input_detail["shape"][1:3])
+
+    @classmethod
+    def of(cls, predictor: Any) -> DirectLiteRT | None:
+        """The direct path for ``predictor``'s model, or None where it does not apply: another format, a
+        LiteRT model of another layout (channels first, integer input, several outputs, boxes already
+        suppressed), or a tracker that needs more of the predictor than its boxes."""
+        backend = getattr(getattr(predictor, "model", None), "backend", None)
+        interpreter = getattr(backend, "interpreter", None)
+        if interpreter is None or getattr(backend, "intel", False) or not getattr(backend, "nhwc", False):
+            return None
+        inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1 or getattr(backend, "end2end", False):
+            return None
+        classes = len(backend.names)
+        shape = tuple(outputs[0]["shape"])
+        if inputs[0]["dtype"] != np.float32 or outputs[0]["dtype"] != np.float32 or shape[:2] != (1, 4 + classes):
+            return None
+        if predictor.args.task != "detect" or list(predictor.args.classes or []) != [PERSON_CLASS]:
+            return None
+        if any(hasattr(type(t), "compute_frame_extras") for t in getattr(predictor, "trackers", ())):
+            return None
+        return cls(predictor, interpreter, inputs[0], outputs[0])
+
+    def prepare(self, frame: np.ndarray) -> np.ndarray:
+        """``frame`` letterboxed by ultralytics' own transform, in RGB as the model takes it."""
+        import cv2
+
+        return cv2.cvtColor(self.predictor.pre_transform([frame])[0], cv2.COLOR_BGR2RGB)
+
+    def detect(self, letterboxed: np.ndarray) -> np.ndarray:
+        """Candidate boxes (rows: x, y, w, h in input pixels, then the class scores; one column each)
+        for a frame from ``prepare``. The interpreter's buffers are borrowed only between its calls:
+        LiteRT refuses to run while a view of them is held."""
+        if letterboxed.shape[:2] != self.input_hw:
+            raise ReidError(f"letterboxed frame is {letterboxed.shape[:2]}, the detector takes {self.input_hw}")
+        model_input = self.interpreter.tensor(self.input_index)()
+        np.divide(letterboxed, np.float32(255), out=model_input[0], dtype=np.float32)  # as ultralytics: 0-1, float32
+        del model_input
+        self.interpreter.invoke()
+        output = self.interpreter.tensor(self.output_index)()[0]
+        candidates = output[:, output[4 + PERSON_CLASS] > self.predictor.args.conf]
+        del output
+        height, width = self.input_hw
+        candidates[[0, 2]] *= width  # the model gives coordinates as shares of its input
+        candidates[[1, 3]] *= height
+        return candidates
+
+    def track(self, frame: np.ndarray, input_shape: tuple, candidates: np.ndarray, tracker: Any) -> list[Detection]:
+        """What ultralytics' postprocess and tracker callback do with the model's output for ``frame``."""
+        import torch
+        from ultralytics.engine.results import Boxes
+        from ultralytics.utils import nms, ops
+
+        args = self.predictor.args
+        kept = nms.non_max_suppression(
+            torch.from_numpy(candidates[None]),
+            args.conf,
+            args.iou,
+            args.classes,
+            args.agnostic_nms,
+            max_det=args.max_det,
+        )[0]
+        kept[:, :4] = ops.scale_boxes(input_shape[:2], kept[:, :4], frame.shape)
+        tracks = tracker.update(Boxes(kept[:, :6].numpy(), frame.shape[:2]), frame, feats=None)
+        if len(tracks) == 0:
+            return []
+        boxes = ops.clip_boxes(tracks[:, :4].copy(), frame.shape)  # the tracker's own boxes may leave the frame
+        return [
+            Detection(int(track[4]), tuple(float(c) for c in box), float(track[5]))
+            for track, box in zip(tracks, boxes, strict=True)
+        ]
 
 
 def detections_of(result: Any) -> list[Detection]:

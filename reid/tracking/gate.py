@@ -74,7 +74,7 @@ class MotionGate:
             run = changed.mean() > CHANGED_SHARE
             if not run:
                 state = tracks()
-                run = state.tentative or _moved(changed, state.boxes, WIDTH / frame.shape[1])
+                run = state.tentative or _moved(changed, state.boxes, small.shape[1] / frame.shape[1])
         if run:
             self.reference, self.since_detected = small, 0
             return DETECT
@@ -84,10 +84,14 @@ class MotionGate:
 
 
 def _small_grey(frame: np.ndarray) -> np.ndarray:
+    """The frame in grey, ``WIDTH`` pixels wide, each pixel the mean of the pixels it covers. Halving
+    first is OpenCV's fast path (a 768-pixel frame: 0.3 ms instead of 0.9 ms in one step)."""
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+    while grey.shape[1] >= 2 * WIDTH:
+        grey = cv2.resize(grey, (grey.shape[1] // 2, grey.shape[0] // 2), interpolation=cv2.INTER_AREA)
     height = max(1, round(frame.shape[0] * WIDTH / frame.shape[1]))
-    small = cv2.resize(frame, (WIDTH, height), interpolation=cv2.INTER_AREA)
-    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
-    return cv2.GaussianBlur(grey, (5, 5), 0)
+    small = cv2.resize(grey, (WIDTH, height), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(small, (5, 5), 0)
 
 
 def _moved(changed: np.ndarray, boxes: Sequence[Sequence[float]], scale: float) -> bool:
