@@ -85,3 +85,28 @@ def test_no_gate_when_asked_or_when_the_tracker_cannot_say_it_is_idle():
     assert isinstance(gate_for(False, Idle(), 10.0), AlwaysDetect)
     assert isinstance(gate_for(True, Plain(), 10.0), AlwaysDetect)
     assert isinstance(gate_for(True, Idle(), 10.0), MotionGate)
+
+
+def test_a_small_person_far_away_in_a_large_frame_is_noticed_and_noise_is_not():
+    """A 1920x1080 frame is halved twice before the last shrink: a 12x32 px person stepping into view
+    must still move enough of the small image, while sensor noise must not."""
+    rng = np.random.default_rng(1)
+    street = np.full((1080, 1920, 3), 128, np.uint8)
+
+    def noisy(image):
+        return np.clip(image + rng.integers(-3, 4, image.shape), 0, 255).astype(np.uint8)
+
+    gate = MotionGate(fps=25)
+    assert gate.decide(noisy(street), IDLE) == DETECT
+    assert gate.decide(noisy(street), IDLE) == SKIP
+    walker = street.copy()
+    walker[500:532, 900:912] = 40
+    assert gate.decide(noisy(walker), IDLE) == DETECT
+
+
+def test_the_motion_test_image_is_the_same_width_whatever_the_frame():
+    from reid.tracking.gate import WIDTH, _small_grey
+
+    for height, width in ((1080, 1920), (432, 768), (541, 959), (360, 640), (10, 100)):
+        small = _small_grey(np.zeros((height, width, 3), np.uint8))
+        assert small.shape == (max(1, round(height * WIDTH / width)), WIDTH)

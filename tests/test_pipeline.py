@@ -89,6 +89,7 @@ def test_the_three_steps_on_their_threads_track_exactly_as_ultralytics_own_loop(
     clip = _require(VENICE)
     config = TrackingConfig(model=str(detector), device="cpu")
     ours, theirs = PersonTracker(config), PersonTracker(config)
+    assert ours.direct is not None  # a LiteRT detector: the interpreter is called directly, not through ultralytics
     ours.start_video()
     theirs.start_video()
     got, expected = [], []
@@ -107,3 +108,37 @@ def test_the_three_steps_on_their_threads_track_exactly_as_ultralytics_own_loop(
         assert [i for i, _, _ in ours_frame] == [i for i, _, _ in theirs_frame]
         coordinates = [c for _, box, _ in ours_frame for c in box]
         assert coordinates == pytest.approx([c for _, box, _ in theirs_frame for c in box], abs=1e-3)
+
+
+def test_the_direct_path_is_only_taken_for_a_litert_detector_it_understands():
+    """Other formats, or a LiteRT model of another layout, go through ultralytics' own steps."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from reid.tracking.detector import DirectLiteRT
+
+    class Interpreter:
+        def __init__(self, output_shape, input_dtype=np.float32):
+            self.output_shape, self.input_dtype = output_shape, input_dtype
+
+        def get_input_details(self):
+            return [{"index": 0, "shape": np.array([1, 640, 640, 3]), "dtype": self.input_dtype}]
+
+        def get_output_details(self):
+            return [{"index": 1, "shape": np.array(self.output_shape), "dtype": np.float32}]
+
+    def predictor(interpreter=None, nhwc=True, classes=(0,)):
+        backend = SimpleNamespace(
+            interpreter=interpreter, nhwc=nhwc, intel=False, end2end=False, names=dict.fromkeys(range(80))
+        )
+        return SimpleNamespace(
+            model=SimpleNamespace(backend=backend), args=SimpleNamespace(task="detect", classes=list(classes))
+        )
+
+    assert DirectLiteRT.of(predictor(Interpreter([1, 84, 8400]))) is not None
+    assert DirectLiteRT.of(predictor(None)) is None  # another format: no interpreter
+    assert DirectLiteRT.of(predictor(Interpreter([1, 84, 8400]), nhwc=False)) is None  # channels first
+    assert DirectLiteRT.of(predictor(Interpreter([1, 84, 8400], np.int8))) is None  # integer input
+    assert DirectLiteRT.of(predictor(Interpreter([1, 300, 6]))) is None  # boxes already suppressed
+    assert DirectLiteRT.of(predictor(Interpreter([1, 84, 8400]), classes=(0, 2))) is None  # not persons only
