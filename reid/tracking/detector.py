@@ -127,7 +127,7 @@ class PersonTracker:
             if not hasattr(predictor, "trackers"):  # a new video (start_video): fresh trackers
                 predictor.run_callbacks("on_predict_start")
             if self.direct is not None:
-                return self.direct.track(frame, prepared.shape, raw, predictor.trackers[0])
+                return self.direct.track(frame, raw, predictor.trackers[0])
             predictor.results = predictor.postprocess(raw, prepared, [frame])
             predictor.run_callbacks("on_predict_postprocess_end")
         return detections_of(predictor.results[0])
@@ -228,7 +228,7 @@ class DirectLiteRT:
         candidates[[1, 3]] *= height
         return candidates
 
-    def track(self, frame: np.ndarray, input_shape: tuple, candidates: np.ndarray, tracker: Any) -> list[Detection]:
+    def track(self, frame: np.ndarray, candidates: np.ndarray, tracker: Any) -> list[Detection]:
         """What ultralytics' postprocess and tracker callback do with the model's output for ``frame``."""
         import torch
         from ultralytics.engine.results import Boxes
@@ -243,7 +243,7 @@ class DirectLiteRT:
             args.agnostic_nms,
             max_det=args.max_det,
         )[0]
-        kept[:, :4] = ops.scale_boxes(input_shape[:2], kept[:, :4], frame.shape)
+        kept[:, :4] = ops.scale_boxes(self.input_hw, kept[:, :4], frame.shape)
         tracks = tracker.update(Boxes(kept[:, :6].numpy(), frame.shape[:2]), frame, feats=None)
         if len(tracks) == 0:
             return []
