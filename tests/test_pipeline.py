@@ -3,13 +3,14 @@ own loop, and the worker keeps order, hands errors back and stops on Ctrl-C."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
 import pytest
 
 from conftest import DATA_DIR, _require
-from reid.tracking.pipeline import InOrder, WholeTracker, stages_of
+from reid.tracking.pipeline import Detecting, InOrder, WholeTracker, output_of, stages_of
 
 VENICE = DATA_DIR / "mot" / "venice-2" / "venice-2_960x540.mp4"
 
@@ -36,6 +37,75 @@ def test_wait_returns_once_everything_put_is_handled():
             worker.put(item)
         worker.wait()
         assert seen == [0, 1, 2, 3]
+
+
+def test_wait_for_returns_once_the_first_items_are_handled_while_later_ones_still_run():
+    release = {item: threading.Event() for item in range(3)}
+    seen = []
+
+    def handle(item):
+        release[item].wait(5)
+        seen.append(item)
+
+    with InOrder(handle, depth=4) as worker:
+        for item in range(3):
+            worker.put(item)
+        release[0].set()
+        release[1].set()
+        worker.wait_for(2)
+        assert seen == [0, 1]  # the third is still held back
+        release[2].set()
+    assert seen == [0, 1, 2]
+
+
+def test_copies_of_the_detector_run_at_once_and_their_outputs_come_back_in_order():
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def detect(item):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.02 if item % 2 else 0.005)  # uneven: later frames may finish first
+        with lock:
+            running[0] -= 1
+        return item * 10
+
+    with Detecting(detect, copies=2) as detecting:
+        pending = [detecting(item) for item in range(8)]
+        assert [output_of(p) for p in pending] == [item * 10 for item in range(8)]
+    assert most[0] == 2
+
+    with Detecting(detect, copies=1) as detecting:  # one copy: in the calling thread, the output itself
+        assert detecting(3) == 30
+
+
+def test_an_error_in_a_copy_of_the_detector_reaches_the_tracking_step():
+    def detect(item):
+        if item == 2:
+            raise RuntimeError("interpreter failed")
+        return item
+
+    with Detecting(detect, copies=2) as detecting:
+        pending = [detecting(item) for item in range(4)]
+        assert output_of(pending[1]) == 1
+        with pytest.raises(RuntimeError, match="interpreter failed"):
+            output_of(pending[2])
+
+
+def test_leaving_by_an_exception_drops_the_detections_not_started():
+    started, release = [], threading.Event()
+
+    def detect(item):
+        started.append(item)
+        release.wait(5)
+        return item
+
+    with pytest.raises(KeyboardInterrupt), Detecting(detect, copies=2) as detecting:
+        for item in range(10):
+            detecting(item)
+        release.set()
+        raise KeyboardInterrupt
+    assert len(started) < 10  # the two running ended; of the others, at most the ones picked up meanwhile
 
 
 def test_an_error_in_the_worker_is_raised_in_the_caller_and_later_items_are_dropped():
@@ -79,28 +149,36 @@ def test_a_tracker_with_only_update_runs_whole_in_the_tracking_step():
     assert stages.track("frame", None, stages.detect(None)) == ["frame"]
 
 
-def test_the_three_steps_on_their_threads_track_exactly_as_ultralytics_own_loop(detector):
-    """The reader thread prepares, this thread detects, a worker tracks: the same ids and boxes as
-    ``model.track`` frame by frame, on a busy clip with people coming and going."""
+@pytest.mark.parametrize("detectors", [1, 2])
+def test_the_three_steps_on_their_threads_track_exactly_as_ultralytics_own_loop(detector, detectors):
+    """The reader thread prepares, this thread detects (or copies of the detector, one thread each,
+    detect successive frames at once), a worker tracks: the same ids and boxes as ``model.track``
+    (one interpreter on every thread) frame by frame, on a busy clip with people coming and going."""
     from reid.core.config import TrackingConfig
     from reid.tracking.detector import PersonTracker, detections_of
     from reid.tracking.videos import FrameReader
 
     clip = _require(VENICE)
-    config = TrackingConfig(model=str(detector), device="cpu")
-    ours, theirs = PersonTracker(config), PersonTracker(config)
+    config = TrackingConfig(model=str(detector), device="cpu", threads=2)
+    ours = PersonTracker(dataclasses.replace(config, detectors=detectors))
+    theirs = PersonTracker(dataclasses.replace(config, detectors=1))
     assert ours.direct is not None  # a LiteRT detector: the interpreter is called directly, not through ultralytics
+    assert ours.copies == detectors and theirs.model.predictor.model.backend.interpreter is theirs.direct.interpreter
     ours.start_video()
     theirs.start_video()
     got, expected = [], []
 
     def track(item):
-        frame, prepared, raw = item
-        got.append([(d.track_id, d.box, d.conf) for d in ours.track(frame, prepared, raw)])
+        frame, prepared, detected = item
+        got.append([(d.track_id, d.box, d.conf) for d in ours.track(frame, prepared, output_of(detected))])
 
-    with FrameReader(clip, 40, prepare=ours.prepare) as reader, InOrder(track) as worker:
+    with (
+        Detecting(ours.detect, ours.copies) as detect,
+        FrameReader(clip, 40, prepare=ours.prepare) as reader,
+        InOrder(track, 1 + ours.copies) as worker,
+    ):
         for _, frame, prepared in reader:
-            worker.put((frame, prepared, ours.detect(prepared)))
+            worker.put((frame, prepared, detect(prepared)))
             expected.append([(d.track_id, d.box, d.conf) for d in detections_of(theirs._track(frame))])
     assert len(got) == len(expected) == 40
     assert sum(len(boxes) for boxes in expected) >= 200  # busy: several people in most frames

@@ -7,6 +7,8 @@ are known exactly, so folders, crops and metadata can be checked to the pixel.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -255,3 +257,59 @@ def test_by_default_a_track_must_last_a_second_to_be_counted(tmp_path):
     result = run.run([video]).videos[0]
     assert (result.persons, result.too_short, result.min_frames) == (1, 1, 10)
     assert [load_metadata(f)["tracker_id"] for f in (tmp_path / "persons").glob("id_*")] == [2]
+
+
+class StagedTracker(ScriptedTracker):
+    """The scripted tracker in the three steps of a real one, its detector in ``copies`` (each call
+    takes a while, so that calls overlap where the loop lets them); counts the calls running at once."""
+
+    def __init__(self, copies: int):
+        super().__init__()
+        self.copies = copies
+        self.lock = threading.Lock()
+        self.running = self.most_at_once = 0
+        self.is_idle, self.has_tentative = False, False
+
+    def prepare(self, frame):
+        return frame
+
+    def detect(self, prepared):
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        time.sleep(0.01)
+        with self.lock:
+            self.running -= 1
+        return prepared
+
+    def track(self, frame, prepared, raw):
+        return self.update(frame)
+
+
+@pytest.mark.parametrize("copies", [1, 2])
+def test_copies_of_the_detector_work_at_once_and_the_gate_sees_the_tracks_as_many_frames_back(
+    tmp_path, monkeypatch, copies
+):
+    """With the detector in copies, successive frames are detected at once; the gate is then told what
+    the tracker held ``copies`` frames back (never a state that depends on timing), and the people
+    counted are the same."""
+    from reid.tracking.gate import DETECT
+
+    told = []
+
+    class TellingGate:
+        skipped = 0
+
+        def decide(self, frame, tracks):
+            told.append([tuple(box) for box in tracks().boxes])
+            return DETECT
+
+    monkeypatch.setattr("reid.tracking.run.gate_for", lambda *args: TellingGate())
+    tracker = StagedTracker(copies)
+    run, _ = make_run(tmp_path, tracker)
+    result = run.run([write_video(tmp_path / "hall.avi", 80)])
+
+    assert result.videos[0].persons == 4 and result.videos[0].frames == 80
+    assert tracker.most_at_once == copies
+    boxes = [[box for _, box, frames in SCRIPT.values() if frame in frames] for frame in range(80)]
+    assert told == [[]] * copies + boxes[: 80 - copies]

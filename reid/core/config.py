@@ -42,6 +42,9 @@ class TrackingConfig:
     imgsz: int = 640
     # CPU threads for the detector; 0 = every core (ultralytics alone would use one less).
     threads: int = 0
+    # Copies of a LiteRT detector working on successive frames at once, the threads shared out between
+    # them; 0 = two where there are two threads or more (BENCHMARKS.md, "The detector's ceiling").
+    detectors: int = 0
     # Skip the detector on frames where no track exists and nothing moved (tracking/gate.py).
     skip_still_frames: bool = True
     # Where the detector runs: "auto" (ultralytics' choice: the first CUDA GPU if torch has one), "cpu",
@@ -84,7 +87,7 @@ class TrackingConfig:
         for name in ("imgsz", "max_crops", "min_track_frames", "stale_after_frames", "write_queue_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
-        for name in ("threads", "max_frames", "min_crop_height", "min_crop_width", "edge_margin"):
+        for name in ("threads", "detectors", "max_frames", "min_crop_height", "min_crop_width", "edge_margin"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, not {getattr(self, name)}")
         if self.duration_s < 0:

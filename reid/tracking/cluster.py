@@ -161,7 +161,7 @@ def _track_on_ray(
             copy.write_bytes(video)
             info = dataclasses.replace(task.info, path=copy, label=task.info.shown)
             task = dataclasses.replace(task, info=info)
-        key = (config.model, config.threads)
+        key = (config.model, config.threads, config.detectors)
         try:
             tracker = _trackers.get(key) or _trackers.setdefault(key, PersonTracker(config))
         except ReidError as exc:

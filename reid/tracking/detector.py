@@ -9,12 +9,16 @@ predictor steps, except for a LiteRT (.tflite) detector, whose interpreter is ca
 (``DirectLiteRT``): the frame goes straight into the interpreter's input and only the boxes that
 may be persons come out, where ultralytics' steps copy the whole input and output several times
 (BENCHMARKS.md, "The detector's ceiling"). Both give the same boxes and ids (tests/test_pipeline.py).
+A LiteRT detector also comes in copies (``--detectors``) that work on successive frames at once, the
+threads shared out between them: their threads never wait for each other, where one interpreter's
+threads meet at every layer.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,7 @@ class PersonTracker:
         self.conf = min(config.conf, TRACKER_INPUT_CONF)
         self.imgsz = config.imgsz
         self.threads = config.threads or os.cpu_count() or 1
+        self.detectors = detector_copies(self.threads, config.detectors)
         self.device = _torch_device(config.device)
         self.direct: DirectLiteRT | None = None  # set by the warm-up for a LiteRT detector
         with native_noise_held_back():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" and the like
@@ -73,6 +78,11 @@ class PersonTracker:
         if predictor is not None and hasattr(predictor, "trackers"):
             # ultralytics recreates its trackers when none are attached (persist=True only reuses them)
             del predictor.trackers
+
+    @property
+    def copies(self) -> int:
+        """How many frames ``detect`` may work on at once (from as many threads)."""
+        return self.direct.copies if self.direct is not None else 1
 
     @property
     def is_idle(self) -> bool:
@@ -109,7 +119,7 @@ class PersonTracker:
 
     def detect(self, prepared: Any) -> Any:
         """The model's raw output for a prepared frame; it leaves the tracks untouched, so it may run
-        while ``track`` handles the frame before."""
+        while ``track`` handles the frames before, and on ``copies`` frames at once."""
         if self.direct is not None:
             return self.direct.detect(prepared)
         import torch
@@ -160,7 +170,9 @@ class PersonTracker:
         backend = getattr(getattr(self.model.predictor, "model", None), "format", "pt")
         self.torch_threads = self.threads if backend in TORCH_FORMATS else 1
         torch.set_num_threads(self.torch_threads)
-        self.direct = DirectLiteRT.of(self.model.predictor)
+        self.direct = DirectLiteRT.of(self.model.predictor, model, self.threads, self.detectors)
+        if self.detectors > 1 and self.direct is None:
+            log.info("--detectors %d: only a LiteRT detector comes in copies; this one runs once", self.detectors)
         self.start_video()
 
 
@@ -174,19 +186,28 @@ class DirectLiteRT:
     suppression, box scaling and tracker then run on them. A box that ultralytics keeps has a person
     score above the threshold (it keeps persons only, and a box's score is its best class's), so no
     kept box is lost and the boxes and ids are the same.
+
+    With several interpreters (copies of the model, the threads shared out), ``detect`` may run on as
+    many frames at once, each call taking a free interpreter. Their outputs are the same whatever an
+    interpreter's threads (XNNPACK splits the work, not the arithmetic; tests/test_pipeline.py).
     """
 
-    def __init__(self, predictor: Any, interpreter: Any, input_detail: dict, output_detail: dict) -> None:
+    def __init__(self, predictor: Any, interpreters: list[Any], input_detail: dict, output_detail: dict) -> None:
         self.predictor = predictor
-        self.interpreter = interpreter
+        self.interpreter = interpreters[0]
+        self.copies = len(interpreters)
+        self.free: queue.SimpleQueue = queue.SimpleQueue()  # interpreters no call is using
+        for interpreter in interpreters:
+            self.free.put(interpreter)
         self.input_index, self.output_index = input_detail["index"], output_detail["index"]
         self.input_hw = tuple(int(n) for n in input_detail["shape"][1:3])
 
     @classmethod
-    def of(cls, predictor: Any) -> DirectLiteRT | None:
+    def of(cls, predictor: Any, model: str | None = None, threads: int = 1, copies: int = 1) -> DirectLiteRT | None:
         """The direct path for ``predictor``'s model, or None where it does not apply: another format, a
         LiteRT model of another layout (channels first, integer input, several outputs, boxes already
-        suppressed), or a tracker that needs more of the predictor than its boxes."""
+        suppressed), or a tracker that needs more of the predictor than its boxes. With ``copies`` > 1,
+        that many interpreters of the ``model`` file share ``threads``; the first replaces ultralytics' own."""
         backend = getattr(getattr(predictor, "model", None), "backend", None)
         interpreter = getattr(backend, "interpreter", None)
         if interpreter is None or getattr(backend, "intel", False) or not getattr(backend, "nhwc", False):
@@ -202,7 +223,11 @@ class DirectLiteRT:
             return None
         if any(hasattr(type(t), "compute_frame_extras") for t in getattr(predictor, "trackers", ())):
             return None
-        return cls(predictor, interpreter, inputs[0], outputs[0])
+        interpreters = [interpreter]
+        if copies > 1 and model is not None:
+            interpreters = [_interpreter_like(interpreter, model, n) for n in split_threads(threads, copies)]
+            backend.interpreter = interpreters[0]  # ultralytics' own, on every thread, would only take memory
+        return cls(predictor, interpreters, inputs[0], outputs[0])
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """``frame`` letterboxed by ultralytics' own transform, in RGB as the model takes it."""
@@ -212,20 +237,29 @@ class DirectLiteRT:
 
     def detect(self, letterboxed: np.ndarray) -> np.ndarray:
         """Candidate boxes (rows: x, y, w, h in input pixels, then the class scores; one column each)
-        for a frame from ``prepare``. The interpreter's buffers are borrowed only between its calls:
-        LiteRT refuses to run while a view of them is held."""
+        for a frame from ``prepare``, from the first free interpreter (safe on several threads)."""
         if letterboxed.shape[:2] != self.input_hw:
             raise ReidError(f"letterboxed frame is {letterboxed.shape[:2]}, the detector takes {self.input_hw}")
-        model_input = self.interpreter.tensor(self.input_index)()
-        np.divide(letterboxed, np.float32(255), out=model_input[0], dtype=np.float32)  # as ultralytics: 0-1, float32
-        del model_input
-        self.interpreter.invoke()
-        output = self.interpreter.tensor(self.output_index)()[0]
-        candidates = output[:, output[4 + PERSON_CLASS] > self.predictor.args.conf]
-        del output
+        interpreter = self.free.get()
+        try:
+            candidates = self._run(interpreter, letterboxed)
+        finally:
+            self.free.put(interpreter)
         height, width = self.input_hw
         candidates[[0, 2]] *= width  # the model gives coordinates as shares of its input
         candidates[[1, 3]] *= height
+        return candidates
+
+    def _run(self, interpreter: Any, letterboxed: np.ndarray) -> np.ndarray:
+        """The person candidates, copied out. The interpreter's buffers are borrowed only between its
+        calls: LiteRT refuses to run while a view of them is held."""
+        model_input = interpreter.tensor(self.input_index)()
+        np.divide(letterboxed, np.float32(255), out=model_input[0], dtype=np.float32)  # as ultralytics: 0-1, float32
+        del model_input
+        interpreter.invoke()
+        output = interpreter.tensor(self.output_index)()[0]
+        candidates = output[:, output[4 + PERSON_CLASS] > self.predictor.args.conf]
+        del output
         return candidates
 
     def track(self, frame: np.ndarray, candidates: np.ndarray, tracker: Any) -> list[Detection]:
@@ -252,6 +286,32 @@ class DirectLiteRT:
             Detection(int(track[4]), tuple(float(c) for c in box), float(track[5]))
             for track, box in zip(tracks, boxes, strict=True)
         ]
+
+
+def detector_copies(threads: int, asked: int) -> int:
+    """Copies of the detector for ``threads`` (``--detectors``; 0: two where there are two threads, as
+    measured in BENCHMARKS.md, "The detector's ceiling"); never more than threads, each needs one.
+
+    >>> [detector_copies(threads, asked) for threads, asked in [(1, 0), (2, 0), (16, 0), (4, 3), (2, 8)]]
+    [1, 2, 2, 3, 2]
+    """
+    return max(1, min(threads, asked or 2))
+
+
+def split_threads(threads: int, copies: int) -> list[int]:
+    """``threads`` shared out between ``copies``, as evenly as they go.
+
+    >>> split_threads(2, 2), split_threads(5, 2), split_threads(16, 3)
+    ([1, 1], [3, 2], [6, 5, 5])
+    """
+    return [threads // copies + (i < threads % copies) for i in range(copies)]
+
+
+def _interpreter_like(interpreter: Any, model: str, threads: int) -> Any:
+    """Another interpreter of the ``model`` file, as ultralytics makes one (same runtime), on ``threads``."""
+    copy = type(interpreter)(str(model), num_threads=threads)
+    copy.allocate_tensors()
+    return copy
 
 
 def detections_of(result: Any) -> list[Detection]:

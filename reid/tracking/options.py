@@ -39,6 +39,13 @@ FLAGS = [
         "DEVICE",
     ),
     Flag("--threads", "threads", "CPU threads for the detector; 0 = every core", "N"),
+    Flag(
+        "--detectors",
+        "detectors",
+        "copies of a LiteRT (.tflite) detector working on successive frames at once, the threads shared out "
+        "between them; 0 = two where there are two threads or more, 1 = one detector on every thread",
+        "N",
+    ),
     Flag("--max-frames", "max_frames", "process at most N frames of each video; 0 = all", "N"),
     Flag(
         "--duration",

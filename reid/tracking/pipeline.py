@@ -4,10 +4,13 @@ The reader's thread decodes each frame and prepares the detector's input (``Fram
 ``prepare``); the calling thread asks the gate and runs the model; a worker thread (``InOrder``)
 runs the tracker on the model's output and everything after it: crops, annotation, progress. The
 model call releases the GIL, so where a core is to spare the three overlap and the loop comes close
-to the detector alone (BENCHMARKS.md, "The detector's ceiling": ``--threads 1`` on 2 cores).
+to the detector alone (BENCHMARKS.md, "The detector's ceiling": ``--threads 1`` on 2 cores). A
+detector in copies runs on as many frames at once (``Detecting``), each on a thread of its own.
 
 Frames stay in order on every thread; the gate asks what the tracker holds only about a frame that
-barely changed (``gate.Tracks``), and then waits for the worker to finish the frames before it.
+barely changed (``gate.Tracks``), and then waits for the worker to finish the frame as many frames
+back as the detector has copies (one copy: the frame before), so that the frames between may still
+be detected meanwhile. What it sees depends on that number only, never on timing.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,6 +28,8 @@ _STOP = object()
 
 class Stages(Protocol):
     """A tracker in the three steps the pipeline overlaps (``detector.PersonTracker``)."""
+
+    copies: int  # frames ``detect`` may work on at once
 
     def prepare(self, frame: np.ndarray) -> Any: ...
     def detect(self, prepared: Any) -> Any: ...
@@ -36,6 +42,7 @@ class WholeTracker:
     def __init__(self, tracker: Any) -> None:
         self.tracker = tracker
         self.prepare = None  # the reader yields bare frames
+        self.copies = 1
 
     def detect(self, prepared: Any) -> None:
         return None
@@ -49,6 +56,33 @@ def stages_of(tracker: Any) -> Stages | WholeTracker:
     if all(callable(getattr(tracker, step, None)) for step in ("prepare", "detect", "track")):
         return tracker
     return WholeTracker(tracker)
+
+
+class Detecting:
+    """Calls ``detect`` on ``copies`` frames at once, each on a thread of its own; one copy: in the
+    calling thread. What it returns goes to the tracking step in frame order, which takes the output
+    with ``output_of`` (it waits for a detection still running). A context manager: leaving the block
+    lets the detections still running end (a Ctrl-C drops those not started)."""
+
+    def __init__(self, detect: Callable[[Any], Any], copies: int) -> None:
+        self.detect = detect
+        self.pool = ThreadPoolExecutor(copies, thread_name_prefix="detector") if copies > 1 else None
+
+    def __enter__(self) -> Detecting:
+        return self
+
+    def __exit__(self, exc_type: type | None, *exc_info: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+
+    def __call__(self, prepared: Any) -> Any:
+        """The model's output for ``prepared``, or a ``Future`` of it."""
+        return self.detect(prepared) if self.pool is None else self.pool.submit(self.detect, prepared)
+
+
+def output_of(detected: Any) -> Any:
+    """The model's output from what ``Detecting`` returned."""
+    return detected.result() if isinstance(detected, Future) else detected
 
 
 class InOrder:
@@ -65,6 +99,8 @@ class InOrder:
         self.items: queue.Queue = queue.Queue(maxsize=depth)
         self.failure: BaseException | None = None
         self.dropping = threading.Event()
+        self.handled = 0  # items taken off the queue, handled or dropped
+        self.progress = threading.Condition()
         self.thread = threading.Thread(target=self._work, name="tracking", daemon=True)
 
     def __enter__(self) -> InOrder:
@@ -81,6 +117,12 @@ class InOrder:
     def wait(self) -> None:
         """Until every item put so far is handled."""
         self.items.join()
+        self._raise_failure()
+
+    def wait_for(self, count: int) -> None:
+        """Until the first ``count`` items put are handled."""
+        with self.progress:
+            self.progress.wait_for(lambda: self.handled >= count or self.dropping.is_set())
         self._raise_failure()
 
     def close(self, finish: bool = True) -> None:
@@ -109,4 +151,7 @@ class InOrder:
                 self.failure = exc
                 self.dropping.set()
             finally:
+                with self.progress:
+                    self.handled += 1
+                    self.progress.notify_all()
                 self.items.task_done()

@@ -10,6 +10,7 @@ module does not import ultralytics.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -28,10 +29,10 @@ from ..core.errors import InputError, OutputError, ReidError
 from ..core.persons import IdAllocator, prepare_persons_dir
 from ..core.status import SectionReporter, utc_now_iso
 from .annotate import NoAnnotation, VideoAnnotator, annotator_for
-from .gate import DETECT, SKIP, Tracks, gate_for
+from .gate import DETECT, Tracks, gate_for
 from .live import LiveReader
 from .mot import MotFile, NoMotFile, mot_file_for
-from .pipeline import InOrder, stages_of
+from .pipeline import Detecting, InOrder, output_of, stages_of
 from .progress import RunProgress, RunResult, VideoResult
 from .registry import VideoRegistry, covers, fingerprint, folders_of, set_aside, still_running
 from .remote import FolderOwner, Op, VideoTask
@@ -45,6 +46,9 @@ log = logging.getLogger(__name__)
 # A video counts as truncated when it ends this many frames before its stated length
 # (containers often state a count a frame or two off).
 TRUNCATION_TOLERANCE = 0.01
+# Frames whose tracker state is kept for the gate, which asks about the frame as many back as the
+# detector has copies (--detectors)
+TRACKS_KEPT = 64
 
 
 class Pool(Protocol):
@@ -366,10 +370,11 @@ class TrackingRun:
 
     def _track_frames(self, info: VideoInfo, after: AfterDetection) -> None:
         """The frame loop, on three threads (``pipeline.py``): frames are read and prepared ahead,
-        this thread runs the gate and the model, and the worker (``after``) tracks, chooses crops,
-        annotates and reports progress. Frames are prepared ahead only while the detector runs (on
-        footage the gate skips, preparing would be wasted), and a live source's here, when needed:
-        its reader keeps only the newest frames."""
+        this thread runs the gate and the model (or hands frames to the detector's copies, each on a
+        thread of its own), and the worker (``after``) tracks, chooses crops, annotates and reports
+        progress. Frames are prepared ahead only while the detector runs (on footage the gate skips,
+        preparing would be wasted), and a live source's here, when needed: its reader keeps only the
+        newest frames."""
         self.tracker.start_video()
         stages, result, live = after.stages, after.result, after.live
         gate = gate_for(self.config.skip_still_frames, self.tracker, info.fps)
@@ -383,20 +388,18 @@ class TrackingRun:
         else:
             ahead = prepare_ahead if stages.prepare is not None else None
             reader = FrameReader(info.path, self.config.max_frames, prepare=ahead)
-        with reader as frames, InOrder(after.handle) as worker:
-
-            def tracks() -> Tracks:
-                worker.wait()  # what the tracker holds once it has seen every frame before this one
-                return after.tracks
-
-            for index, frame, *ready in frames:
-                decision = gate.decide(frame, tracks)
+        copies = getattr(stages, "copies", 1)
+        # the worker's queue holds a frame for each copy, so that none waits while the worker tracks
+        with Detecting(stages.detect, copies) as detect, reader as frames, InOrder(after.handle, 1 + copies) as worker:
+            for position, (index, frame, *ready) in enumerate(frames):
+                # what the tracker held ``copies`` frames back: the frames since may still be in the detector
+                decision = gate.decide(frame, functools.partial(after.tracks_after, position - copies, worker))
                 detecting = decision == DETECT
                 prepared = ready[0] if ready else None
                 if detecting and prepared is None and stages.prepare is not None:
                     prepared = stages.prepare(frame)
-                raw = stages.detect(prepared) if detecting else None
-                worker.put((index, frame, decision, prepared, raw))
+                detected = detect(prepared) if detecting else None
+                worker.put((position, index, frame, decision, prepared, detected))
         result.skipped_frames = gate.skipped
         if live is not None:
             if live.error:  # the stream went away for good: what was tracked until then stands
@@ -454,24 +457,32 @@ class AfterDetection:
         self.run, self.stages, self.result, self.book = run, stages, result, book
         self.annotator, self.mot, self.live = annotator, mot, live
         self.detections: Sequence[Any] = []
-        self.tracks = Tracks()
+        self.tracks_by_position: dict[int, Tracks] = {}  # the last few frames' (the gate asks for them)
         self.last_checkpoint = time.monotonic()
         self.tracked = 0
 
-    def handle(self, item: tuple[int, np.ndarray, str, Any, Any]) -> None:
-        index, frame, decision, prepared, raw = item
+    def tracks_after(self, position: int, worker: InOrder) -> Tracks:
+        """What the tracker held once it had seen the frame at ``position`` (counted from 0 in this
+        video; before the first, nothing); waits for the worker to get there."""
+        if position < 0:
+            return Tracks()
+        worker.wait_for(position + 1)
+        return self.tracks_by_position[position]
+
+    def handle(self, item: tuple[int, int, np.ndarray, str, Any, Any]) -> None:
+        position, index, frame, decision, prepared, detected = item
         if decision == DETECT:
-            self.detections = self.stages.track(frame, prepared, raw)
-        elif decision == SKIP:
-            self.detections = []
-        # REPEAT: a frame just like the last one shows the same people where they were; the tracker
-        # is not asked (it would take the frame for no motion and drift from walking people's paths)
+            self.detections = self.stages.track(frame, prepared, output_of(detected))
+        # REPEAT, SKIP: a frame just like the last one shows the same people where they were (nobody,
+        # where the tracker holds no track); the tracker is not asked (it would take the frame for no
+        # motion and drift from walking people's paths)
         tracker, book, progress = self.run.tracker, self.book, self.run.progress
-        self.tracks = Tracks(
+        self.tracks_by_position[position] = Tracks(
             idle=bool(getattr(tracker, "is_idle", False)),
             tentative=bool(getattr(tracker, "has_tentative", False)),
             boxes=[d.box for d in self.detections],
         )
+        self.tracks_by_position.pop(position - TRACKS_KEPT, None)
         for detection in self.detections:
             self.mot.add(index, detection.track_id, detection.box, detection.conf)
         labels = [(d.box, *book.observe(index, frame, d).label) for d in self.detections]
