@@ -13,7 +13,8 @@ noise) compares it with the last frame the detector saw. When almost no pixel ch
   after a slightly longer interval, as at a lower frame rate).
 
 The detector still runs at least once every ``MAX_SKIP_S``, whatever the pixels say, and any
-change above the share runs it at once.
+change above the share runs it at once. What the tracker holds is told as it was ``TRACKS_BEHIND``
+frames back (see there).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ PIXEL_DELTA = 10  # grey levels a pixel must change by (after the blur) to count
 CHANGED_SHARE = 0.0005  # share of the frame that must change: a 14x5 px person far away in 640x360
 BOX_CHANGED_SHARE = 0.01  # share of a tracked person's box that must change
 MAX_SKIP_S = 1.0  # the detector still looks at least this often
+# The gate is told what the tracker held this many frames back, not one: the frame between may still be
+# in the detector (its copies detect successive frames at once, ``--detectors``). A fixed number, so that
+# the gate decides the same whatever the machine's cores, the copies or the timing.
+TRACKS_BEHIND = 2
 
 
 DETECT, REPEAT, SKIP = "detect", "repeat", "skip"

@@ -8,9 +8,8 @@ to the detector alone (BENCHMARKS.md, "The detector's ceiling": ``--threads 1`` 
 detector in copies runs on as many frames at once (``Detecting``), each on a thread of its own.
 
 Frames stay in order on every thread; the gate asks what the tracker holds only about a frame that
-barely changed (``gate.Tracks``), and then waits for the worker to finish the frame as many frames
-back as the detector has copies (one copy: the frame before), so that the frames between may still
-be detected meanwhile. What it sees depends on that number only, never on timing.
+barely changed (``gate.Tracks``), and then waits for the worker to finish the frame
+``gate.TRACKS_BEHIND`` back, so that the frame between may still be detected meanwhile.
 """
 
 from __future__ import annotations

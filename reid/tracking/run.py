@@ -29,7 +29,7 @@ from ..core.errors import InputError, OutputError, ReidError
 from ..core.persons import IdAllocator, prepare_persons_dir
 from ..core.status import SectionReporter, utc_now_iso
 from .annotate import NoAnnotation, VideoAnnotator, annotator_for
-from .gate import DETECT, Tracks, gate_for
+from .gate import DETECT, TRACKS_BEHIND, Tracks, gate_for
 from .live import LiveReader
 from .mot import MotFile, NoMotFile, mot_file_for
 from .pipeline import Detecting, InOrder, output_of, stages_of
@@ -46,9 +46,8 @@ log = logging.getLogger(__name__)
 # A video counts as truncated when it ends this many frames before its stated length
 # (containers often state a count a frame or two off).
 TRUNCATION_TOLERANCE = 0.01
-# Frames whose tracker state is kept for the gate, which asks about the frame as many back as the
-# detector has copies (--detectors)
-TRACKS_KEPT = 64
+# Frames whose tracker state is kept for the gate (it asks about the frame gate.TRACKS_BEHIND back)
+TRACKS_KEPT = 16
 
 
 class Pool(Protocol):
@@ -392,8 +391,7 @@ class TrackingRun:
         # the worker's queue holds a frame for each copy, so that none waits while the worker tracks
         with Detecting(stages.detect, copies) as detect, reader as frames, InOrder(after.handle, 1 + copies) as worker:
             for position, (index, frame, *ready) in enumerate(frames):
-                # what the tracker held ``copies`` frames back: the frames since may still be in the detector
-                decision = gate.decide(frame, functools.partial(after.tracks_after, position - copies, worker))
+                decision = gate.decide(frame, functools.partial(after.tracks_after, position - TRACKS_BEHIND, worker))
                 detecting = decision == DETECT
                 prepared = ready[0] if ready else None
                 if detecting and prepared is None and stages.prepare is not None:
