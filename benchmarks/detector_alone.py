@@ -73,15 +73,21 @@ def main() -> None:
 
 
 def invokes_per_second(interpreters: list, calls: int) -> float:
-    """``calls`` invocations shared between ``interpreters``, each on a thread of its own, all at once
-    (LiteRT's ``invoke`` releases the GIL)."""
+    """``calls`` invocations by ``interpreters``, each on a thread of its own, all at once (LiteRT's
+    ``invoke`` releases the GIL); each takes the next call when free, as obj_counting.py's copies do."""
     for interpreter in interpreters:
         interpreter.invoke()
-    share = [calls // len(interpreters) + (i < calls % len(interpreters)) for i in range(len(interpreters))]
-    workers = [
-        threading.Thread(target=lambda it=it, n=n: [it.invoke() for _ in range(n)])
-        for it, n in zip(interpreters, share, strict=True)
-    ]
+    left = iter(range(calls))
+    lock = threading.Lock()
+
+    def work(interpreter) -> None:
+        while True:
+            with lock:
+                if next(left, None) is None:
+                    return
+            interpreter.invoke()
+
+    workers = [threading.Thread(target=work, args=(interpreter,)) for interpreter in interpreters]
     start = time.perf_counter()
     for worker in workers:
         worker.start()

@@ -103,9 +103,9 @@ def test_leaving_by_an_exception_drops_the_detections_not_started():
     with pytest.raises(KeyboardInterrupt), Detecting(detect, copies=2) as detecting:
         for item in range(10):
             detecting(item)
-        release.set()
+        threading.Timer(0.2, release.set).start()  # the two running end after Ctrl-C
         raise KeyboardInterrupt
-    assert len(started) < 10  # the two running ended; of the others, at most the ones picked up meanwhile
+    assert sorted(started) == [0, 1]
 
 
 def test_an_error_in_the_worker_is_raised_in_the_caller_and_later_items_are_dropped():
@@ -163,7 +163,7 @@ def test_the_three_steps_on_their_threads_track_exactly_as_ultralytics_own_loop(
     ours = PersonTracker(dataclasses.replace(config, detectors=detectors))
     theirs = PersonTracker(dataclasses.replace(config, detectors=1))
     assert ours.direct is not None  # a LiteRT detector: the interpreter is called directly, not through ultralytics
-    assert ours.copies == detectors and theirs.model.predictor.model.backend.interpreter is theirs.direct.interpreter
+    assert ours.copies == detectors and theirs.copies == 1
     ours.start_video()
     theirs.start_video()
     got, expected = [], []

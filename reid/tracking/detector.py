@@ -65,6 +65,7 @@ class PersonTracker:
         self.conf = min(config.conf, TRACKER_INPUT_CONF)
         self.imgsz = config.imgsz
         self.threads = config.threads or os.cpu_count() or 1
+        self.detectors_asked = config.detectors
         self.detectors = detector_copies(self.threads, config.detectors)
         self.device = _torch_device(config.device)
         self.direct: DirectLiteRT | None = None  # set by the warm-up for a LiteRT detector
@@ -170,9 +171,22 @@ class PersonTracker:
         backend = getattr(getattr(self.model.predictor, "model", None), "format", "pt")
         self.torch_threads = self.threads if backend in TORCH_FORMATS else 1
         torch.set_num_threads(self.torch_threads)
-        self.direct = DirectLiteRT.of(self.model.predictor, model, self.threads, self.detectors)
-        if self.detectors > 1 and self.direct is None:
-            log.info("--detectors %d: only a LiteRT detector comes in copies; this one runs once", self.detectors)
+        try:
+            self.direct = DirectLiteRT.of(self.model.predictor, model, self.threads, self.detectors)
+        except Exception as exc:  # a copy of the interpreter could not be made (memory, a runtime of another kind)
+            raise ReidError(f"cannot run model {model} in {self.detectors} copies: {first_line(exc)}") from None
+        if self.detectors_asked > 1 and self.direct is None:
+            log.warning(
+                "--detectors %d: only a LiteRT (.tflite) detector comes in copies; this one runs once",
+                self.detectors_asked,
+            )
+        elif self.detectors_asked > self.detectors:
+            log.warning(
+                "--detectors %d: each copy needs a thread of its own, so %d with --threads %d",
+                self.detectors_asked,
+                self.detectors,
+                self.threads,
+            )
         self.start_video()
 
 
@@ -308,9 +322,13 @@ def split_threads(threads: int, copies: int) -> list[int]:
 
 
 def _interpreter_like(interpreter: Any, model: str, threads: int) -> Any:
-    """Another interpreter of the ``model`` file, as ultralytics makes one (same runtime), on ``threads``."""
+    """Another interpreter of the ``model`` file, as ultralytics makes one (same runtime), on ``threads``;
+    run once, so that its set-up (XNNPACK packs the weights on the first call) does not slow a frame."""
     copy = type(interpreter)(str(model), num_threads=threads)
     copy.allocate_tensors()
+    for detail in copy.get_input_details():
+        copy.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    copy.invoke()
     return copy
 
 

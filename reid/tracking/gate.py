@@ -12,9 +12,14 @@ noise) compares it with the last frame the detector saw. When almost no pixel ch
   boxes stand for it, and the tracker is not asked (it takes the next detected frame as a frame
   after a slightly longer interval, as at a lower frame rate).
 
-The detector still runs at least once every ``MAX_SKIP_S``, whatever the pixels say, and any
-change above the share runs it at once. What the tracker holds is told as it was ``TRACKS_BEHIND``
-frames back (see there).
+Either way the frame not detected shows what the frame before it showed (nobody, where the tracker
+holds no track). The detector still runs at least once every ``MAX_SKIP_S``, whatever the pixels
+say, and any change above the share runs it at once.
+
+What the tracker holds is told as it was ``TRACKS_BEHIND`` frames back, so that the frame between
+may still be in the detector: at most two frames are detected at once where the gate must ask
+(more copies of the detector only help on frames that changed, or with ``--no-skip``), and a
+video's first two frames are asked about as if no track existed yet (the first is always detected).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ DETECT, REPEAT, SKIP = "detect", "repeat", "skip"
 
 @dataclass(frozen=True)
 class Tracks:
-    """What the gate must know of the tracker after the last frame."""
+    """What the gate must know of the tracker, as it was ``TRACKS_BEHIND`` frames back."""
 
     idle: bool = True  # no track at all, followed or lost
     # a person just found is confirmed on the next detection; waiting a second for it shortens
@@ -69,9 +74,10 @@ class MotionGate:
         self.skipped = 0  # frames the detector did not see, in this video
 
     def decide(self, frame: np.ndarray, tracks: Callable[[], Tracks]) -> str:
-        """DETECT, REPEAT (the last detections again) or SKIP (no track, nothing to do). ``tracks`` is
-        asked only when the pixels barely changed: tracking may still be busy with the last frame,
-        and a frame that changed is detected whatever the tracker holds."""
+        """DETECT, REPEAT (people who stand still: the last detections again) or SKIP (no track,
+        nothing to do; the tracking step repeats the last detections too, which are none then).
+        ``tracks`` is asked only when the pixels barely changed: it may have to wait for the tracking
+        step, and a frame that changed is detected whatever the tracker holds."""
         small = _small_grey(frame)
         run = self.reference is None or self.since_detected + 1 >= self.max_skip or small.shape != self.reference.shape
         if not run:

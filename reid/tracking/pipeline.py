@@ -88,7 +88,7 @@ class InOrder:
     """Hands items to ``handle`` on one background thread, in the order they were put.
 
     The first exception ``handle`` raises is raised again in the putting thread, by the next
-    ``put``, ``wait`` or ``close``; the items after it are dropped. Use as a context manager:
+    ``put``, ``wait``, ``wait_for`` or ``close``; the items after it are dropped. Use as a context manager:
     leaving the block normally handles what is still queued, leaving it by an exception (such as
     Ctrl-C) drops it; either way the thread has ended when the block is left.
     """
