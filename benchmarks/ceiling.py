@@ -4,8 +4,12 @@ against ``--no-skip`` (speed, and whether the gated run finds the same people)."
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
+import subprocess
+import sys
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +74,74 @@ def detector_alone(s: Settings, clip: Clip, threads: int = 0) -> tuple[float, fl
     return tuple(
         float(re.search(rf"^{name} ([\d.]+)", run.stdout, re.MULTILINE).group(1))
         for name in ("FPS", "FPS_ONE", "FPS_ULTRALYTICS")
+    )
+
+
+# What each of obj_counting.py's threads does, by the name the system knows it by (reid/core/threads.py)
+STEPS = (
+    ("detector_", "the model (the detector's copies), its input and output"),
+    ("tracking", "NMS, the tracker, choosing crops, status"),
+    ("prefetch", "reading frames, letterboxing"),
+    ("av:", "decoding (FFmpeg's threads)"),
+    ("crop-writer", "encoding and writing crops"),
+)
+MAIN_STEP = "main thread: the gate, handing frames out"
+OTHER_STEP = "other threads (start-up included)"
+
+
+def cpu_by_step(s: Settings, clip: Clip, work: Path) -> tuple[dict[str, float], float, int]:
+    """obj_counting.py --no-skip on the clip, the CPU seconds of its threads by step (read from /proc
+    every 50 ms; the main thread's from when the video is opened), its frames/s and the cores."""
+    work.mkdir(parents=True)
+    command = [sys.executable, REPO / "obj_counting.py", "--videos", clip.video, "--model", s.detector]
+    command += ["--device", "cpu", "--max-frames", clip.frames, "--no-skip", "--no-progress", "-q"]
+    proc = subprocess.Popen(
+        [str(c) for c in command], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    threads: dict[str, tuple[str, float]] = {}  # thread id -> (name, CPU seconds so far)
+    main = []  # the main thread's CPU seconds while the video is tracked (not loading the detector, not exiting)
+    tick = os.sysconf("SC_CLK_TCK")
+    while proc.poll() is None:
+        alive = set()
+        for task in Path(f"/proc/{proc.pid}/task").glob("*"):
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:  # the thread ended
+                continue
+            name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+            threads[task.name] = (name, (int(fields[11]) + int(fields[12])) / tick)  # utime + stime
+            alive.add(name)
+        if str(proc.pid) in threads and "tracking" in alive:
+            main.append(threads[str(proc.pid)][1])
+        time.sleep(0.05)
+    stdout = proc.stdout.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"obj_counting.py failed ({proc.returncode}) on {clip.video}")
+    seconds = defaultdict(float)
+    for tid, (name, cpu) in threads.items():
+        if tid == str(proc.pid):
+            seconds[MAIN_STEP] += main[-1] - main[0] if main else 0.0
+            continue
+        seconds[next((label for prefix, label in STEPS if name.startswith(prefix)), OTHER_STEP)] += cpu
+    return dict(seconds), float(FPS.search(stdout).group(1)), os.cpu_count() or 1
+
+
+def _cpu_table(s: Settings, clip: Clip, alone: float) -> str:
+    """Where a frame's CPU goes in obj_counting.py --no-skip on ``clip``, against the detector alone."""
+    seconds, fps, cores = cpu_by_step(s, clip, s.work / f"ceiling-cpu-{clip.video.stem}")
+    per_frame = {step: 1000 * cpu / clip.frames for step, cpu in seconds.items()}
+    machine, model_alone = 1000 * cores / fps, 1000 * cores / alone
+    order = [label for _, label in STEPS] + [MAIN_STEP, OTHER_STEP]
+    rows = [[step, per_frame[step]] for step in order if step in per_frame]
+    rows.append(["all threads", sum(per_frame.values())])
+    rows.append([f"the machine's CPU a frame: {cores} cores x 1 / {fps:.1f} fps", machine])
+    return (
+        f"\n\nWhere the CPU goes: obj_counting.py `--no-skip` on the first {clip.frames} frames of {clip.name}, "
+        "each thread's CPU time (by the name it has in the system, read from /proc every 50 ms) per frame. "
+        f"The detector alone needs {model_alone:.1f} ms of CPU a frame ({cores} cores at its {alone:.1f} calls a "
+        "second): the ratio to the detector alone is that over the CPU a frame takes here, once the work "
+        "around the model has taken its share of the same cores.\n\n"
+        + table(["thread's work", "CPU ms per frame"], rows)
     )
 
 
@@ -218,6 +290,8 @@ def ceiling(s: Settings) -> Section:
             people,
         )
     )
+    venice = next(row for row in rows if row[0] == "Venice-2")
+    body += _cpu_table(s, next(c for c in clips(s) if c.name == "Venice-2"), venice[2])
     if spare:
         body += (
             "\n\nWith a core to spare: the detector on one thread (`--threads 1`, and the detector alone on one "

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Iterator
 from typing import TypeVar
 
+from .threads import NamedThread
+
 T = TypeVar("T")
 _END = object()
 
@@ -49,7 +51,7 @@ def prefetch(source: Iterator[T], depth: int = 2) -> Iterator[T]:
                 close()
             put(_END)
 
-    thread = threading.Thread(target=produce, name="prefetch", daemon=True)
+    thread = NamedThread(target=produce, name="prefetch", daemon=True)
     thread.start()
     try:
         while True:

@@ -30,6 +30,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..core.errors import InputError  # noqa: E402
+from ..core.threads import NamedThread
 from .sources import WEBCAM, Source  # noqa: E402
 from .videos import FALLBACK_FPS, VideoInfo  # noqa: E402
 
@@ -133,7 +134,7 @@ class LiveReader:
         further behind; each frame keeps its index in the stream, so time stamps stay true."""
         if self._capture is None:
             raise RuntimeError("use LiveReader in a with block")
-        self._pump = threading.Thread(target=self._read_all, name="live-reader", daemon=True)
+        self._pump = NamedThread(target=self._read_all, name="live-reader", daemon=True)
         self._pump.start()
         try:
             while True:

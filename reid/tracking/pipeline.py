@@ -22,6 +22,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..core.threads import NamedThread, name_this_thread
+
 _STOP = object()
 
 
@@ -65,7 +67,9 @@ class Detecting:
 
     def __init__(self, detect: Callable[[Any], Any], copies: int) -> None:
         self.detect = detect
-        self.pool = ThreadPoolExecutor(copies, thread_name_prefix="detector") if copies > 1 else None
+        self.pool = None
+        if copies > 1:
+            self.pool = ThreadPoolExecutor(copies, thread_name_prefix="detector", initializer=_name_native)
 
     def __enter__(self) -> Detecting:
         return self
@@ -77,6 +81,10 @@ class Detecting:
     def __call__(self, prepared: Any) -> Any:
         """The model's output for ``prepared``, or a ``Future`` of it."""
         return self.detect(prepared) if self.pool is None else self.pool.submit(self.detect, prepared)
+
+
+def _name_native() -> None:
+    name_this_thread(threading.current_thread().name)
 
 
 def output_of(detected: Any) -> Any:
@@ -100,7 +108,7 @@ class InOrder:
         self.dropping = threading.Event()
         self.handled = 0  # items taken off the queue, handled or dropped
         self.progress = threading.Condition()
-        self.thread = threading.Thread(target=self._work, name="tracking", daemon=True)
+        self.thread = NamedThread(target=self._work, name="tracking", daemon=True)
 
     def __enter__(self) -> InOrder:
         self.thread.start()

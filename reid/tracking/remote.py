@@ -31,6 +31,7 @@ from ..core.errors import OutputError
 from ..core.files import atomic_write_bytes
 from ..core.persons import IdAllocator, write_track_metadata
 from ..core.status import ErrorLog
+from ..core.threads import NamedThread
 from ..merging.faults import fault_point
 from .progress import VideoResult
 from .sources import Source
@@ -216,7 +217,7 @@ def _stop_watcher(stop: threading.Event | None, run: Any) -> threading.Event | N
                 run.stop()
                 return
 
-    threading.Thread(target=watch, name="stop-watcher", daemon=True).start()
+    NamedThread(target=watch, name="stop-watcher", daemon=True).start()
     return done
 
 

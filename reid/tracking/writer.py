@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 
 from ..core.errors import OutputError
 from ..core.files import atomic_write_bytes
+from ..core.threads import NamedThread
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class CropWriter:
         self.jpeg_quality = jpeg_quality
         self.error: str | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
-        self._thread = threading.Thread(target=self._work, name="crop-writer", daemon=True)
+        self._thread = NamedThread(target=self._work, name="crop-writer", daemon=True)
         self._thread.start()
 
     def save_jpeg(self, path: Path, image: np.ndarray) -> None:
