@@ -30,15 +30,6 @@ def test_items_are_handled_in_order_on_another_thread():
     assert threads == {"tracking"} and not worker.thread.is_alive()
 
 
-def test_wait_returns_once_everything_put_is_handled():
-    seen = []
-    with InOrder(lambda item: (time.sleep(0.02), seen.append(item))) as worker:
-        for item in range(4):
-            worker.put(item)
-        worker.wait()
-        assert seen == [0, 1, 2, 3]
-
-
 def test_wait_for_returns_once_the_first_items_are_handled_while_later_ones_still_run():
     release = {item: threading.Event() for item in range(3)}
     seen = []

@@ -96,7 +96,7 @@ class InOrder:
     """Hands items to ``handle`` on one background thread, in the order they were put.
 
     The first exception ``handle`` raises is raised again in the putting thread, by the next
-    ``put``, ``wait``, ``wait_for`` or ``close``; the items after it are dropped. Use as a context manager:
+    ``put``, ``wait_for`` or ``close``; the items after it are dropped. Use as a context manager:
     leaving the block normally handles what is still queued, leaving it by an exception (such as
     Ctrl-C) drops it; either way the thread has ended when the block is left.
     """
@@ -120,11 +120,6 @@ class InOrder:
     def put(self, item: Any) -> None:
         self._raise_failure()
         self.items.put(item)
-
-    def wait(self) -> None:
-        """Until every item put so far is handled."""
-        self.items.join()
-        self._raise_failure()
 
     def wait_for(self, count: int) -> None:
         """Until the first ``count`` items put are handled."""
@@ -161,4 +156,3 @@ class InOrder:
                 with self.progress:
                     self.handled += 1
                     self.progress.notify_all()
-                self.items.task_done()

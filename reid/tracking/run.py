@@ -387,7 +387,7 @@ class TrackingRun:
         else:
             ahead = prepare_ahead if stages.prepare is not None else None
             reader = FrameReader(info.path, self.config.max_frames, prepare=ahead)
-        copies = getattr(stages, "copies", 1)
+        copies = stages.copies
         # the worker's queue holds a frame for each copy, so that none waits while the worker tracks
         with Detecting(stages.detect, copies) as detect, reader as frames, InOrder(after.handle, 1 + copies) as worker:
             for position, (index, frame, *ready) in enumerate(frames):
