@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from reid.tracking.gate import DETECT, REPEAT, SKIP, AlwaysDetect, MotionGate, Tracks, gate_for
+from reid.tracking.gate import (
+    BETWEEN,
+    DETECT,
+    REPEAT,
+    SKIP,
+    AlwaysDetect,
+    MotionGate,
+    Tracks,
+    detect_stride,
+    gate_for,
+)
 
 PERSON = (300, 100, 340, 260)  # a box in a 640x360 frame
 
@@ -110,3 +120,27 @@ def test_the_motion_test_image_is_the_same_width_whatever_the_frame():
     for height, width in ((1080, 1920), (432, 768), (541, 959), (360, 640), (10, 100)):
         small = _small_grey(np.zeros((height, width, 3), np.uint8))
         assert small.shape == (max(1, round(height * WIDTH / width)), WIDTH)
+
+
+def test_with_a_detection_rate_the_frames_between_detections_are_left_to_interpolation():
+    """--detect-fps 10 at 30 fps: while a person walks, every third frame is detected; a frame that
+    barely changed is still a repeat, and the stride starts again from each detection."""
+    gate = MotionGate(fps=30, stride=detect_stride(30, 10))
+    walking = known(idle=False, boxes=[PERSON])
+    decisions = [gate.decide(frame(person_x=100 + 12 * k), walking) for k in range(9)]
+    assert decisions == [DETECT, BETWEEN, BETWEEN] * 3
+    assert gate.decide(frame(person_x=196), walking) == DETECT  # three frames on
+    assert gate.decide(frame(person_x=196), walking) == REPEAT  # nothing moved: the last boxes again
+    assert gate.decide(frame(person_x=208), walking) == BETWEEN  # moved, two frames after the detection
+    assert (gate.skipped, gate.between) == (8, 7)
+
+
+def test_without_a_detection_rate_every_frame_that_changed_is_detected():
+    class Idle:
+        is_idle = True
+
+    gate = gate_for(True, Idle(), 30.0, detect_fps=0)
+    assert gate.stride == 1
+    walking = known(idle=False, boxes=[PERSON])
+    assert [gate.decide(frame(person_x=100 + 12 * k), walking) for k in range(5)] == [DETECT] * 5
+    assert gate_for(True, Idle(), 10.0, detect_fps=10).stride == 1  # 10 fps: already no more than 10 a second

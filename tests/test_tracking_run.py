@@ -6,12 +6,14 @@ are known exactly, so folders, crops and metadata can be checked to the pixel.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from conftest import write_video
@@ -19,6 +21,7 @@ from reid.core.config import TrackingConfig
 from reid.core.errors import OutputError
 from reid.core.status import SectionReporter, StatusFile
 from reid.tracking.detector import Detection
+from reid.tracking.mot import read_mot
 from reid.tracking.run import TrackingRun
 
 # counted from 5 frames on (the 1 s rule is tested on its own below)
@@ -313,3 +316,71 @@ def test_copies_of_the_detector_work_at_once_and_the_gate_sees_the_tracks_two_fr
     assert tracker.most_at_once == copies
     boxes = [[box for _, box, frames in SCRIPT.values() if frame in frames] for frame in range(80)]
     assert told == [[]] * 2 + boxes[:78]
+
+
+class PixelDetector:
+    """A tracker whose detector finds the one dark box of the frame (``walking_video``): the boxes of
+    frames it never saw can be checked against where the box really was."""
+
+    copies = 1
+    is_idle, has_tentative = False, False
+
+    def __init__(self):
+        self.detected = 0
+
+    def start_video(self):
+        pass
+
+    def prepare(self, frame):
+        return frame
+
+    def detect(self, prepared):
+        self.detected += 1
+        columns = np.flatnonzero((prepared[:, :, 0] < 60).mean(axis=0) > 0.25)
+        rows = np.flatnonzero((prepared[:, :, 0] < 60).mean(axis=1) > 0.05)
+        return (float(columns[0]), float(rows[0]), float(columns[-1] + 1), float(rows[-1] + 1))
+
+    def track(self, frame, prepared, raw):
+        return [Detection(1, raw, 0.9)]
+
+
+def walking_video(path: Path, frames: int, fps: float) -> Path:
+    """A dark 40x120 box walking 4 px a frame across a light 320x240 video."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (320, 240))
+    for i in range(frames):
+        image = np.full((240, 320, 3), 200, np.uint8)
+        image[60:180, 20 + 4 * i : 60 + 4 * i] = 20
+        writer.write(image)
+    writer.release()
+    return path
+
+
+def test_with_a_detection_rate_frames_between_get_interpolated_boxes_and_no_crops(tmp_path):
+    """--detect-fps 10 on a 30 fps video: a third of the frames detected; every frame between has the
+    walker's box, interpolated between the detections around it, where it really was; crops come from
+    detected frames only; after the last detection the last boxes stand."""
+    tracker = PixelDetector()
+    config = dataclasses.replace(CONFIG, detect_fps=10.0)
+    (tmp_path / "mot").mkdir()
+    status = StatusFile(tmp_path / "status.json")
+    run = TrackingRun(
+        config,
+        tracker,
+        tmp_path / "persons",
+        SectionReporter(status, "counting", 0),
+        model_name="pixels",
+        show_progress=False,
+        mot_dir=tmp_path / "mot",
+    )
+    result = run.run([walking_video(tmp_path / "walk.avi", 50, 30.0)])
+
+    video = result.videos[0]
+    assert video.frames == 50 and video.persons == 1
+    assert tracker.detected == 17 and video.skipped_frames == 33  # frames 0, 3, ..., 48
+    rows = {row.frame - 1: row for row in read_mot(video.mot_file)}
+    assert sorted(rows) == list(range(50))
+    for index in range(49):  # MJPG blurs the edges by a pixel at most
+        assert abs(rows[index].x - (20 + 4 * index)) <= 1.5 and abs(rows[index].w - 40) <= 2
+    assert abs(rows[49].x - rows[48].x) < 1e-6  # nothing detected after frame 48
+    crops = load_metadata(tmp_path / "persons" / "id_1")["crops"]
+    assert crops and all(crop["frame"] % 3 == 0 for crop in crops)

@@ -47,6 +47,11 @@ class TrackingConfig:
     detectors: int = 0
     # Skip the detector on frames where no track exists and nothing moved (tracking/gate.py).
     skip_still_frames: bool = True
+    # While the pixels change, detect only this many frames a second (at least); the frames between get
+    # the boxes around them, interpolated (tracking/gate.py). 0 = every frame that changed. Ten is 1.9-2.4x
+    # faster on the MOT clips with the same IDF1, but lost small, distant people there (BENCHMARKS.md,
+    # "Fewer detections while people move"), so it is not the default.
+    detect_fps: float = 0.0
     # Where the detector runs: "auto" (ultralytics' choice: the first CUDA GPU if torch has one), "cpu",
     # "cuda" or "cuda:N".
     device: str = "auto"
@@ -92,6 +97,8 @@ class TrackingConfig:
                 raise ValueError(f"{name} must not be negative, not {getattr(self, name)}")
         if self.duration_s < 0:
             raise ValueError(f"duration_s must not be negative, not {self.duration_s}")
+        if self.detect_fps < 0:
+            raise ValueError(f"detect_fps must not be negative, not {self.detect_fps}")
         if self.min_track_seconds < 0:
             raise ValueError(f"min_track_seconds must not be negative, not {self.min_track_seconds}")
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):

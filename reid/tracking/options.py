@@ -46,6 +46,15 @@ FLAGS = [
         "between them; 0 = two where there are two threads or more, 1 = one detector on every thread",
         "N",
     ),
+    Flag(
+        "--detect-fps",
+        "detect_fps",
+        "while people move, run the detector on only this many frames a second (at least): 10 = every third "
+        "frame of a 30 fps video; the frames between get the boxes around them, interpolated, and give no "
+        "crops. Faster on busy footage, but small, distant people may be lost (BENCHMARKS.md); 0 = every "
+        "frame that changed",
+        "HZ",
+    ),
     Flag("--max-frames", "max_frames", "process at most N frames of each video; 0 = all", "N"),
     Flag(
         "--duration",
@@ -140,7 +149,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         dest="skip_still_frames",
         action="store_false",
         help="run the detector on every frame (by default frames where no track exists and nothing moved are "
-        "skipped: the same people, found faster in footage that is often empty)",
+        "skipped: the same people, found faster in footage that is often empty); --detect-fps is then ignored",
     )
     parser.add_argument(
         "--workers",

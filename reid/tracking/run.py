@@ -29,7 +29,8 @@ from ..core.errors import InputError, OutputError, ReidError
 from ..core.persons import IdAllocator, prepare_persons_dir
 from ..core.status import SectionReporter, utc_now_iso
 from .annotate import NoAnnotation, VideoAnnotator, annotator_for
-from .gate import DETECT, TRACKS_BEHIND, Tracks, gate_for
+from .between import boxes_between
+from .gate import BETWEEN, DETECT, TRACKS_BEHIND, Tracks, gate_for
 from .live import LiveReader
 from .mot import MotFile, NoMotFile, mot_file_for
 from .pipeline import Detecting, InOrder, output_of, stages_of
@@ -376,28 +377,40 @@ class TrackingRun:
         newest frames."""
         self.tracker.start_video()
         stages, result, live = after.stages, after.result, after.live
-        gate = gate_for(self.config.skip_still_frames, self.tracker, info.fps)
+        gate = gate_for(self.config.skip_still_frames, self.tracker, info.fps, self.config.detect_fps)
+        stride = getattr(gate, "stride", 1)
         detecting = True  # the last frame's decision: the reader thread reads it
 
         def prepare_ahead(frame: np.ndarray) -> Any:
             return stages.prepare(frame) if detecting else None
 
+        def prepare_and_detect(job: tuple[np.ndarray, Any]) -> tuple[Any, Any]:
+            frame, prepared = job
+            if prepared is None and stages.prepare is not None:
+                prepared = stages.prepare(frame)
+            return prepared, stages.detect(prepared)
+
         if live is not None:
             reader: Any = contextlib.nullcontext(live)
         else:
-            ahead = prepare_ahead if stages.prepare is not None else None
+            # while people move, one frame in ``stride`` is detected: preparing ahead would mostly miss it
+            ahead = prepare_ahead if stages.prepare is not None and stride == 1 else None
             reader = FrameReader(info.path, self.config.max_frames, prepare=ahead)
         copies = stages.copies
-        # the worker's queue holds a frame for each copy, so that none waits while the worker tracks
-        with Detecting(stages.detect, copies) as detect, reader as frames, InOrder(after.handle, 1 + copies) as worker:
+        # the worker's queue holds a detected frame for each copy and the frames between them, so that
+        # no copy waits while the worker tracks
+        with (
+            Detecting(prepare_and_detect, copies) as detect,
+            reader as frames,
+            InOrder(after.handle, 1 + copies * stride) as worker,
+        ):
             for position, (index, frame, *ready) in enumerate(frames):
                 decision = gate.decide(frame, functools.partial(after.tracks_after, position - TRACKS_BEHIND, worker))
                 detecting = decision == DETECT
-                prepared = ready[0] if ready else None
-                if detecting and prepared is None and stages.prepare is not None:
-                    prepared = stages.prepare(frame)
-                detected = detect(prepared) if detecting else None
-                worker.put((position, index, frame, decision, prepared, detected))
+                # a frame not prepared ahead is prepared by the detector's copy, on its thread
+                detected = detect((frame, ready[0] if ready else None)) if detecting else None
+                worker.put((position, index, frame, decision, detected))
+        after.finish()  # the frames between the last detection and the end
         result.skipped_frames = gate.skipped
         if live is not None:
             if live.error:  # the stream went away for good: what was tracked until then stands
@@ -455,6 +468,8 @@ class AfterDetection:
         self.run, self.stages, self.result, self.book = run, stages, result, book
         self.annotator, self.mot, self.live = annotator, mot, live
         self.detections: Sequence[Any] = []
+        self.between: list[tuple[int, np.ndarray]] = []  # frames left between detections, waiting for the next
+        self.last_index = -1  # the last frame handled that was not between
         self.tracks_by_position: dict[int, Tracks] = {}  # the last few frames' (the gate asks for them)
         self.last_checkpoint = time.monotonic()
         self.tracked = 0
@@ -467,23 +482,52 @@ class AfterDetection:
         worker.wait_for(position + 1)
         return self.tracks_by_position[position]
 
-    def handle(self, item: tuple[int, int, np.ndarray, str, Any, Any]) -> None:
-        position, index, frame, decision, prepared, detected = item
+    def handle(self, item: tuple[int, int, np.ndarray, str, Any]) -> None:
+        position, index, frame, decision, detected = item
+        if decision == BETWEEN:  # it waits for the next detection, the other end of its boxes
+            self._note_tracks(position)
+            self.between.append((index, frame))
+            return
+        before = self.detections
         if decision == DETECT:
-            self.detections = self.stages.track(frame, prepared, output_of(detected))
+            prepared, output = output_of(detected)
+            self.detections = self.stages.track(frame, prepared, output)
+        self._note_tracks(position)
         # REPEAT, SKIP: a frame just like the last one shows the same people where they were (nobody,
         # where the tracker holds no track); the tracker is not asked (it would take the frame for no
         # motion and drift from walking people's paths)
-        tracker, book, progress = self.run.tracker, self.book, self.run.progress
+        self.finish(before, index)
+        self._frame_done(index, frame, self.detections)
+        self.last_index = index
+
+    def finish(self, before: Sequence[Any] | None = None, index: int | None = None) -> None:
+        """The frames left between two detections (``gate.BETWEEN``), once the frame at ``index`` is
+        tracked: each with the tracks found before them (``before``) and now, at that share of the
+        way. At the end of a video (no ``index``), with the last detections again."""
+        pending, self.between = self.between, []
+        for between_index, frame in pending:
+            if index is None:
+                detections = list(self.detections)
+            else:
+                share = (between_index - self.last_index) / (index - self.last_index)
+                detections = boxes_between(before if before is not None else self.detections, self.detections, share)
+            self._frame_done(between_index, frame, detections, crops=False)
+
+    def _note_tracks(self, position: int) -> None:
+        """What the tracker holds once the frame at ``position`` is handled (the gate may ask)."""
+        tracker = self.run.tracker
         self.tracks_by_position[position] = Tracks(
             idle=bool(getattr(tracker, "is_idle", False)),
             tentative=bool(getattr(tracker, "has_tentative", False)),
             boxes=[d.box for d in self.detections],
         )
         self.tracks_by_position.pop(position - TRACKS_KEPT, None)
-        for detection in self.detections:
+
+    def _frame_done(self, index: int, frame: np.ndarray, detections: Sequence[Any], crops: bool = True) -> None:
+        book, progress = self.book, self.run.progress
+        for detection in detections:
             self.mot.add(index, detection.track_id, detection.box, detection.conf)
-        labels = [(d.box, *book.observe(index, frame, d).label) for d in self.detections]
+        labels = [(d.box, *book.observe(index, frame, d, crop=crops).label) for d in detections]
         persons = progress.persons_so_far(book.folders_created)
         self.annotator.add(frame, labels, f"persons: {persons}")
         book.flush_stale(index)

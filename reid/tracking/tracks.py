@@ -151,8 +151,9 @@ class TrackBook:
         """The tracks that have a person folder."""
         return [r for r in self.tracks.values() if r.folder is not None]
 
-    def observe(self, index: int, frame: np.ndarray, detection: TrackedBox) -> TrackRecord:
-        """A tracked box in frame ``index``: note the track was seen, offer its crop."""
+    def observe(self, index: int, frame: np.ndarray, detection: TrackedBox, crop: bool = True) -> TrackRecord:
+        """A tracked box in frame ``index``: note the track was seen, offer its crop (not for a box
+        the detector did not find, ``crop=False``: one interpolated between two detections)."""
         record = self.tracks.get(detection.track_id)
         if record is None:
             record = self.tracks[detection.track_id] = TrackRecord(
@@ -164,7 +165,7 @@ class TrackBook:
         box = [round(float(v), 1) for v in detection.box]
         record.first_box = record.first_box or box
         record.last_box = box
-        if detection.conf >= self.config.conf:
+        if crop and detection.conf >= self.config.conf:
             record.confident = True
             self._offer(record, index, frame, detection)
         if record.sampler.has_pending or record.reserve.has_pending or record.reserved:

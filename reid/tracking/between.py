@@ -1,0 +1,36 @@
+"""Boxes for the frames the detector leaves out while people move (``gate.BETWEEN``): each track
+found on the detected frames at both ends, where it was at that share of the way between them."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+
+def boxes_between(before: Sequence[Any], after: Sequence[Any], share: float) -> list[Any]:
+    """The tracked boxes (``track_id``, ``box``, ``conf``) of the tracks in both ``before`` and
+    ``after``, each ``share`` (0-1) of the way from its box before to its box after, with the lower
+    of the two confidences. A track at one end only is left out: it started or ended between them.
+
+    >>> from types import SimpleNamespace as Box
+    >>> before = [Box(track_id=1, box=(0, 0, 10, 20), conf=0.9), Box(track_id=2, box=(5, 5, 6, 6), conf=0.5)]
+    >>> after = [Box(track_id=1, box=(30, 0, 40, 20), conf=0.8)]
+    >>> [(b.track_id, b.box, b.conf) for b in boxes_between(before, after, 1 / 3)]
+    [(1, (10.0, 0.0, 20.0, 20.0), 0.8)]
+    """
+    starts = {detection.track_id: detection for detection in before}
+    found = []
+    for end in after:
+        start = starts.get(end.track_id)
+        if start is None:
+            continue
+        box = tuple(float(a + share * (b - a)) for a, b in zip(start.box, end.box, strict=True))
+        found.append(_with(end, box=box, conf=min(start.conf, end.conf)))
+    return found
+
+
+def _with(detection: Any, **changes: Any) -> Any:
+    if dataclasses.is_dataclass(detection):
+        return dataclasses.replace(detection, **changes)
+    return type(detection)(**{**vars(detection), **changes})
