@@ -24,7 +24,7 @@ sys.modules.setdefault("triton", None)
 
 from reid.core.cli import ArgumentParser  # noqa: E402
 
-from . import backbones, ceiling, ground_truth, parallel, quality, reliability, speed  # noqa: E402
+from . import backbones, ceiling, detect_rate, ground_truth, parallel, quality, reliability, speed  # noqa: E402
 from .common import DEFAULT_DATA, REPO, Settings, cpu_flags, gpu_note, machine  # noqa: E402
 
 SECTIONS = {
@@ -39,6 +39,7 @@ SECTIONS = {
     "accuracy": quality.accuracy,
     "counting": quality.counting,
     "ground_truth": ground_truth.ground_truth,
+    "detect_rate": detect_rate.detect_rate,
     "reliability": reliability.report,
 }
 

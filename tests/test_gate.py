@@ -9,6 +9,7 @@ from reid.tracking.gate import (
     DETECT,
     REPEAT,
     SKIP,
+    TRACKS_BEHIND,
     AlwaysDetect,
     MotionGate,
     Tracks,
@@ -30,9 +31,16 @@ def frame(person_x: int | None = None, noise: int = 0, seed: int = 0) -> np.ndar
     return image
 
 
-def known(**state):
-    """What the tracker holds, as the tracking stage tells the gate when asked."""
-    return lambda: Tracks(**state)
+def known(asked: list[int] | None = None, **state):
+    """What the tracker holds, as the tracking stage tells the gate when asked (how many frames back
+    the gate asked about goes to ``asked``)."""
+
+    def tracks(back: int = TRACKS_BEHIND) -> Tracks:
+        if asked is not None:
+            asked.append(back)
+        return Tracks(**state)
+
+    return tracks
 
 
 IDLE = known(idle=True)
@@ -123,16 +131,28 @@ def test_the_motion_test_image_is_the_same_width_whatever_the_frame():
 
 
 def test_with_a_detection_rate_the_frames_between_detections_are_left_to_interpolation():
-    """--detect-fps 10 at 30 fps: while a person walks, every third frame is detected; a frame that
-    barely changed is still a repeat, and the stride starts again from each detection."""
+    """--detect-fps 10 at 30 fps: while a tall, confirmed person walks, every third frame is detected;
+    a frame that barely changed is still a repeat, and the stride starts again from each detection.
+    Whether to stride is asked about the tracker six frames back, so that no detection is waited for."""
     gate = MotionGate(fps=30, stride=detect_stride(30, 10))
-    walking = known(idle=False, boxes=[PERSON])
+    asked: list[int] = []
+    walking = known(asked, idle=False, boxes=[PERSON])  # 160 of the frame's 360 pixels tall
     decisions = [gate.decide(frame(person_x=100 + 12 * k), walking) for k in range(9)]
     assert decisions == [DETECT, BETWEEN, BETWEEN] * 3
+    assert set(asked) == {6}
     assert gate.decide(frame(person_x=196), walking) == DETECT  # three frames on
     assert gate.decide(frame(person_x=196), walking) == REPEAT  # nothing moved: the last boxes again
     assert gate.decide(frame(person_x=208), walking) == BETWEEN  # moved, two frames after the detection
     assert (gate.skipped, gate.between) == (8, 7)
+
+
+def test_small_or_unconfirmed_people_get_every_frame_even_with_a_detection_rate():
+    """Far, small people are found only in some frames, and a new track needs its second detection:
+    then every frame that changed is detected (striding lost two such people on Venice-2)."""
+    far = (300, 200, 310, 250)  # 50 of 360 pixels tall: under a sixth of the frame
+    for tracks in (known(idle=False, boxes=[PERSON, far]), known(idle=False, tentative=True, boxes=[PERSON])):
+        gate = MotionGate(fps=30, stride=3)
+        assert [gate.decide(frame(person_x=100 + 12 * k), tracks) for k in range(6)] == [DETECT] * 6
 
 
 def test_without_a_detection_rate_every_frame_that_changed_is_detected():

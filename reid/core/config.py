@@ -47,10 +47,10 @@ class TrackingConfig:
     detectors: int = 0
     # Skip the detector on frames where no track exists and nothing moved (tracking/gate.py).
     skip_still_frames: bool = True
-    # While the pixels change, detect only this many frames a second (at least); the frames between get
-    # the boxes around them, interpolated (tracking/gate.py). 0 = every frame that changed. Ten is 1.9-2.4x
-    # faster on the MOT clips with the same IDF1, but lost small, distant people there (BENCHMARKS.md,
-    # "Fewer detections while people move"), so it is not the default.
+    # While the pixels change and every tracked person is tall and confirmed, detect only this many frames
+    # a second (at least); the frames between get the boxes around them, interpolated (tracking/gate.py).
+    # 0 = every frame that changed. Off by default: it gains only on footage of people near the camera
+    # (BENCHMARKS.md, "Fewer detections while people move").
     detect_fps: float = 0.0
     # Where the detector runs: "auto" (ultralytics' choice: the first CUDA GPU if torch has one), "cpu",
     # "cuda" or "cuda:N".

@@ -17,13 +17,14 @@ holds no track). The detector still runs at least once every ``MAX_SKIP_S``, wha
 say.
 
 With ``--detect-fps`` (off by default), frames that changed are detected only that many times a
-second (``detect_stride``): with 10, every third frame of a 30 fps video while people move. The
-frames between are not detected (``BETWEEN``): the tracking step gives them the boxes of the
-detections around them, interpolated, and takes no crop from them. Measured against the MOTChallenge
-ground truth (BENCHMARKS.md, "Fewer detections while people move"): 1.9-2.4x faster with the same
-IDF1, but small, distant people the detector finds only now and then were lost on Venice-2. A first
-frame, a frame after a still stretch and the frame a second after the last detection are detected
-at once.
+second (``detect_stride``: with 10, every third frame of a 30 fps video) while every tracked person
+is tall (``STRIDE_MIN_HEIGHT`` of the frame) and none waits to be confirmed. The frames between are
+not detected (``BETWEEN``): the tracking step gives them the boxes of the detections around them,
+interpolated, and takes no crop from them. Small, far people are found only in some frames and need
+every one: striding whatever the sizes lost two of them on Venice-2 (BENCHMARKS.md, "Fewer
+detections while people move"). A first frame, a frame after a still stretch and the frame a second
+after the last detection are detected at once. Whether to stride is decided on what the tracker held
+``stride_lag`` frames back, far enough that the detector's copies are not waited for.
 
 What the tracker holds is told as it was ``TRACKS_BEHIND`` frames back, so that the frame between
 may still be in the detector: at most two frames are detected at once where the gate must ask
@@ -48,6 +49,8 @@ MAX_SKIP_S = 1.0  # the detector still looks at least this often
 # in the detector (its copies detect successive frames at once, ``--detectors``). A fixed number, so that
 # the gate decides the same whatever the machine's cores, the copies or the timing.
 TRACKS_BEHIND = 2
+TRACKS_KEPT = 16  # frames back the tracking step keeps what the tracker held, for the gate to ask
+STRIDE_MIN_HEIGHT = 1 / 6  # share of the frame's height every tracked person must have for --detect-fps
 
 
 DETECT, REPEAT, SKIP, BETWEEN = "detect", "repeat", "skip", "between"
@@ -94,10 +97,20 @@ class MotionGate:
     def __init__(self, fps: float, stride: int = 1) -> None:
         self.max_skip = max(1, round(MAX_SKIP_S * fps))
         self.stride = max(1, stride)  # frames from one detection to the next while pixels change
+        # what the tracker held this far back decides whether to stride: far enough that the detector's
+        # copies are not waited for (the frame detected last may still be in one)
+        self.stride_lag = min(max(TRACKS_BEHIND, 2 * self.stride), TRACKS_KEPT - 1)
         self.reference: np.ndarray | None = None
         self.since_detected = 0
         self.skipped = 0  # frames the detector did not see, in this video (between ones included)
         self.between = 0  # of those, frames that changed, left to interpolation
+
+    def _may_stride(self, state: Tracks, height: int) -> bool:
+        """Whether every tracked person is large enough to be found in any frame, and none waits to
+        be confirmed: small, far people are found only now and then, and need every detection."""
+        if state.tentative:
+            return False
+        return all(y2 - y1 >= STRIDE_MIN_HEIGHT * height for _, y1, _, y2 in state.boxes)
 
     def due(self) -> bool:
         """Whether the next frame is detected if its pixels changed (not a frame between)."""
@@ -117,7 +130,7 @@ class MotionGate:
             if not run:
                 state = tracks()
                 run = state.tentative or _moved(changed, state.boxes, small.shape[1] / frame.shape[1])
-            if run and not self.due():
+            if run and not self.due() and self._may_stride(tracks(self.stride_lag), frame.shape[0]):
                 self.since_detected += 1
                 self.skipped += 1
                 self.between += 1

@@ -32,7 +32,7 @@ class VideoResult:
     not_confident: int = 0  # long enough, but never a box of at least --conf
     low_resolution: int = 0  # persons only ever seen small or cut off: their crops are marked
     frames: int = 0
-    skipped_frames: int = 0  # frames the detector did not need to see (no track, nothing moved)
+    skipped_frames: int = 0  # frames the detector did not see (nothing moved; --detect-fps: between detections)
     crops: int = 0
     person_ids: list[int] = field(default_factory=list)
     error: str | None = None

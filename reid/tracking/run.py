@@ -30,7 +30,7 @@ from ..core.persons import IdAllocator, prepare_persons_dir
 from ..core.status import SectionReporter, utc_now_iso
 from .annotate import NoAnnotation, VideoAnnotator, annotator_for
 from .between import boxes_between
-from .gate import BETWEEN, DETECT, TRACKS_BEHIND, Tracks, gate_for
+from .gate import BETWEEN, DETECT, TRACKS_BEHIND, TRACKS_KEPT, Tracks, gate_for
 from .live import LiveReader
 from .mot import MotFile, NoMotFile, mot_file_for
 from .pipeline import Detecting, InOrder, output_of, stages_of
@@ -47,8 +47,6 @@ log = logging.getLogger(__name__)
 # A video counts as truncated when it ends this many frames before its stated length
 # (containers often state a count a frame or two off).
 TRUNCATION_TOLERANCE = 0.01
-# Frames whose tracker state is kept for the gate (it asks about the frame gate.TRACKS_BEHIND back)
-TRACKS_KEPT = 16
 
 
 class Pool(Protocol):
@@ -372,9 +370,9 @@ class TrackingRun:
         """The frame loop, on three threads (``pipeline.py``): frames are read and prepared ahead,
         this thread runs the gate and the model (or hands frames to the detector's copies, each on a
         thread of its own), and the worker (``after``) tracks, chooses crops, annotates and reports
-        progress. Frames are prepared ahead only while the detector runs (on footage the gate skips,
-        preparing would be wasted), and a live source's here, when needed: its reader keeps only the
-        newest frames."""
+        progress. Frames are prepared ahead only while the detector runs on every frame (on footage the
+        gate skips or strides through, preparing would be mostly wasted); the others, and a live
+        source's (its reader keeps only the newest frames), by the detector's copy that takes them."""
         self.tracker.start_video()
         stages, result, live = after.stages, after.result, after.live
         gate = gate_for(self.config.skip_still_frames, self.tracker, info.fps, self.config.detect_fps)
@@ -405,7 +403,7 @@ class TrackingRun:
             InOrder(after.handle, 1 + copies * stride) as worker,
         ):
             for position, (index, frame, *ready) in enumerate(frames):
-                decision = gate.decide(frame, functools.partial(after.tracks_after, position - TRACKS_BEHIND, worker))
+                decision = gate.decide(frame, functools.partial(after.tracks_before, position, worker))
                 detecting = decision == DETECT
                 # a frame not prepared ahead is prepared by the detector's copy, on its thread
                 detected = detect((frame, ready[0] if ready else None)) if detecting else None
@@ -474,13 +472,14 @@ class AfterDetection:
         self.last_checkpoint = time.monotonic()
         self.tracked = 0
 
-    def tracks_after(self, position: int, worker: InOrder) -> Tracks:
-        """What the tracker held once it had seen the frame at ``position`` (counted from 0 in this
-        video; before the first, nothing); waits for the worker to get there."""
-        if position < 0:
+    def tracks_before(self, position: int, worker: InOrder, back: int = TRACKS_BEHIND) -> Tracks:
+        """What the tracker held once it had seen the frame ``back`` frames before ``position`` (counted
+        from 0 in this video; before the first, nothing); waits for the worker to get there."""
+        seen = position - back
+        if seen < 0:
             return Tracks()
-        worker.wait_for(position + 1)
-        return self.tracks_by_position[position]
+        worker.wait_for(seen + 1)
+        return self.tracks_by_position[seen]
 
     def handle(self, item: tuple[int, int, np.ndarray, str, Any]) -> None:
         position, index, frame, decision, detected = item
