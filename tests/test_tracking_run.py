@@ -302,6 +302,7 @@ def test_copies_of_the_detector_work_at_once_and_the_gate_sees_the_tracks_two_fr
 
     class TellingGate:
         skipped = 0
+        stride = 1
 
         def decide(self, frame, tracks):
             told.append([tuple(box) for box in tracks().boxes])

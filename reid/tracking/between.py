@@ -9,13 +9,14 @@ from typing import Any
 
 
 def boxes_between(before: Sequence[Any], after: Sequence[Any], share: float) -> list[Any]:
-    """The tracked boxes (``track_id``, ``box``, ``conf``) of the tracks in both ``before`` and
-    ``after``, each ``share`` (0-1) of the way from its box before to its box after, with the lower
-    of the two confidences. A track at one end only is left out: it started or ended between them.
+    """The tracked boxes (dataclasses with ``track_id``, ``box``, ``conf``) of the tracks in both
+    ``before`` and ``after``, each ``share`` (0-1) of the way from its box before to its box after,
+    with the lower of the two confidences. A track at one end only is left out: it started or ended
+    between them.
 
-    >>> from types import SimpleNamespace as Box
-    >>> before = [Box(track_id=1, box=(0, 0, 10, 20), conf=0.9), Box(track_id=2, box=(5, 5, 6, 6), conf=0.5)]
-    >>> after = [Box(track_id=1, box=(30, 0, 40, 20), conf=0.8)]
+    >>> from reid.tracking.detector import Detection
+    >>> before = [Detection(1, (0, 0, 10, 20), 0.9), Detection(2, (5, 5, 6, 6), 0.5)]
+    >>> after = [Detection(1, (30, 0, 40, 20), 0.8)]
     >>> [(b.track_id, b.box, b.conf) for b in boxes_between(before, after, 1 / 3)]
     [(1, (10.0, 0.0, 20.0, 20.0), 0.8)]
     """
@@ -26,11 +27,5 @@ def boxes_between(before: Sequence[Any], after: Sequence[Any], share: float) -> 
         if start is None:
             continue
         box = tuple(float(a + share * (b - a)) for a, b in zip(start.box, end.box, strict=True))
-        found.append(_with(end, box=box, conf=min(start.conf, end.conf)))
+        found.append(dataclasses.replace(end, box=box, conf=min(start.conf, end.conf)))
     return found
-
-
-def _with(detection: Any, **changes: Any) -> Any:
-    if dataclasses.is_dataclass(detection):
-        return dataclasses.replace(detection, **changes)
-    return type(detection)(**{**vars(detection), **changes})

@@ -82,10 +82,8 @@ class Tracks:
 class AlwaysDetect:
     """The gate of a run that skips nothing (``--no-skip``, or a tracker that cannot say it is idle)."""
 
-    skipped = between = 0
-
-    def due(self) -> bool:
-        return True
+    skipped = 0
+    stride = 1
 
     def decide(self, frame: np.ndarray, tracks: Callable[[], Tracks]) -> str:
         return DETECT
@@ -103,7 +101,6 @@ class MotionGate:
         self.reference: np.ndarray | None = None
         self.since_detected = 0
         self.skipped = 0  # frames the detector did not see, in this video (between ones included)
-        self.between = 0  # of those, frames that changed, left to interpolation
 
     def _may_stride(self, state: Tracks, height: int) -> bool:
         """Whether every tracked person is large enough to be found in any frame, and none waits to
@@ -111,10 +108,6 @@ class MotionGate:
         if state.tentative:
             return False
         return all(y2 - y1 >= STRIDE_MIN_HEIGHT * height for _, y1, _, y2 in state.boxes)
-
-    def due(self) -> bool:
-        """Whether the next frame is detected if its pixels changed (not a frame between)."""
-        return self.since_detected + 1 >= self.stride
 
     def decide(self, frame: np.ndarray, tracks: Callable[[], Tracks]) -> str:
         """DETECT, BETWEEN (pixels changed, but the next detection is a few frames on), REPEAT
@@ -130,10 +123,10 @@ class MotionGate:
             if not run:
                 state = tracks()
                 run = state.tentative or _moved(changed, state.boxes, small.shape[1] / frame.shape[1])
-            if run and not self.due() and self._may_stride(tracks(self.stride_lag), frame.shape[0]):
+            early = self.since_detected + 1 < self.stride  # the next detection is a few frames on
+            if run and early and self._may_stride(tracks(self.stride_lag), frame.shape[0]):
                 self.since_detected += 1
                 self.skipped += 1
-                self.between += 1
                 return BETWEEN
         if run:
             self.reference, self.since_detected = small, 0

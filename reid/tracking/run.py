@@ -376,7 +376,7 @@ class TrackingRun:
         self.tracker.start_video()
         stages, result, live = after.stages, after.result, after.live
         gate = gate_for(self.config.skip_still_frames, self.tracker, info.fps, self.config.detect_fps)
-        stride = getattr(gate, "stride", 1)
+        stride = gate.stride
         detecting = True  # the last frame's decision: the reader thread reads it
 
         def prepare_ahead(frame: np.ndarray) -> Any:
@@ -499,7 +499,7 @@ class AfterDetection:
         self._frame_done(index, frame, self.detections)
         self.last_index = index
 
-    def finish(self, before: Sequence[Any] | None = None, index: int | None = None) -> None:
+    def finish(self, before: Sequence[Any] = (), index: int | None = None) -> None:
         """The frames left between two detections (``gate.BETWEEN``), once the frame at ``index`` is
         tracked: each with the tracks found before them (``before``) and now, at that share of the
         way. At the end of a video (no ``index``), with the last detections again."""
@@ -509,7 +509,7 @@ class AfterDetection:
                 detections = list(self.detections)
             else:
                 share = (between_index - self.last_index) / (index - self.last_index)
-                detections = boxes_between(before if before is not None else self.detections, self.detections, share)
+                detections = boxes_between(before, self.detections, share)
             self._frame_done(between_index, frame, detections, crops=False)
 
     def _note_tracks(self, position: int) -> None:
