@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,14 +50,14 @@ class Run:
     detected: float  # share of the frames the detector saw
 
 
-def track(s: Settings, clip: Clip, work: Path, gated: bool, threads: int = 0) -> Run:
-    """obj_counting.py on the clip: its own frames/s, each person's box per frame (its MOT file), and
-    the share of frames the detector saw (status.json)."""
+def track(s: Settings, clip: Clip, work: Path, gated: bool, threads: int = 0, flags: Sequence[str] = ()) -> Run:
+    """obj_counting.py on the clip (with ``flags``): its own frames/s, each person's box per frame (its
+    MOT file), and the share of frames the detector saw (status.json)."""
     work.mkdir(parents=True)
     # --device cpu: where the detector alone runs too, even on a machine with a GPU
     command = [REPO / "obj_counting.py", "--videos", clip.video, "--model", s.detector, "--device", "cpu"]
     command += ["--max-frames", clip.frames, "--threads", threads, "--save-mot", "mot", "--no-progress", "-q"]
-    run = run_child(command + ([] if gated else ["--no-skip"]), cwd=work)
+    run = run_child(command + ([] if gated else ["--no-skip"]) + list(flags), cwd=work)
     boxes: dict[int, dict[int, Box]] = defaultdict(dict)
     for path in (work / "mot").glob("*.txt"):
         for row in read_mot(path):

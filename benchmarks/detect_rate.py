@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import statistics
 
-from .ceiling import FPS
+from .ceiling import Clip, track
 from .common import REPO, Section, Settings, Target, run_child, table
 from .ground_truth import INTEL_0287, clips
 
@@ -18,14 +18,6 @@ ROWS = {  # the report's rows, before the merge
     "scores": r"\| IDF1 / MOTA / ID switches \| ([\d.]+) / ([-\d.]+) / (\d+) ",
     "recall": r"\| box recall / precision \| ([\d.]+) / ",
 }
-
-
-def fps_of(s: Settings, video, frames: int, flags: list[str], work) -> float:
-    """obj_counting.py's own frames/s on the clip's first ``frames`` frames."""
-    work.mkdir(parents=True)
-    command = [REPO / "obj_counting.py", "--videos", video, "--model", s.detector, "--device", "cpu"]
-    command += ["--max-frames", frames, "--no-progress", "-q", *flags]
-    return float(FPS.search(run_child(command, cwd=work).stdout).group(1))
 
 
 def scores_of(s: Settings, video, gt, frames: int, flags: list[str], report) -> dict[str, tuple[str, ...]]:
@@ -47,7 +39,8 @@ def detect_rate(s: Settings) -> Section:
         settings = {"every": [], "rate": ["--detect-fps", str(RATE)]}
         for attempt in range(repeats):
             for key, flags in settings.items():
-                runs[key].append(fps_of(s, video, frames, flags, s.work / f"rate-{video.stem}-{key}{attempt}"))
+                work = s.work / f"rate-{video.stem}-{key}{attempt}"
+                runs[key].append(track(s, Clip(name, video, frames, busy=True), work, gated=True, flags=flags).fps)
         scored = {
             key: scores_of(s, video, gt, frames, flags, s.work / f"rate-{video.stem}-{key}.md")
             for key, flags in settings.items()
