@@ -85,7 +85,7 @@ class AlwaysDetect:
     skipped = 0
     stride = 1
 
-    def decide(self, frame: np.ndarray, tracks: Callable[[], Tracks]) -> str:
+    def decide(self, frame: np.ndarray, tracks: Callable[..., Tracks]) -> str:
         return DETECT
 
 
@@ -109,12 +109,13 @@ class MotionGate:
             return False
         return all(y2 - y1 >= STRIDE_MIN_HEIGHT * height for _, y1, _, y2 in state.boxes)
 
-    def decide(self, frame: np.ndarray, tracks: Callable[[], Tracks]) -> str:
+    def decide(self, frame: np.ndarray, tracks: Callable[..., Tracks]) -> str:
         """DETECT, BETWEEN (pixels changed, but the next detection is a few frames on), REPEAT
         (people who stand still: the last detections again) or SKIP (no track, nothing to do; the
         tracking step repeats the last detections too, which are none then). ``tracks`` is asked only
-        when the pixels barely changed: it may have to wait for the tracking step, and a frame that
-        changed is detected (or left between) whatever the tracker holds."""
+        when the pixels barely changed (and, with a stride, about ``stride_lag`` frames back: its one
+        argument): it may have to wait for the tracking step, and a frame that changed is detected (or
+        left between) whatever the tracker holds."""
         small = _small_grey(frame)
         run = self.reference is None or self.since_detected + 1 >= self.max_skip or small.shape != self.reference.shape
         if not run:
