@@ -17,6 +17,7 @@ from conftest import REPO, tree_hashes, unavailable
 from reid.core.errors import MergeError, OutputError
 from reid.merging import MERGE_JOURNAL as JOURNAL
 from reid.merging import UNDO_JOURNAL, Group, Split, last_merge, merge, plan_moves, recover, undo_last
+from reid.merging.plan import make_plan
 
 
 def make_folder(persons: Path, name: str, files: dict[str, bytes], metadata: dict | None = None) -> Path:
@@ -460,6 +461,63 @@ def test_a_split_may_not_name_a_file_the_folder_does_not_hold_or_an_existing_fol
     with pytest.raises(MergeError, match="new folder id_2 of a split exists already"):
         merge(persons, [], splits=[Split("id_1", ["a_f000001.jpg"], "id_2")])
     assert tree_hashes(persons) == before
+
+
+def handed_over(root: Path, name: str, boxes: bool) -> Path:
+    """A track of 6 crops (20 fps): crops 0-2 show one person walking right from the left edge, crops 3-5
+    another walking left from the right edge; the track's first box is the first person's, its last the
+    second's. ``boxes=False``: an older folder that did not record each crop's box."""
+    files = [f"a_f{100 + 10 * k:06d}.jpg" for k in range(6)]
+    crop_boxes = [[10 + 30 * k, 100, 50 + 30 * k, 200] for k in range(3)] + [
+        [700 - 30 * k, 100, 740 - 30 * k, 200] for k in range(3)
+    ]
+    crops = [{"file": f, "frame": 100 + 10 * k, "conf": 0.9} for k, f in enumerate(files)]
+    for crop, box in zip(crops, crop_boxes, strict=True):
+        crop.update({"box": box} if boxes else {})
+    for crop in crops[3:]:
+        crop["low_resolution"] = True  # the second person only ever gave poor crops
+    metadata = {
+        **track_meta(1, files, 100),
+        "fps": 20.0,
+        "segments": [[98, 160]],
+        "first_frame": 98,
+        "last_frame": 160,
+        "first_time_s": 4.9,
+        "last_time_s": 8.0,
+        "frames_seen": 63,
+        "first_box": [10, 100, 50, 200],
+        "last_box": [620, 100, 660, 200],
+        "good_crops": True,
+        "crops": crops,
+    }
+    return make_folder(root, name, {f: f.encode() for f in files}, metadata)
+
+
+def test_each_part_of_a_split_gets_the_frames_times_and_boxes_of_its_own_crops(tmp_path):
+    handed_over(tmp_path, "id_1", boxes=True)
+    plan = make_plan(tmp_path, [], [Split("id_1", ["a_f000130.jpg", "a_f000140.jpg", "a_f000150.jpg"], "id_2")])
+    (kept,), (part,) = plan.metadata["id_1"]["tracks"], plan.metadata["id_2"]["tracks"]
+    assert (kept["first_box"], kept["last_box"], kept["segments"]) == (
+        [10, 100, 50, 200],
+        [70, 100, 110, 200],
+        [[100, 120]],
+    )
+    assert (part["first_box"], part["last_box"], part["segments"]) == (
+        [700, 100, 740, 200],
+        [640, 100, 680, 200],
+        [[130, 150]],
+    )
+    assert (kept["first_frame"], kept["last_frame"], kept["first_time_s"], kept["last_time_s"]) == (100, 120, 5.0, 6.0)
+    assert (part["first_frame"], part["last_frame"], part["first_time_s"], part["last_time_s"]) == (130, 150, 6.5, 7.5)
+    assert (kept["frames_seen"], part["frames_seen"], kept["good_crops"], part["good_crops"]) == (21, 21, True, False)
+
+
+def test_parts_of_a_folder_without_crop_boxes_have_no_ends_to_continue_from(tmp_path):
+    handed_over(tmp_path, "id_1", boxes=False)
+    plan = make_plan(tmp_path, [], [Split("id_1", ["a_f000130.jpg", "a_f000140.jpg", "a_f000150.jpg"], "id_2")])
+    for folder in ("id_1", "id_2"):
+        (track,) = plan.metadata[folder]["tracks"]
+        assert (track["first_box"], track["last_box"]) == (None, None)  # not the whole track's, which show both people
 
 
 SPLIT_SNIPPET = """

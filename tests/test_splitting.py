@@ -9,6 +9,7 @@ import numpy as np
 from reid.matching.embedding import set_vectors
 from reid.matching.folders import Folder
 from reid.matching.grouping import Appearance, normalize_rows
+from reid.matching.motion import motion_evidence
 from reid.matching.splitting import apply_splits, describe, find_splits, part_files
 
 rng = np.random.default_rng(7)
@@ -53,3 +54,33 @@ def test_merged_folders_and_crops_without_frames_are_not_split():
     unknown = folder([ALICE] * 5 + [BOB] * 4)
     unknown.frames = {}
     assert find_splits([merged, unknown], threshold=0.5) == []
+
+
+def test_each_part_starts_and_ends_at_the_boxes_of_its_own_crops():
+    # Alice walks right from x=0 (crops 0-4), then the track is handed to Bob, who walks left from
+    # x=600 (crops 5-8). The track's own first box is Alice's, its last Bob's: neither part may
+    # take the other person's end.
+    mixed = folder([ALICE] * 5 + [BOB] * 4)
+    boxes = [(20.0 * k, 100.0, 20.0 * k + 40, 200.0) for k in range(5)]
+    boxes += [(600.0 - 20 * k, 100.0, 640.0 - 20 * k, 200.0) for k in range(4)]
+    mixed.boxes = {p.name: box for p, box in zip(mixed.images, boxes, strict=True)}
+    mixed.appearances = [Appearance("r", "v.mp4", ((0, 90),), boxes[0], (520.0, 100.0, 560.0, 200.0), 10.0)]
+    (split,) = find_splits([mixed], threshold=0.5)
+    kept, new = (part.appearances[0] for part in split.parts)
+    assert (kept.first_box, kept.last_box) == (boxes[0], boxes[4])
+    assert (new.first_box, new.last_box) == (boxes[5], boxes[8]) and new.fps == 10.0
+
+    # Someone left where Alice came in (x=0) just before Bob's first crop at x=600, 5 body heights
+    # away 0.3 s later: another person (a veto), not a track that Bob's part continues.
+    gone = folder([BOB] * 3, "id_6")
+    gone.appearances = [Appearance("r", "v.mp4", ((10, 47),), boxes[0], boxes[0], 10.0)]
+    evidence = motion_evidence([f.appearances for f in [*apply_splits([mixed], [split]), gone]])
+    assert evidence.vetoes == {(1, 2)} and evidence.continuations == {}
+
+
+def test_a_part_whose_crops_have_no_boxes_has_unknown_ends():
+    mixed = folder([ALICE] * 5 + [BOB] * 4)
+    mixed.appearances = [Appearance("r", "v.mp4", ((0, 90),), (0, 0, 40, 100), (0, 0, 40, 100), 10.0)]
+    mixed.boxes = {mixed.images[0].name: (0.0, 0.0, 40.0, 100.0)}  # only the first crop's box was recorded
+    kept, new = (part.appearances[0] for part in find_splits([mixed], threshold=0.5)[0].parts)
+    assert (kept.first_box, kept.last_box, new.first_box, new.last_box) == ((0, 0, 40, 100), None, None, None)

@@ -16,6 +16,8 @@ from .grouping import Appearance
 
 log = logging.getLogger(__name__)
 
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels
+
 
 @dataclass
 class Folder:
@@ -32,6 +34,7 @@ class Folder:
     vectors: np.ndarray | None = None
     camera: str = ""  # the video its first track comes from: crops of one camera share a bias
     frames: dict[str, int] = field(default_factory=dict)  # crop file name -> its frame, from track.json
+    boxes: dict[str, Box] = field(default_factory=dict)  # crop file name -> its box, where track.json has it
 
     @property
     def sort_id(self) -> float:
@@ -76,7 +79,18 @@ def crop_frames(metadata: dict[str, Any] | None) -> dict[str, int]:
     return found
 
 
-def _box(value: Any) -> tuple[float, float, float, float] | None:
+def crop_boxes(metadata: dict[str, Any] | None) -> dict[str, Box]:
+    """Each listed crop's box, by file name (a split part's ends are those of its own crops)."""
+    crops = (metadata or {}).get("crops")
+    found = {}
+    for crop in crops if isinstance(crops, list) else []:
+        box = _box(crop.get("box")) if isinstance(crop, dict) and isinstance(crop.get("file"), str) else None
+        if box is not None:
+            found[crop["file"]] = box
+    return found
+
+
+def _box(value: Any) -> Box | None:
     try:
         x1, y1, x2, y2 = (float(v) for v in value)
     except (TypeError, ValueError):
@@ -103,5 +117,15 @@ def scan_folders(persons_dir: Path) -> list[Folder]:
         metadata = read_track_metadata(path)
         appearances = appearances_of(metadata)
         camera = appearances[0].video if appearances else ""
-        folders.append(Folder(path.name, path, images, appearances, camera=camera, frames=crop_frames(metadata)))
+        folders.append(
+            Folder(
+                path.name,
+                path,
+                images,
+                appearances,
+                camera=camera,
+                frames=crop_frames(metadata),
+                boxes=crop_boxes(metadata),
+            )
+        )
     return folders

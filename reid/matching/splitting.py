@@ -71,16 +71,24 @@ def _time_order(folder: Folder, min_part: int) -> list[int] | None:
 
 
 def _part(folder: Folder, rows: list[int], number: int) -> Folder:
-    """A part of ``folder`` as a folder of its own (the first part keeps the name)."""
-    images = [folder.images[k] for k in rows]
+    """A part of ``folder`` as a folder of its own (the first part keeps the name). Its track spans
+    its own crops, from the first one's box to the last one's: the track's own ends may show the
+    other person. A crop without a recorded box leaves that end unknown (no motion evidence)."""
+    images = [folder.images[k] for k in rows]  # in frame order
     frames = {p.name: folder.frames[p.name] for p in images}
+    boxes = {p.name: folder.boxes[p.name] for p in images if p.name in folder.boxes}
     vectors = folder.vectors[rows]
     track = folder.appearances[0]
     low, high = min(frames.values()), max(frames.values())
     segments = tuple((max(a, low), min(b, high)) for a, b in track.segments if b >= low and a <= high)
-    appearance: Appearance = replace(track, segments=segments or ((low, high),))
+    appearance: Appearance = replace(
+        track,
+        segments=segments or ((low, high),),
+        first_box=boxes.get(images[0].name),
+        last_box=boxes.get(images[-1].name),
+    )
     name = folder.name if number == 1 else f"{folder.name}{PART_MARK}{number}"
-    return Folder(name, folder.path, images, [appearance], vectors.mean(axis=0), vectors, folder.camera, frames)
+    return Folder(name, folder.path, images, [appearance], vectors.mean(axis=0), vectors, folder.camera, frames, boxes)
 
 
 def apply_splits(folders: Sequence[Folder], splits: Sequence[ProposedSplit]) -> list[Folder]:

@@ -224,13 +224,38 @@ def _combined(
 
 
 def _cut(track: dict[str, Any], crops: list[dict[str, Any]]) -> dict[str, Any]:
-    """A track limited to the frames its remaining crops span (its segments cut to them)."""
-    frames = [c["frame"] for c in crops if isinstance(c.get("frame"), int)]
-    if not frames or not isinstance(track.get("segments"), list):
-        return dict(track)
-    low, high = min(frames), max(frames)
+    """A split track limited to its remaining crops: its segments, frames, times and boxes become
+    those of its first and last crop (the track's own ends may show the other person). An end
+    whose crop has no recorded box is unknown (None): no continuation can be read from it."""
+    dated = sorted((c for c in crops if isinstance(c.get("frame"), int)), key=lambda c: c["frame"])
+    if not dated or not isinstance(track.get("segments"), list):
+        return {**track, "first_box": None, "last_box": None}
+    low, high = dated[0]["frame"], dated[-1]["frame"]
     segments = [[max(a, low), min(b, high)] for a, b in track["segments"] if b >= low and a <= high]
-    return {**track, "segments": segments, "first_frame": low, "last_frame": high}
+    cut = {
+        **track,
+        "segments": segments,
+        "first_frame": low,
+        "last_frame": high,
+        "frames_seen": sum(b - a + 1 for a, b in segments),
+        "first_box": _box_of(dated[0]),
+        "last_box": _box_of(dated[-1]),
+        "good_crops": any(not (c.get("low_resolution") or c.get("at_edge")) for c in crops),
+    }
+    fps = track.get("fps")
+    if isinstance(fps, (int, float)) and fps > 0:
+        cut.update(first_time_s=round(low / fps, 3), last_time_s=round(high / fps, 3))
+    else:  # the whole track's times would be wrong
+        cut.pop("first_time_s", None)
+        cut.pop("last_time_s", None)
+    return cut
+
+
+def _box_of(crop: dict[str, Any]) -> list[float] | None:
+    box = crop.get("box")
+    if isinstance(box, list) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box):
+        return list(box)
+    return None
 
 
 def plan_moves(persons_dir: Path, groups: Sequence[Group], splits: Sequence[Split] = ()) -> list[Move]:
