@@ -7,6 +7,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -25,6 +26,21 @@ def fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+# The temporary files of the writes below: ``.<name>.<8 random characters of mkstemp>.tmp``.
+TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is a temporary file of ``atomic_write_bytes`` or ``write_new_file``: one
+    that a process killed mid-write leaves behind, never a finished file (those have their own
+    names). Merges leave them out; they are not crops.
+
+    >>> is_temporary(".id_3.jpg.k2x9_q0a.tmp"), is_temporary("id_3.jpg"), is_temporary(".notes.tmp")
+    (True, False, False)
+    """
+    return TEMPORARY.fullmatch(name) is not None
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
