@@ -409,3 +409,35 @@ def test_help_documents_every_flag(tmp_path):
         "--input-size",
     ):
         assert flag in proc.stdout
+
+
+def leave_temporary(folder: Path, of: str, data: bytes) -> str:
+    """What a process SIGKILLed inside an atomic write leaves: its hidden temporary, named as
+    ``reid.core.files.atomic_write_bytes`` names it (``.<name>.<8 random characters>.tmp``)."""
+    import tempfile
+
+    fd, path = tempfile.mkstemp(dir=folder, prefix=f".{of}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return Path(path).name
+
+
+@pytest.mark.slow
+def test_temporaries_of_killed_writes_are_not_merged_as_crops_and_undo_restores_every_file(workdir, mobilenet_v2):
+    persons = workdir / "persons"
+    crop = sorted((persons / "id_2").glob("*.png"))[0].read_bytes()
+    survivor_own = leave_temporary(persons / "id_1", "01_9.png", crop[: len(crop) // 2])
+    leave_temporary(persons / "id_2", "01_9.png", crop)  # killed after writing, before the rename
+    leave_temporary(persons / "id_2", "track.json", b'{"schema": 1, "per')
+    before = person_files(workdir)
+    crops_before = crop_multiset(workdir)
+    proc = reid(workdir, "--yes", weights=mobilenet_v2)
+    assert proc.returncode == 0, proc.stderr
+    assert "Merged 1 group: 5 -> 4 person folders, 8 files moved." in proc.stdout  # the crops only
+    assert not (persons / "id_2").exists() and crop_multiset(workdir) == crops_before
+    assert [p.name for p in (persons / "id_1").iterdir() if p.name.startswith(".")] == [survivor_own]
+    merged = [c["file"] for c in json.loads((persons / "id_1" / "track.json").read_text())["crops"]]
+    assert len(merged) == 16 and not [name for name in merged if name.endswith(".tmp")]
+    undone = run_script("deeplearningg_reID.py", "--undo", cwd=workdir)
+    assert undone.returncode == 0, undone.stderr
+    assert person_files(workdir) == before  # every file byte for byte, the temporaries as they were

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO
+from reid.core.files import write_new_file
 
 RACE = textwrap.dedent("""
     import os, sys, threading
@@ -62,3 +67,19 @@ def test_atomic_files_get_what_open_would_give_under_a_strict_umask(tmp_path):
     _run(code, tmp_path)
     assert (tmp_path / "status.json").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "plain.json").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_write_new_file_takes_the_first_free_name_and_never_replaces_one(tmp_path, monkeypatch, hard_links):
+    if not hard_links:  # as on FAT or exFAT: link() is refused, the exclusive open takes over
+
+        def refused(*args, **kwargs):
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", refused)
+    (tmp_path / "a.txt").write_text("earlier")
+    assert write_new_file(tmp_path, ["a.txt", "b.txt"], b"new") == tmp_path / "b.txt"
+    with pytest.raises(FileExistsError):
+        write_new_file(tmp_path, ["a.txt", "b.txt"], b"newer")
+    assert (tmp_path / "a.txt").read_text() == "earlier" and (tmp_path / "b.txt").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]  # no temporary left

@@ -174,3 +174,14 @@ def test_bad_flags(tmp_path, args, fragment):
 )
 def test_is_loopback(host, expected):
     assert is_loopback(host) is expected
+
+
+def test_health_and_health_persons_give_one_verdict_on_a_missing_persons_folder(server, tmp_path):
+    import shutil
+
+    shutil.rmtree(tmp_path / "persons")
+    verdicts = {path: server.get(path)[::2] for path in ("/health", "/health/persons")}
+    assert {(status, json.loads(body)["status"]) for status, body in verdicts.values()} == {(200, "warn")}
+    (tmp_path / "status.json").write_text(json.dumps({"counting": {"state": "done", "persons": 1}}))
+    verdicts = {path: server.get(path)[::2] for path in ("/health", "/health/persons")}
+    assert {(status, json.loads(body)["status"]) for status, body in verdicts.values()} == {(503, "fail")}

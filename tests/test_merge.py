@@ -588,3 +588,44 @@ def test_the_undo_of_a_split_killed_midway_is_finished(persons, fault):
     assert killed.returncode == -9, killed.stderr
     assert "finished" in recover(persons)
     assert visible(persons) == before
+
+
+# -- temporaries that a writer killed mid-write leaves beside the crops --------------------------
+
+
+def leave_temporary(folder: Path, of: str, data: bytes) -> str:
+    """What a process killed inside ``atomic_write_bytes`` leaves: its hidden temporary file, named
+    as that function names it (``.<name>.<8 random characters>.tmp``)."""
+    import tempfile
+
+    fd, path = tempfile.mkstemp(dir=folder, prefix=f".{of}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return Path(path).name
+
+
+def test_temporaries_are_neither_moved_nor_listed_as_crops_and_the_undo_restores_them(persons):
+    kept = leave_temporary(persons / "id_1", "a_f000003.jpg", b"half a crop")  # in the survivor
+    leave_temporary(persons / "id_2", "b_f000010.jpg", b"half")  # in members, which the merge removes
+    leave_temporary(persons / "id_2", "track.json", b'{"sche')
+    leave_temporary(persons / "id_3", "notes.txt", b"mi")
+    before = visible(persons)
+    result = merge(persons, GROUPS)
+    assert (result.files_moved, result.folders_removed, result.errors) == (5, 2, [])  # the same 5 files
+    assert [p.name for p in (persons / "id_1").iterdir() if p.name.startswith(".")] == [kept]
+    crops = [c["file"] for c in json.loads((persons / "id_1" / "track.json").read_text())["crops"]]
+    assert not [c for c in crops if c.endswith(".tmp")]
+    for name in ("id_1", "id_2", "id_3"):  # the backup holds them all, as they were
+        assert tree_hashes(result.backup / name) == {
+            k[len(name) + 1 :]: v for k, v in before.items() if k.startswith(f"{name}/")
+        }
+    undo_last(persons)
+    assert visible(persons) == before
+
+
+def test_a_temporary_left_after_the_merge_does_not_block_the_undo(persons):
+    before = visible(persons)
+    merge(persons, GROUPS)
+    leave_temporary(persons / "id_1", "track.json", b"{")  # e.g. a rewrite of track.json killed midway
+    undo_last(persons)
+    assert visible(persons) == before

@@ -274,11 +274,19 @@ def test_missing_persons_folder(client, files):
     import shutil
 
     shutil.rmtree(files[1])
-    response = client.get("/health/persons")
-    assert response.status_code == 503 and "does not exist" in response.get_json()["output"]
-    body = client.get("/health").get_json()
-    assert client.get("/health").status_code == 200
-    assert body["status"] == "warn" and body["total_persons"] == 0 and "does not exist" in body["output"]
+    # before anything has run, a missing folder is expected (the monitor may start first): a warning
+    for endpoint in ("/health", "/health/persons"):
+        response = client.get(endpoint)
+        body = response.get_json()
+        assert response.status_code == 200 and body["status"] == "warn", endpoint
+        assert "does not exist yet" in body["output"]
+    assert client.get("/health").get_json()["total_persons"] == 0
+    # once a stage has run, the folder should be there: both fail, with the same reason
+    write_state(files[0], "done")
+    for endpoint in ("/health", "/health/persons"):
+        response = client.get(endpoint)
+        assert response.status_code == 503 and response.get_json()["status"] == "fail", endpoint
+        assert "does not exist, though status.json shows a stage has run" in response.get_json()["output"]
     assert client.get("/metrics").status_code == 200
 
 
@@ -389,3 +397,29 @@ def test_parse_time():
     assert parse_time("2026-11-24T08:00:00Z") == datetime(2026, 11, 24, 8, tzinfo=UTC)
     assert parse_time("2026-11-24T08:00:00").tzinfo == UTC
     assert parse_time("yesterday") is None and parse_time(5) is None
+
+
+SEVERITY = {"pass": 0, "warn": 1, "fail": 2}
+
+
+@pytest.mark.parametrize("folder", ["present", "missing", "unreadable"])
+@pytest.mark.parametrize("state", STATES)
+def test_health_is_never_healthier_than_any_part(client, files, monkeypatch, state, folder):
+    import shutil
+
+    write_state(files[0], state)
+    if folder == "missing":
+        shutil.rmtree(files[1])
+    elif folder == "unreadable":  # root reads any mode bits: make the listing fail as EACCES would
+
+        def denied(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr("reid.monitor.app.list_person_folders", denied)
+    overall = client.get("/health")
+    for part in ("/health/processing", "/health/reid", "/health/persons"):
+        answer = client.get(part)
+        assert SEVERITY[overall.get_json()["status"]] >= SEVERITY[answer.get_json()["status"]], part
+        assert overall.status_code >= answer.status_code, part
+        if answer.status_code == 503:
+            assert answer.get_json()["output"] in overall.get_json()["output"], part

@@ -88,3 +88,41 @@ def test_after_a_merge_the_files_are_rewritten_with_the_surviving_folders(tmp_pa
         timeout=120,
     )
     assert missing.returncode == 1 and missing.stderr.startswith("Error: no MOT files")
+
+
+RACING_WRITER = """
+import sys, time
+from pathlib import Path
+from reid.tracking.mot import MotFile
+
+folder, writer, rounds, go = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+deadline = time.monotonic() + 60  # hang guard
+while not go.exists() and time.monotonic() < deadline:
+    time.sleep(0.001)
+for n in range(rounds):
+    recorder = MotFile(folder, Path("videos/hall.mp4"))
+    recorder.add(0, 1, (writer, n, writer + 10, n + 10), 0.5)  # the box says who wrote it, and when
+    recorder.finish({1: 1})
+"""
+
+
+def test_two_runs_racing_for_the_same_mot_name_never_overwrite_each_other(tmp_path):
+    """Two processes write MOT files for the same video into one folder at the same time: every
+    file each of them wrote is there, whole, under its own name."""
+    writers, rounds, go = 2, 150, tmp_path / "go"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACING_WRITER, str(tmp_path), str(w), str(rounds), str(go)],
+            cwd=REPO,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(writers)
+    ]
+    go.touch()
+    for process in processes:
+        assert process.wait(timeout=300) == 0, process.stderr.read()
+    files = sorted(p for p in tmp_path.iterdir() if p.name != "go")
+    written = [(int(r.x), int(r.y)) for path in files for r in read_mot(path)]
+    assert sorted(written) == [(w, n) for w in range(writers) for n in range(rounds)]
+    assert all(p.name == "hall.txt" or p.name.startswith("hall_") for p in files)  # no temporary left

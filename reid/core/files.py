@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,21 @@ def fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+# The temporary files of the writes below: ``.<name>.<8 random characters of mkstemp>.tmp``.
+TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is a temporary file of ``atomic_write_bytes`` or ``write_new_file``: one
+    that a process killed mid-write leaves behind, never a finished file (those have their own
+    names). Merges leave them out; they are not crops.
+
+    >>> is_temporary(".id_3.jpg.k2x9_q0a.tmp"), is_temporary("id_3.jpg"), is_temporary(".notes.tmp")
+    (True, False, False)
+    """
+    return TEMPORARY.fullmatch(name) is not None
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
@@ -49,6 +66,46 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
         raise
     if durable:
         fsync_dir(path.parent)
+
+
+# link() fails with these where the filesystem has no hard links (FAT, exFAT, some network shares)
+NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS}
+
+
+def write_new_file(folder: Path, names: Iterable[str], data: bytes) -> Path:
+    """Write ``data`` as a new file in ``folder``, under the first of ``names`` that is free, and
+    return its path. Never replaces a file, even one that another process creates at the same
+    instant: checking first and renaming after would let two writers take one name.
+
+    The data goes to a hidden temporary file that is then hard-linked under the name (``link``
+    fails on an existing name, atomically), so the file appears whole. Where hard links are not
+    supported, the name is opened with ``O_EXCL`` and written in place.
+    """
+    folder = Path(folder)
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".new.", suffix=".tmp")
+    try:
+        os.fchmod(fd, DEFAULT_FILE_MODE)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        for name in names:
+            with contextlib.suppress(FileExistsError):
+                _claim(Path(tmp_name), folder / name, data)
+                return folder / name
+        raise FileExistsError(errno.EEXIST, "every name is taken", str(folder))
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+
+
+def _claim(written: Path, path: Path, data: bytes) -> None:
+    """``written`` linked as ``path``; ``FileExistsError`` if the name is taken."""
+    try:
+        os.link(written, path)
+    except OSError as exc:
+        if exc.errno not in NO_HARD_LINKS:
+            raise
+        with open(path, "xb") as handle:  # O_EXCL: exclusive, though written in place
+            handle.write(data)
 
 
 def _read_umask() -> int:

@@ -30,7 +30,7 @@ from typing import Any
 
 from ..core.config import BACKUP_DIRNAME
 from ..core.errors import MergeError
-from ..core.files import atomic_write_json
+from ..core.files import atomic_write_json, is_temporary
 from ..core.lease import Lease, held_exclusively
 from ..core.persons import METADATA_FILENAME
 from .backup import Progress, copy_folders, timestamp, write_manifest
@@ -194,12 +194,14 @@ def _move_without_links(source: Path, target: Path) -> None:
 
 
 def remove_member(folder: Path, problem: Callable[[str], None]) -> None:
-    """Remove a merged-away folder: its metadata (kept in the survivor and the backup), then
-    the folder itself, only if nothing else is left in it."""
+    """Remove a merged-away folder: its metadata (kept in the survivor and the backup) and the
+    temporaries of writes killed midway (kept in the backup), then the folder itself, only if
+    nothing else is left in it."""
     (folder / METADATA_FILENAME).unlink(missing_ok=True)
     fault_point("removing")
-    for leftover in folder.glob(f".{METADATA_FILENAME}.*.tmp"):
-        leftover.unlink(missing_ok=True)
+    for leftover in folder.iterdir() if folder.is_dir() else ():
+        if is_temporary(leftover.name) and not leftover.is_symlink() and leftover.is_file():
+            leftover.unlink(missing_ok=True)
     try:
         folder.rmdir()
     except FileNotFoundError:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import MergeError
+from ..core.files import is_temporary
 from ..core.persons import METADATA_FILENAME, is_person_folder, parse_person_id, read_track_metadata
 
 
@@ -124,9 +125,12 @@ def _units(
 
 
 def _files(folder: Path) -> list[str]:
-    """The files that move with a folder: all but its metadata (combined separately), links and sub-folders."""
+    """The files that move with a folder: all but its metadata (combined separately), links,
+    sub-folders and the temporaries of writes killed midway (not crops: they stay, and are backed up)."""
     return sorted(
-        p.name for p in folder.iterdir() if p.name != METADATA_FILENAME and not p.is_symlink() and p.is_file()
+        p.name
+        for p in folder.iterdir()
+        if p.name != METADATA_FILENAME and not is_temporary(p.name) and not p.is_symlink() and p.is_file()
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..core.config import BACKUP_DIRNAME
 from ..core.errors import MergeError
-from ..core.files import fsync_dir
+from ..core.files import fsync_dir, is_temporary
 from ..core.lease import Lease, held_exclusively
 from ..core.persons import METADATA_FILENAME
 from .backup import Progress, backups_newest_first, copy_folders, file_sizes, last_merge, read_manifest, write_manifest
@@ -104,6 +104,8 @@ def check_undoable(persons_dir: Path, backup: Path, manifest: dict[str, Any]) ->
 
 def _check_only_merged(folder: Path, original: set[str], moved_in: set[str]) -> None:
     for name in file_sizes(folder):
+        if is_temporary(Path(name).name):
+            continue  # left by a write killed midway: not a file the undo could lose
         if name != METADATA_FILENAME and name not in original and f"{folder.name}/{name}" not in moved_in:
             raise MergeError(
                 f"{folder.name}/{name} was added after the merge; undo would drop it, so nothing was changed"

@@ -30,7 +30,7 @@ from ..core.config import DEFAULT_PERSONS, DEFAULT_STATUS, STALL_AFTER_S
 from ..core.errors import StatusError
 from ..core.persons import folder_summary, list_images, list_person_folders
 from ..core.status import SECTIONS, StatusFile
-from .health import Verdict, age_seconds, assess, error_log, last_update, stage_progress
+from .health import Verdict, age_seconds, assess, assess_persons, error_log, last_update, stage_progress
 from .metrics import PROMETHEUS_CONTENT_TYPE, prometheus_text
 
 log = logging.getLogger(__name__)
@@ -135,11 +135,12 @@ def health() -> Response:
     """Basic health, the total person count and the age of the last status update."""
     now = _now()
     doc, verdict = _read_status(now)
-    total = _count_persons(verdict)
+    folders, persons_verdict = _list_persons(doc)
+    verdict.include(persons_verdict)  # /health is never healthier than /health/persons
     updated = last_update(doc) if doc else None
     body = {
         **_verdict_fields(verdict),
-        "total_persons": total,
+        "total_persons": len(folders),
         "last_update": _iso(updated) if updated else None,
         "last_update_age_s": round((now - updated).total_seconds(), 3) if updated else None,
         "stages": {name: doc[name].get("state") for name in SECTIONS} if doc else None,
@@ -183,22 +184,14 @@ def persons() -> Response:
     """Every person folder with its image count and size, by id; ``?limit=&offset=`` pages."""
     limit = _int_arg("limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
     offset = _int_arg("offset", 0, 0, None)
-    persons_dir = Path(current_app.config["PERSONS_DIR"])
-    verdict = Verdict()
-    try:
-        folders = list_person_folders(persons_dir, missing_ok=False)
-    except FileNotFoundError as exc:
-        verdict.fail(str(exc))
-        folders = []
-    except OSError as exc:
-        verdict.fail(f"cannot read persons folder {persons_dir}: {exc.strerror or exc}")
-        folders = []
+    doc, _ = _read_status(_now())  # a missing folder is expected only before anything has run
+    folders, verdict = _list_persons(doc)
     page = [folder_summary(f) for f in folders[offset : offset + limit]]
     for entry in page:
         entry["thumbnail"] = f"/persons/{entry['name']}/thumbnail" if entry["images"] else None
     body = {
         **_verdict_fields(verdict),
-        "persons_dir": str(persons_dir),
+        "persons_dir": str(current_app.config["PERSONS_DIR"]),
         "total": len(folders),
         "offset": offset,
         "limit": limit,
@@ -241,15 +234,13 @@ def _read_status(now: datetime) -> tuple[dict[str, Any] | None, Verdict]:
     return doc, assess(doc, now, current_app.config["STALL_AFTER_S"])
 
 
-def _count_persons(verdict: Verdict) -> int:
+def _list_persons(doc: dict[str, Any] | None) -> tuple[list[Path], Verdict]:
+    """The person folders and the persons folder's verdict (one rule for every endpoint)."""
     persons_dir = Path(current_app.config["PERSONS_DIR"])
     try:
-        return len(list_person_folders(persons_dir, missing_ok=False))
-    except FileNotFoundError:
-        verdict.warn(f"persons folder {persons_dir} does not exist (yet)")
+        return list_person_folders(persons_dir, missing_ok=False), Verdict()
     except OSError as exc:
-        verdict.fail(f"cannot read persons folder {persons_dir}: {exc.strerror or exc}")
-    return 0
+        return [], assess_persons(persons_dir, exc, doc)
 
 
 def _verdict_fields(verdict: Verdict) -> dict[str, Any]:

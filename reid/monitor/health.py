@@ -8,12 +8,16 @@ A stage is unhealthy when it ``failed``, or when it is ``running`` but has not w
 its section for longer than ``stall_after_s`` (its process hung or was killed). A stage
 that was ``interrupted`` (Ctrl-C) is a warning, not a failure. A missing status file means
 nothing has run yet: idle, healthy.
+
+The persons folder is a component of its own (``assess_persons``); ``/health`` takes in the
+verdicts of every component, so it is never healthier than any endpoint that shows a part.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ..core.status import MAX_ERRORS, SECTIONS
@@ -41,6 +45,13 @@ class Verdict:
         if self.status == "pass":
             self.status = "warn"
         self.notes.append(note)
+
+    def include(self, other: Verdict) -> None:
+        """Take in another component's verdict: the whole is never healthier than a part."""
+        for problem in other.problems:
+            self.fail(problem)
+        for note in other.notes:
+            self.warn(note)
 
     def output(self) -> str | None:
         text = "; ".join(self.problems or self.notes)
@@ -98,6 +109,29 @@ def assess(doc: dict[str, Any], now: datetime, stall_after_s: float) -> Verdict:
             age = age_seconds(section, now)
             since = f"for {age:.0f} s" if age is not None else "at all"
             verdict.fail(f"{name} is running but has not updated {since} (stalled, or its process died)")
+    return verdict
+
+
+def has_run(doc: dict[str, Any] | None) -> bool:
+    """Whether ``status.json`` shows that a stage has run (each makes sure the persons folder
+    exists before it writes its section)."""
+    return doc is not None and any(doc[name].get("state", "idle") != "idle" for name in SECTIONS)
+
+
+def assess_persons(persons_dir: Path, problem: OSError | None, doc: dict[str, Any] | None) -> Verdict:
+    """The persons folder's verdict, from the error its listing raised (None: it was listed).
+    Missing before anything has run is normal (the monitor may start first); missing after a
+    stage has run means it was deleted or the monitor watches another folder."""
+    verdict = Verdict()
+    if isinstance(problem, FileNotFoundError) and not has_run(doc):
+        verdict.warn(f"persons folder {persons_dir} does not exist yet (nothing has run)")
+    elif isinstance(problem, FileNotFoundError):
+        verdict.fail(
+            f"persons folder {persons_dir} does not exist, though status.json shows a stage has run"
+            " (deleted, or the monitor's --persons names another folder)"
+        )
+    elif problem is not None:
+        verdict.fail(f"cannot read persons folder {persons_dir}: {problem.strerror or problem}")
     return verdict
 
 

@@ -16,17 +16,18 @@ take its number), so the final count can be scored against ground truth.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import secrets
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.cli import ArgumentParser, add_logging_flags, run_reporting_errors, setup_logging
 from ..core.errors import InputError, OutputError
-from ..core.files import atomic_write_bytes
+from ..core.files import atomic_write_bytes, write_new_file
 from ..core.persons import list_person_folders, parse_person_id, read_track_metadata
 
 log = logging.getLogger(__name__)
@@ -75,13 +76,18 @@ def write_mot(path: Path, rows: Sequence[MotRow]) -> None:
     atomic_write_bytes(Path(path), "".join(r.line() + "\n" for r in ordered).encode(), durable=False)
 
 
-def free_path(folder: Path, video: Path) -> Path:
-    """``folder/<stem>.txt``, or ``<stem>_2.txt`` and so on if that exists already."""
-    candidate, n = folder / f"{video.stem}.txt", 1
-    while candidate.exists():
-        n += 1
-        candidate = folder / f"{video.stem}_{n}.txt"
-    return candidate
+def mot_names(video: Path) -> Iterator[str]:
+    """``<stem>.txt``, then ``<stem>_2.txt`` and so on: the names a video's MOT file may take."""
+    yield f"{video.stem}.txt"
+    for n in itertools.count(2):
+        yield f"{video.stem}_{n}.txt"
+
+
+def write_new_mot(folder: Path, video: Path, rows: Sequence[MotRow]) -> Path:
+    """The rows as a new MOT file under the first free name of ``mot_names``; returns its path.
+    The name is taken by an exclusive create, so two runs never overwrite each other's file."""
+    ordered = sorted(rows, key=lambda r: (r.frame, r.id))
+    return write_new_file(folder, mot_names(video), "".join(r.line() + "\n" for r in ordered).encode())
 
 
 class NoMotFile:
@@ -120,9 +126,7 @@ class MotFile:
                 for r in read_mot(self._partial)
                 if r.id in person_ids
             ]
-            path = free_path(self.folder, self.video)
-            write_mot(path, rows)
-            return path
+            return write_new_mot(self.folder, self.video, rows)
         finally:
             with contextlib.suppress(OSError):
                 self._partial.unlink()
