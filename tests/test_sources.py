@@ -73,7 +73,7 @@ def test_the_password_is_only_in_the_target():
     source = parse_source("rtsp://admin:pa%40ss:w0rd@192.168.1.5:554/Streaming/101?x=1")
     assert source.label == "rtsp://admin:***@192.168.1.5:554/Streaming/101?x=1"
     assert "w0rd" not in source.label and "w0rd" not in source.file_stem
-    assert source.target == "rtsp://admin:pa%40ss:w0rd@192.168.1.5:554/Streaming/101?x=1"
+    assert source.target == "rtsp://admin:pa%40ss%3Aw0rd@192.168.1.5:554/Streaming/101?x=1"
     assert source.file_stem == "192.168.1.5_Streaming_101"
 
 

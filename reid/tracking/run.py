@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import logging
 import os
 import secrets
@@ -230,7 +229,7 @@ class TrackingRun:
         copy of a video ``admitted`` earlier in this run. A live source is new every run: its
         fingerprint names the source and the run."""
         if result.live:
-            source = hashlib.sha256(result.video.target.encode()).hexdigest()[:16]
+            source = result.video.address_digest
             copy_of = next((video for video, fp in admitted.items() if fp and source in fp), None)
             if copy_of is None:
                 return f"live-{source}-{self.context.run_id}"
