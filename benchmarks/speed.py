@@ -81,7 +81,8 @@ def tracking(s: Settings) -> Section:
 def features(s: Settings) -> Section:
     """Our extractor against the raw batched forward pass (ceiling) and one predict call per image."""
     from reid.core.config import MatchingConfig
-    from reid.matching.features import FeatureExtractor, read_image
+    from reid.matching.batches import read_image
+    from reid.matching.features import FeatureExtractor
 
     images = sorted(s.labelled.glob("*/*.png"))[: s.pick(64, 512)]
     naive_count = s.pick(8, 48)
@@ -141,7 +142,7 @@ def bfloat16(s: Settings, images: list[Path]) -> str:
     import keras
     import tensorflow as tf
 
-    from reid.matching.features import read_image
+    from reid.matching.batches import read_image
 
     batch = np.stack([read_image(p, (256, 128)) for p in images[: s.pick(32, 256)]])
     rows = []
