@@ -67,7 +67,7 @@ def folder_rank1(embeddings: np.ndarray, identities: list[str], cameras: list[st
 
 def openvino(s: Settings) -> Section:
     from reid.evaluation.labelled import read_labelled
-    from reid.matching.features import load_image
+    from reid.matching.batches import load_image
 
     labelled = read_labelled(s.labelled)
     chosen = sorted(labelled)  # all 62: agreement and rank-1 on fewer crops swing by more than the margins

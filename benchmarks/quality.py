@@ -103,9 +103,9 @@ ACCURACY_MODELS = [
 def accuracy(s: Settings) -> Section:
     """`reid.evaluation.crops --choose-on-half` on the labelled crops, for every backbone, with and without
     per-camera normalisation: each threshold chosen on half of the identities, reported on the other half."""
-    from reid.evaluation.crops import MemoryCache
     from reid.evaluation.crops_report import format_held_out
     from reid.evaluation.labelled import read_labelled
+    from reid.evaluation.sweep import MemoryCache
 
     labelled = read_labelled(s.labelled)
     if s.quick:
@@ -155,8 +155,8 @@ def _held_out(labelled, backbone: str, weights: str, cache, seeds: list[int], no
     """The held-out choice of one backbone in one mode, and the pipeline's plan at its default on all identities."""
     from reid.core.config import MatchingConfig
     from reid.evaluation.calibration import hold_out
-    from reid.evaluation.crops import Sweep, parse_thresholds
     from reid.evaluation.labelled import cut
+    from reid.evaluation.sweep import Sweep, parse_thresholds
     from reid.matching.features import load_extractor
 
     config = MatchingConfig(backbone=backbone, weights=weights)

@@ -81,7 +81,8 @@ def tracking(s: Settings) -> Section:
 def features(s: Settings) -> Section:
     """Our extractor against the raw batched forward pass (ceiling) and one predict call per image."""
     from reid.core.config import MatchingConfig
-    from reid.matching.features import FeatureExtractor, read_image
+    from reid.matching.batches import read_image
+    from reid.matching.features import FeatureExtractor
 
     images = sorted(s.labelled.glob("*/*.png"))[: s.pick(64, 512)]
     naive_count = s.pick(8, 48)
@@ -141,7 +142,7 @@ def bfloat16(s: Settings, images: list[Path]) -> str:
     import keras
     import tensorflow as tf
 
-    from reid.matching.features import read_image
+    from reid.matching.batches import read_image
 
     batch = np.stack([read_image(p, (256, 128)) for p in images[: s.pick(32, 256)]])
     rows = []
@@ -248,7 +249,8 @@ def normalize(matrix: np.ndarray) -> np.ndarray:
 
 def grouping(s: Settings) -> Section:
     """Similarity + grouping time and peak memory for many folders: random and realistic embeddings."""
-    from reid.matching.grouping import MAX_NEIGHBOURS, group_folders
+    from reid.matching.average_linkage import group_folders
+    from reid.matching.neighbours import MAX_NEIGHBOURS
 
     rng = np.random.default_rng(0)
     rows, targets = [], []
@@ -289,8 +291,8 @@ def grouping(s: Settings) -> Section:
         "folders, embeddings, threshold, seconds, peak MiB, float32 matrix MiB, peak / matrix, groups, largest group"
     )
     body = (
-        "2048-d unit vectors (ResNet50's size), `reid.matching.grouping.group_folders` (blockwise similarity, each "
-        f"folder's {MAX_NEIGHBOURS} most similar folders, then constrained average linkage). Random vectors are "
+        "2048-d unit vectors (ResNet50's size), `reid.matching.average_linkage.group_folders` (blockwise similarity, "
+        f"each folder's {MAX_NEIGHBOURS} most similar folders, then constrained average linkage). Random vectors are "
         "near-orthogonal (no pair above the threshold); realistic ones come from `realistic_embeddings` (4 "
         "folders a person; different people 0.58 on average, about 1 % of their pairs above 0.80). Seconds are "
         "those of a plain call; peak memory is what Python and numpy allocated during a second call "

@@ -17,19 +17,18 @@ from conftest import DATA_DIR, DATA_HINT, REPO, unavailable
 from reid.core.backbones import MERGE_THRESHOLDS
 from reid.core.errors import InputError
 from reid.evaluation.calibration import Choice, choose, halves, hold_out
-from reid.evaluation.crops import (
+from reid.evaluation.crops_report import format_held_out
+from reid.evaluation.labelled import cut, fragment, read_labelled
+from reid.evaluation.scores import Scores
+from reid.evaluation.sweep import (
     Evaluation,
     MemoryCache,
     SweepRow,
     evaluate,
-    fragment,
     pair_recall,
     parse_thresholds,
     precision_edge,
 )
-from reid.evaluation.crops_report import format_held_out
-from reid.evaluation.labelled import cut, read_labelled
-from reid.evaluation.scores import Scores
 
 REID_0287 = DATA_DIR / "weights/intel/person-reidentification-retail-0287/FP32/person-reidentification-retail-0287.xml"
 

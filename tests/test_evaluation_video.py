@@ -17,7 +17,7 @@ from conftest import REPO, assert_clean_error
 from reid.core.backbones import MERGE_THRESHOLDS
 from reid.evaluation import identity as ident
 from reid.evaluation.identity import Identity
-from reid.evaluation.video import FolderScore
+from reid.evaluation.video_folders import FolderScore
 from reid.evaluation.video_merge import Variant, caused_mixing, merge_sweeps, mixing
 from reid.matching.folders import Folder
 from reid.matching.grouping import Appearance

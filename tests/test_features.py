@@ -19,7 +19,8 @@ import pytest
 from conftest import DATA_DIR, DATA_HINT, REPO, unavailable
 from reid.core.backbones import BACKBONES, Backbone
 from reid.core.config import MatchingConfig
-from reid.matching.features import load_extractor, model_key
+from reid.matching.features import load_extractor
+from reid.matching.keys import model_key
 
 WEIGHTS = DATA_DIR / "weights"
 INTEL = "intel/person-reidentification-retail-{0}/{1}/person-reidentification-retail-{0}.xml"
@@ -162,7 +163,7 @@ def test_the_official_file_key_names_its_checksums_and_the_older_call_still_work
 
 def test_the_cache_key_loads_no_framework():
     code = (
-        "import sys; from reid.core.config import MatchingConfig; from reid.matching.features import model_key; "
+        "import sys; from reid.core.config import MatchingConfig; from reid.matching.keys import model_key; "
         "[model_key(MatchingConfig(backbone=b)) for b in ('reid-0287', 'osnet-x0.25', 'resnet50')]; "
         "print(sorted(m for m in ('openvino', 'tensorflow', 'torch') if m in sys.modules))"
     )

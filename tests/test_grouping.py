@@ -8,20 +8,19 @@ import itertools
 import numpy as np
 import pytest
 
+from reid.matching.average_linkage import group_folders
 from reid.matching.grouping import (
-    MAX_NEIGHBOURS,
     Appearance,
     candidate_pairs,
     cannot_link_pairs,
     choose_survivor,
     cosine_similarity_matrix,
     folder_embedding,
-    group_folders,
     group_similarity,
-    nearest_neighbour_pairs,
     normalize_rows,
     segments_overlap,
 )
+from reid.matching.neighbours import MAX_NEIGHBOURS, nearest_neighbour_pairs
 
 
 def unit(*rows) -> np.ndarray:

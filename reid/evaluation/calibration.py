@@ -32,8 +32,8 @@ import numpy as np
 
 from ..matching.camera import Normalisation
 from ..matching.embedding import Extractor
-from .crops import REQUIRED_PRECISION, Sweep, SweepRow, precision_edge
 from .labelled import Labelled, cut
+from .sweep import REQUIRED_PRECISION, Sweep, SweepRow, precision_edge
 
 TARGET_RECALL = 0.70
 RECALL_MARGIN = 0.10

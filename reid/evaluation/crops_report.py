@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 
 from .calibration import RECALL_MARGIN, TARGET_RECALL, HeldOut, HoldOutResult, meets
-from .crops import REQUIRED_PRECISION, Evaluation, SweepRow
+from .sweep import REQUIRED_PRECISION, Evaluation, SweepRow
 
 
 def _fmt(value: float) -> str:

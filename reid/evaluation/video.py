@@ -11,20 +11,16 @@ is everyone who stays at least 2 s counted (coverage), does each folder show one
 after the per-camera normalisation it would apply; no file is moved) is scored at each threshold:
 its splits, the folder pairs it merges rightly and wrongly, and the same measures after it, with
 or without the motion evidence (``--no-motion``, ``--compare-motion``, ``--link-bonus``; see
-``video_merge.py``). How a box is matched to a person: see ``identity.py``.
+``video_merge.py``). How a box is matched to a person: see ``identity.py``; the run itself:
+``video_evaluation.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import tempfile
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..core.cli import (
     ArgumentParser,
@@ -38,158 +34,13 @@ from ..core.cli import (
 )
 from ..core.config import MatchingConfig, TrackingConfig
 from ..core.errors import InputError
-from ..core.persons import parse_person_id, read_track_metadata
 from ..matching import linking
 from ..matching import options as matching_options
-from ..matching.camera import Normalisation
-from ..matching.folders import Folder, scan_folders
 from ..tracking import options as tracking_options
-from ..tracking.mot import MotRow, read_mot
-from . import identity as ident
-from .crops import parse_thresholds
-from .video_merge import MergeSweep, Outcome, Variant, merge_sweeps
-from .video_report import MIN_VISIBLE_S, format_report
-
-if TYPE_CHECKING:
-    from ..tracking.videos import VideoInfo
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class FolderScore:
-    """One person folder: whom its saved crops show, and whom all the boxes of its track show."""
-
-    folder: Folder
-    person_id: int
-    crop_ids: list[int | None]
-    crops: ident.Identity
-    boxes: ident.Identity
-    span: tuple[int, int]  # first and last frame of its track (from 0)
-    by_file: dict[str, int | None] = field(default_factory=dict)  # crop file name -> its GT id
-
-
-@dataclass
-class VideoEvaluation:
-    settings: str
-    fps: float
-    gt: list[MotRow]  # within the frames tracked
-    tracks: dict[str, int]  # seen, too short, not confident: the count, explained
-    folders: list[FolderScore]
-    before: Outcome
-    tracked: dict[int, float]  # per GT id, the share of its boxes some track covers (motmetrics)
-    normalisation: Normalisation | None = None
-    merges: list[MergeSweep] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def min_frames(self) -> int:
-        return round(MIN_VISIBLE_S * self.fps)
-
-    @property
-    def visible(self) -> set[int]:
-        return ident.visible_ids(self.gt, self.min_frames)
-
-
-def _xywh(box: Sequence[float]) -> ident.Box:
-    x1, y1, x2, y2 = box
-    return (x1, y1, x2 - x1, y2 - y1)
-
-
-def score_folders(folders: Sequence[Folder], gt: list[MotRow], hypotheses: list[MotRow]) -> list[FolderScore]:
-    """Each folder's identity from its ``track.json`` crops (crop frame f is GT frame f + 1, boxes
-    x1,y1,x2,y2) and from every box of its track in the MOT file (ids = folder numbers)."""
-    gt_frames, tracks = ident.by_frame(gt), ident.by_id(hypotheses)
-    scored = []
-    for folder in folders:
-        person_id = parse_person_id(folder.name)
-        if person_id is None:
-            continue
-        metadata = read_track_metadata(folder.path) or {}
-        crops = metadata.get("crops") or []
-        crop_ids = ident.match_boxes(gt_frames, [(c["frame"] + 1, _xywh(c["box"])) for c in crops])
-        box_ids = ident.match_boxes(gt_frames, [(r.frame, (r.x, r.y, r.w, r.h)) for r in tracks.get(person_id, [])])
-        span = (metadata.get("first_frame", -1), metadata.get("last_frame", -1))
-        by_file = {c["file"]: gt_id for c, gt_id in zip(crops, crop_ids, strict=True)}
-        crop_identity, box_identity = ident.identity_of(crop_ids), ident.identity_of(box_ids)
-        scored.append(FolderScore(folder, person_id, crop_ids, crop_identity, box_identity, span, by_file))
-    return scored
-
-
-def evaluate(args: argparse.Namespace, work: Path) -> VideoEvaluation:
-    """Track, score the folders, then score the merge's grouping at each threshold."""
-    from ..tracking.stage import check_result, run_tracking
-    from ..tracking.videos import probe_video
-
-    tracking: TrackingConfig = args.tracking
-    matching: MatchingConfig = args.matching
-    thresholds = parse_thresholds(args.thresholds)
-    gt_all = read_mot(args.gt)
-    if not gt_all:
-        raise InputError(f"{args.gt} has no ground-truth boxes")
-    if any(r.conf == 0 for r in gt_all):  # MOTChallenge 16+ marks boxes to ignore so; MOT15 has none
-        log.warning("%s has rows with confidence 0; they are scored as people like every other row", args.gt)
-    info = probe_video(args.video)
-    started = time.monotonic()
-    result = run_tracking(
-        tracking, args.video, work / "persons", work / "status.json", mot_dir=work / "mot", show_progress=False
-    )
-    check_result(result)
-    video = result.videos[0]
-    tracked_at = time.monotonic()
-    gt = [r for r in gt_all if r.frame <= video.frames]
-    hypotheses = read_mot(video.mot_file) if video.mot_file else []
-    scored = score_folders(scan_folders(work / "persons"), gt, hypotheses)
-    evaluation = VideoEvaluation(
-        settings=_settings(args, info, video.frames),
-        fps=info.fps,
-        gt=gt,
-        tracks={"seen": video.tracks, "too short": video.too_short, "not confident": video.not_confident},
-        folders=scored,
-        before=Outcome([s.crops for s in scored], ident.mot_scores(gt, hypotheses)),
-        tracked=ident.tracked_share(gt, hypotheses),
-    )
-    if scored:
-        from ..matching.features import load_extractor
-
-        evaluation.normalisation, evaluation.merges = merge_sweeps(
-            scored,
-            gt,
-            hypotheses,
-            lambda: load_extractor(matching),
-            thresholds,
-            matching.threshold_for,
-            variants(args),
-            not args.no_camera_normalisation,
-        )
-    evaluation.seconds = {"tracking": tracked_at - started, "scoring and merge sweep": time.monotonic() - tracked_at}
-    return evaluation
-
-
-def _settings(args: argparse.Namespace, info: VideoInfo, frames: int) -> str:
-    t: TrackingConfig = args.tracking
-    m: MatchingConfig = args.matching
-    # ultralytics runs an exported model (.tflite, static .onnx) at its export size, whatever --imgsz says
-    imgsz = f"imgsz {t.imgsz}" if t.model.endswith(".pt") else f"imgsz {t.imgsz} unless fixed by the export"
-    weights = m.weights_file.name if m.weights_file else m.weights
-    return (
-        f"video `{args.video.name}`, {frames} of {info.frame_count} frames at {info.fps:g} fps, "
-        f"{info.width}x{info.height}; GT `{args.gt}`; detector `{Path(t.model).name}` ({t.tracker}, {imgsz}, "
-        f"conf {t.conf}, min-track {t.min_track_seconds:g} s and {t.min_track_frames} frames, "
-        f"max-crops {t.max_crops}, "
-        f"min-crop {t.min_crop_width}x{t.min_crop_height}{', edge crops kept' if t.keep_edge_crops else ''}); "
-        f"re-ID {m.backbone}, weights `{weights}`, input {m.input_height}x{m.input_width}, "
-        f"default threshold {m.threshold_for(True)} with per-camera normalisation, {m.threshold_for(False)} "
-        f"without; IoU >= {ident.MIN_IOU}"
-    )
-
-
-def variants(args: argparse.Namespace) -> list[Variant]:
-    """The plans to score: motion evidence off (``--no-motion``), on at each ``--link-bonus``, or both."""
-    on = [Variant(True, bonus) for bonus in args.link_bonus]
-    off = [Variant(False)]
-    return off if args.no_motion else off + on if args.compare_motion else on
-
+from ..tracking.mot import read_mot
+from .sweep import parse_thresholds
+from .video_evaluation import evaluate
+from .video_report import format_report
 
 # The matching flags whose names the tracking flags already use (--device) are offered as --reid-<name>.
 _TRACKING_FIELDS = {flag.field for flag in tracking_options.FLAGS}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ..matching import linking, proposals
 from ..matching.camera import Normalisation, normalise_per_camera
@@ -22,9 +21,7 @@ from ..matching.splitting import apply_splits
 from ..tracking.mot import MotRow
 from . import identity as ident
 from .scores import pairwise_scores
-
-if TYPE_CHECKING:
-    from .video import FolderScore
+from .video_folders import FolderScore
 
 MIXING = 0.05  # the issue: no folder may mix two people for more than 5% of its crops
 

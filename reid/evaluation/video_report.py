@@ -4,15 +4,11 @@ folder, per ground-truth id, and the merge sweep."""
 from __future__ import annotations
 
 import statistics
-from typing import TYPE_CHECKING
 
 from . import identity as ident
+from .video_evaluation import MIN_VISIBLE_S, VideoEvaluation
 from .video_merge import MIXING, MergeSweep, Outcome, mixing
 
-if TYPE_CHECKING:
-    from .video import VideoEvaluation
-
-MIN_VISIBLE_S = 2.0  # a person in view this long should be counted
 COVERAGE_TARGET = 0.90
 PURE_TARGET = 0.95  # share of folders at least ident.PURE pure
 

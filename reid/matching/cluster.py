@@ -38,7 +38,7 @@ class RayExtractor:
     def embed_files(
         self, paths: Sequence[Path], on_batch: Callable[[int], None] | None = None
     ) -> tuple[np.ndarray, dict[Path, str]]:
-        """As ``features.BatchExtractor.embed_files``: the readable files' embeddings in order, and an
+        """As ``batches.BatchExtractor.embed_files``: the readable files' embeddings in order, and an
         error message per unreadable file."""
         ray, errors = self.ray, {}
         chunks = [list(paths[start : start + CHUNK]) for start in range(0, len(paths), CHUNK)]

@@ -15,31 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from ..core.backbones import BACKBONES, Backbone
+from ..core.backbones import BACKBONES
 from ..core.config import MatchingConfig
 from ..core.errors import ModelNotFoundError, ReidError, first_line
 from ..core.quiet import native_noise_held_back
-from .features import BatchExtractor, file_identity, key_for
+from .batches import BatchExtractor
+from .keras_weights import backbone_hint, keras_models_dir
+from .keys import key_for
 
 log = logging.getLogger(__name__)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
-
-
-def keras_models_dir() -> Path:
-    """Where Keras keeps downloaded weights: ``$KERAS_HOME/models`` (default ``~/.keras/models``)."""
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "models"
-
-
-def weights_identity(spec: Backbone, weights: str) -> str | None:
-    """The weights' part of the cache key (as before the OpenVINO backbones, so caches stay valid);
-    None for random weights."""
-    if weights == "none":
-        return None
-    if weights in ("default", "imagenet"):
-        cached = keras_models_dir() / spec.keras_file
-        return file_identity(cached) if cached.is_file() else "imagenet"
-    return file_identity(Path(weights))
 
 
 def tf_device(device: str) -> str | None:
@@ -114,8 +100,6 @@ class KerasExtractor(BatchExtractor):
         except (OSError, ValueError) as exc:
             if self.weights == "imagenet":
                 raise self._imagenet_missing() from None
-            from .keras_weights import backbone_hint
-
             hint = backbone_hint(Path(self.weights), self.spec.name) if self.weights != "none" else ""
             raise ReidError(
                 f"cannot load weights {self.weights} into {self.spec.name}: {first_line(exc).rstrip('.')}{hint}"

@@ -1,11 +1,19 @@
-"""Which Keras backbone a weights file was saved from, told by its layer names: the hint for a
-file passed with the wrong ``--backbone`` (Keras itself only says "Layer count mismatch")."""
+"""Keras weights files without TensorFlow: where Keras caches them, and which backbone a file was
+saved from, told by its layer names: the hint for a file passed with the wrong ``--backbone``
+(Keras itself only says "Layer count mismatch")."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..core.backbones import BACKBONES
+
+
+def keras_models_dir() -> Path:
+    """Where Keras keeps downloaded weights: ``$KERAS_HOME/models`` (default ``~/.keras/models``)."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "models"
+
 
 # A layer only the backbone's Keras builder names so (keras.applications, stable across versions).
 SIGNATURE_LAYERS = {

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .grouping import group_folders
+from .average_linkage import group_folders
 
 # How much less appearance similarity a continuation needs (measured: BENCHMARKS.md, MOT clips).
 LINK_BONUS = 0.05

@@ -16,8 +16,9 @@ import numpy as np
 from ..core.backbones import BACKBONES, Backbone, Preprocessing
 from ..core.config import MatchingConfig
 from ..core.errors import ModelNotFoundError, ReidError, first_line
+from .batches import BatchExtractor, l2_normalise
 from .downloads import official_files
-from .features import BatchExtractor, key_for, l2_normalise
+from .keys import key_for
 
 log = logging.getLogger(__name__)
 

@@ -166,7 +166,8 @@ def _compare_and_merge(
 
 def embed(request: MatchingRequest, folders: list[Folder], reporter: MatchingStatus) -> None:
     """Every folder's embedding, from the cache where possible; unreadable crops are named once each."""
-    from .features import FeatureExtractor, model_key  # loads TensorFlow only when the network is needed
+    from .features import FeatureExtractor  # loads TensorFlow only when the network is needed
+    from .keys import model_key
 
     config = request.config
     cache = EmbeddingCache(request.persons_dir, model_key(config))
