@@ -198,12 +198,12 @@ def write_video(path: Path, frames: int, size: tuple[int, int] = (320, 240), fps
     return path
 
 
-def clip_of(video: Path, path: Path, start: int, frames: int) -> Path:
-    """Frames ``start`` .. ``start + frames - 1`` of ``video`` as a video of their own (mp4v)."""
+def clip_of(video: Path, path: Path, start: int, frames: int, codec: str = "mp4v") -> Path:
+    """Frames ``start`` .. ``start + frames - 1`` of ``video`` as a video of their own (``codec``: a FourCC)."""
     capture = cv2.VideoCapture(str(video))
     capture.set(cv2.CAP_PROP_POS_FRAMES, start)
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), capture.get(cv2.CAP_PROP_FPS), size)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), capture.get(cv2.CAP_PROP_FPS), size)
     for _ in range(frames):
         ok, frame = capture.read()
         assert ok
