@@ -127,7 +127,8 @@ def browser(tmp_path):
     driver.quit()
 
 
-def wait_for(driver, condition, what: str, timeout: float = 15):
+def wait_for(driver, condition, what: str, timeout: float = 120):
+    """Until ``condition`` holds in the page; ``timeout`` is a hang guard (the page polls every few seconds)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d), message=what)
