@@ -23,6 +23,8 @@ from conftest import REPO, assert_clean_error, run_script, tree_hashes, wait_unt
 from reid.core.status import parse_status
 from reid.monitor.health import assess
 
+pytestmark = pytest.mark.slow  # every test runs two scripts at once on real data
+
 
 def meta(person_id: int, first: int, crops: list[str]) -> dict:
     return {
@@ -98,6 +100,8 @@ class MergeAtTerminal:
 
 
 def test_a_merge_refuses_while_obj_counting_fills_the_same_folder(workdir, video, detector, mobilenet_v2):
+    # the folders there before tracking starts: its own, which it goes on writing, are left out
+    before = user_files(workdir)
     tracking = subprocess.Popen(
         [
             sys.executable,
@@ -122,7 +126,6 @@ def test_a_merge_refuses_while_obj_counting_fills_the_same_folder(workdir, video
             what="tracking to start",
         )
         assert tracking.poll() is None, tracking.stderr.read()
-        before = user_files(workdir)
         refused = run_script("deeplearningg_reID.py", *reid_args(mobilenet_v2), "--yes", cwd=workdir)
         assert_clean_error(refused, 1, f"persons is in use by obj_counting.py (tracking, pid {tracking.pid}, since")
         assert_clean_error(run_script("deeplearningg_reID.py", "--undo", cwd=workdir), 1, "obj_counting.py (tracking")
