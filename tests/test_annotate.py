@@ -71,6 +71,7 @@ def short_video(tmp_path_factory, video):
     return clip_of(video, tmp_path_factory.mktemp("short") / "hall way.mp4", start=40, frames=160)
 
 
+@pytest.mark.slow
 def test_save_video_writes_an_annotated_copy_with_every_frame(short_video, detector, tmp_path):
     proc = run_script(
         "obj_counting.py",

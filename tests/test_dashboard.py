@@ -181,6 +181,7 @@ SCREENSHOTS = os.environ.get("REID_SCREENSHOTS")
 INTEL_0287 = "weights/intel/person-reidentification-retail-0287/FP32/person-reidentification-retail-0287.xml"
 
 
+@pytest.mark.slow
 def test_the_pictures_of_the_readme_come_from_a_real_run_on_the_example_clip(browser, detector, tmp_path):
     """The bundled example clip, cut in two videos, tracked into two folders of the one person it shows; the
     merge's review page proposes to join them, and the dashboard shows the run. Both are photographed."""

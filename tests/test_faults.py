@@ -37,6 +37,8 @@ from benchmarks.reliability import (
 from conftest import REPO, assert_clean_error, run_script, tree_hashes, unavailable, wait_until
 from reid.core.status import parse_status
 
+pytestmark = pytest.mark.slow  # scripts killed and disks filled: every test runs the scripts, most of them twice
+
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory, labelled_crops, mobilenet_v2) -> Path:

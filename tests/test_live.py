@@ -203,6 +203,7 @@ def files_mentioning(root: Path, secret: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_obj_counting_tracks_a_password_protected_camera_for_the_duration(rtsp, detector, tmp_path):
     server = rtsp(f"cam:{PASSWORD}", clip=_require(VENICE))
     env = {"REID_CAMERA_PASSWORD": PASSWORD}  # not on the command line
@@ -228,6 +229,7 @@ def test_obj_counting_tracks_a_password_protected_camera_for_the_duration(rtsp, 
     assert PASSWORD not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_ends_a_live_run_as_done_with_complete_folders(rtsp, detector, tmp_path):
     server = rtsp(clip=_require(VENICE))
     command = [sys.executable, str(REPO / "obj_counting.py"), "--videos", server.url(), "--model", str(detector)]
@@ -254,6 +256,7 @@ def test_sigterm_ends_a_live_run_as_done_with_complete_folders(rtsp, detector, t
         assert {c["file"] for c in meta["crops"]} == {p.name for p in folder.glob("*.jpg")}
 
 
+@pytest.mark.slow
 def test_a_dead_camera_is_one_line_and_the_other_sources_are_tracked(rtsp, detector, video, tmp_path):
     server = rtsp()
     dead = f"rtsp://127.0.0.1:{free_port()}/live"
@@ -264,6 +267,7 @@ def test_a_dead_camera_is_one_line_and_the_other_sources_are_tracked(rtsp, detec
     assert "2 of 3 videos" in proc.stdout and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_obj_counting_tracks_an_http_stream(video, detector, tmp_path):
     served = tmp_path / "served"
     served.mkdir()

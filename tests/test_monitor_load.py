@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from benchmarks.reliability import check_answer, monitor_load
 
 log = logging.getLogger(__name__)
 
 
+@pytest.mark.slow
 def test_sixteen_clients_times_five_hundred_requests_during_status_rewrites(tmp_path):
     result = monitor_load(tmp_path, clients=16, requests_per_client=500, rewrite=True, time_limit_s=1800)
     log.info(

@@ -62,6 +62,7 @@ def serial(tmp_path_factory, videos, detector) -> Path:
     return work / "persons"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", [["--workers", "2"], ["--ray"]], ids=["workers", "ray"])
 def test_workers_and_ray_make_the_same_folders_as_a_serial_run(how, serial, videos, detector, tmp_path):
     proc = track(videos, tmp_path, detector, *how)
@@ -79,6 +80,7 @@ def test_workers_and_ray_make_the_same_folders_as_a_serial_run(how, serial, vide
     assert section["frames_done"] == sum(v["frames"] for v in section["videos"]) == 179 + 180 + 100
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_is_reported_and_the_others_finish(videos, detector, tmp_path):
     """The worker tracking the street is SIGKILLed after 150 of its 179 frames (``REID_FAULT_AT``)."""
     proc = track(videos, tmp_path, detector, "--workers", "2", env={"REID_FAULT_AT": "worker-frame:b_street.mp4:150"})
@@ -115,6 +117,7 @@ def group_gone(group: int) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_the_workers_and_leaves_whole_files(videos, detector, tmp_path):
     """Ctrl-C in a terminal reaches the whole process group: the workers ignore it, the owner ends them."""
     command = [sys.executable, str(REPO / "obj_counting.py"), "--videos", str(videos), "--model", str(detector)]
@@ -153,6 +156,7 @@ def test_ctrl_c_ends_the_workers_and_leaves_whole_files(videos, detector, tmp_pa
     assert again.returncode == 0, again.stderr
 
 
+@pytest.mark.slow
 def test_the_merge_stage_embeds_on_ray_to_the_same_plan(labelled_crops, tmp_path):
     """deeplearningg_reID.py --ray: crops embedded by Ray tasks (a real local cluster), the same plan."""
     model = _require(
@@ -201,6 +205,7 @@ def ray_head(tmp_path):
         subprocess.run([ray, "stop", "--force"], env=env, capture_output=True)
 
 
+@pytest.mark.slow
 def test_a_running_ray_cluster_gets_the_videos_through_its_object_store(ray_head, serial, videos, detector, tmp_path):
     """--ray ADDRESS: the tasks get copies of the videos and the detector, as on machines without the files."""
     address, env = ray_head

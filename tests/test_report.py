@@ -131,6 +131,7 @@ def workdir(tmp_path_factory, labelled_crops, mobilenet_v2) -> Path:
     return work
 
 
+@pytest.mark.slow
 def test_the_script_writes_the_page_with_a_dry_run_and_changes_nothing(workdir, mobilenet_v2):
     before = tree_hashes(workdir / "persons")
     proc = run_reid(workdir, mobilenet_v2, "--dry-run", "--report", "review page.html")
