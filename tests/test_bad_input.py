@@ -52,6 +52,7 @@ def test_a_video_that_cannot_be_read(tmp_path, video, detector, name):
     assert status["state"] == "failed" and status["errors"][0]["path"] == f"videos/{name}"
 
 
+@pytest.mark.slow
 def test_a_video_without_persons_counts_zero(tmp_path, detector):
     (tmp_path / "videos").mkdir()
     write_video(tmp_path / "videos" / "empty corridor.avi", frames=30)

@@ -324,6 +324,7 @@ def test_missing_persons_folder(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_empty_persons_folder(tmp_path):
     (tmp_path / "persons").mkdir()
     assert_clean_error(run_script("deeplearningg_reID.py", cwd=tmp_path), 1, "no person folders in persons")

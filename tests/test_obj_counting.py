@@ -224,6 +224,7 @@ def test_help_documents_every_flag_with_its_default(tmp_path):
     assert "(default: videos)" in proc.stdout and "(default: yolov8n.pt)" in proc.stdout
 
 
+@pytest.mark.slow
 def test_thread_settings_for_a_litert_detector(detector):
     """LiteRT gets every core; torch, which then only pre- and post-processes, gets one."""
     import subprocess
