@@ -33,11 +33,9 @@ VIDEO_CORPUS = {
 }
 
 
-# each case starts the detector: one is quick, the corpus runs in full with the slow tests
-@pytest.mark.parametrize(
-    "name",
-    [name if name == "zero-byte.mp4" else pytest.param(name, marks=pytest.mark.slow) for name in sorted(VIDEO_CORPUS)],
-)
+# each case starts the detector; test_obj_counting.py's quick test_only_unreadable_videos has the empty one
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(VIDEO_CORPUS))
 def test_a_video_that_cannot_be_read(tmp_path, video, detector, name):
     make, message = VIDEO_CORPUS[name]
     (tmp_path / "videos").mkdir()
