@@ -35,6 +35,7 @@ def dry_run(work, weights, *flags):
     )
 
 
+@pytest.mark.slow
 def test_a_merge_dry_run_prints_no_tensorflow_start_up_lines(two_folders, mobilenet_v2):
     proc = dry_run(two_folders, mobilenet_v2)
     assert proc.returncode == 0, proc.stderr
@@ -42,12 +43,14 @@ def test_a_merge_dry_run_prints_no_tensorflow_start_up_lines(two_folders, mobile
     assert "embedded 8 images" in proc.stderr  # our own log lines still come through
 
 
+@pytest.mark.slow
 def test_verbose_shows_them(two_folders, mobilenet_v2):
     proc = dry_run(two_folders, mobilenet_v2, "--verbose")
     assert proc.returncode == 0, proc.stderr
     assert NATIVE_NOISE.search(proc.stderr), proc.stderr
 
 
+@pytest.mark.slow
 def test_tracking_on_a_terminal_draws_one_bar_with_log_lines_around_it(tmp_path, detector):
     code, output = run_in_terminal("obj_counting.py", "--videos", EXAMPLE, "--model", detector, cwd=tmp_path)
     assert code == 0, output
