@@ -1,11 +1,13 @@
 """Reliability under load and under kills, shared by the tests and the benchmark report.
 
 - ``monitor_load``: the real ``health_check.py`` on loopback, N clients x M requests, while
-  another process rewrites ``status.json`` (>= 50 times a second); every answer is checked.
+  another process rewrites ``status.json`` (>= 50 times a second); every answer is checked, and
+  the rewrites the answers showed are counted.
 - ``merge_kill_round``: ``deeplearningg_reID.py --yes`` SIGKILLed at a chosen step or at a
   random moment, run again, and the persons folder checked crop by crop against the original.
 
-Every loop here is bounded in count and in time.
+Every loop here is bounded in count, and in time by a hang guard; the tests assert outcomes
+(requests answered, answers valid, nothing lost), the benchmark report the speeds.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class LoadResult:
     rewrites: int
     rewrite_seconds: float
     problems: list[str] = field(default_factory=list)  # the first few, for the failure message
+    versions_seen: int = 0  # distinct status.json rewrites that some answer of /health showed
 
     @property
     def requests_per_s(self) -> float:
@@ -111,7 +114,7 @@ REWRITER = textwrap.dedent("""
     status, stop, limit = StatusFile(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
     start = time.monotonic()
     count = 0
-    while not stop.exists() and time.monotonic() - start < limit:  # bounded in time
+    while not stop.exists() and time.monotonic() - start < limit:  # the limit: a hang guard
         count += 1
         section = ("counting", "processing", "reid")[count % 3]
         status.update_section(section, {"state": "running", "frames_done": count, "done": count,
@@ -139,9 +142,10 @@ def check_answer(path: str, status: int, body: bytes) -> str | None:
 
 
 def monitor_load(
-    workdir: Path, clients: int = 16, requests_per_client: int = 500, rewrite: bool = True, time_limit_s: float = 300
+    workdir: Path, clients: int = 16, requests_per_client: int = 500, rewrite: bool = True, time_limit_s: float = 900
 ) -> LoadResult:
-    """Query the real monitor from ``clients`` threads (one keep-alive connection each)."""
+    """Query the real monitor from ``clients`` threads (one keep-alive connection each).
+    ``time_limit_s`` is a hang guard: requests not made by then are a problem, named as such."""
     import http.client
 
     persons = workdir / "persons"
@@ -161,19 +165,22 @@ def monitor_load(
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(0.5)  # let it start rewriting before the first request
+        _wait_for_first_rewrite(workdir / "status.json", writer)
     deadline = time.monotonic() + time_limit_s
     lock = threading.Lock()
     latencies: list[float] = []
     problems: list[str] = []
     counts = collections.Counter()
+    versions: set[str | None] = set()  # the last_update each /health answer showed
 
     def client(number: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         mine: list[float] = []
         try:
             for i in range(requests_per_client):  # bounded in count...
-                if time.monotonic() > deadline:  # ...and in time
+                if time.monotonic() > deadline:  # ...and by a hang guard
+                    with lock:
+                        counts["unmade"] += requests_per_client - i
                     break
                 path = ENDPOINTS[(number + i) % len(ENDPOINTS)]
                 start = time.perf_counter()
@@ -193,6 +200,8 @@ def monitor_load(
                     with lock:
                         counts["invalid"] += 1
                         problems.append(wrong)
+                elif path == "/health":
+                    versions.add(json.loads(body)["last_update"])
         finally:
             connection.close()
             with lock:
@@ -212,6 +221,8 @@ def monitor_load(
         if writer.returncode != 0:
             raise RuntimeError(f"the status rewriter failed: {err[-2000:]}")
         rewrites, rewrite_seconds = int(out.split()[0]), float(out.split()[1])
+    if counts["unmade"]:
+        problems.insert(0, f"hang guard: {counts['unmade']} requests not made after {time_limit_s:.0f} s")
     alive = process.poll() is None
     code = stop_monitor(process)
     if not alive or code != 0:
@@ -227,7 +238,23 @@ def monitor_load(
         rewrites,
         rewrite_seconds,
         problems[:10],
+        len(versions),
     )
+
+
+def _wait_for_first_rewrite(status: Path, writer: subprocess.Popen, timeout: float = 120) -> None:
+    """Until the rewriter's first status.json is there (its sections carry ``pad``); ``timeout``: a hang guard."""
+    deadline = time.monotonic() + timeout
+    while writer.poll() is None and time.monotonic() < deadline:
+        try:
+            if "pad" in status.read_text():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    writer.kill()
+    _, err = writer.communicate(timeout=60)
+    raise RuntimeError(f"the status rewriter never rewrote {status} (hang guard: {timeout:.0f} s): {err[-2000:]}")
 
 
 # -- kills during a merge ------------------------------------------------------------------

@@ -20,6 +20,7 @@ import termios
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -97,16 +98,35 @@ def run_script(
 ) -> subprocess.CompletedProcess:
     """Run one of the project's scripts as a user would, from ``cwd`` (``env``: added variables)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.run(
-        [sys.executable, str(REPO / script), *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        input=stdin,
-        stdin=None if stdin is not None else subprocess.DEVNULL,
-    )
+    try:
+        return subprocess.run(
+            [sys.executable, str(REPO / script), *map(str, args)],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,  # a hang guard, not a speed: subprocess.run kills the script when it passes
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"hang guard: {script} was still running after {timeout:.0f} s and was killed")
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 300, every: float = 0.1) -> None:
+    """Poll ``condition`` until it is true. ``timeout`` is a hang guard, never the thing tested: when it
+    passes the test fails, naming ``what`` it waited for. A file not there yet, or caught while another
+    process replaces it (``OSError``, ``ValueError``, ``KeyError``), counts as not yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"hang guard: still waiting for {what} after {timeout:.0f} s")
+        time.sleep(every)
 
 
 def run_in_terminal(script: str, *args: str | Path, cwd: Path, timeout: float = 600) -> tuple[int, str]:
@@ -178,12 +198,12 @@ def write_video(path: Path, frames: int, size: tuple[int, int] = (320, 240), fps
     return path
 
 
-def clip_of(video: Path, path: Path, start: int, frames: int) -> Path:
-    """Frames ``start`` .. ``start + frames - 1`` of ``video`` as a video of their own (mp4v)."""
+def clip_of(video: Path, path: Path, start: int, frames: int, codec: str = "mp4v") -> Path:
+    """Frames ``start`` .. ``start + frames - 1`` of ``video`` as a video of their own (``codec``: a FourCC)."""
     capture = cv2.VideoCapture(str(video))
     capture.set(cv2.CAP_PROP_POS_FRAMES, start)
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), capture.get(cv2.CAP_PROP_FPS), size)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), capture.get(cv2.CAP_PROP_FPS), size)
     for _ in range(frames):
         ok, frame = capture.read()
         assert ok

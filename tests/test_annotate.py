@@ -71,6 +71,7 @@ def short_video(tmp_path_factory, video):
     return clip_of(video, tmp_path_factory.mktemp("short") / "hall way.mp4", start=40, frames=160)
 
 
+@pytest.mark.slow
 def test_save_video_writes_an_annotated_copy_with_every_frame(short_video, detector, tmp_path):
     proc = run_script(
         "obj_counting.py",
@@ -117,6 +118,7 @@ def test_save_video_writes_an_annotated_copy_with_every_frame(short_video, detec
     assert (tmp_path / "out dir" / "hall way_annotated_2.mp4").is_file()
 
 
+@pytest.mark.slow
 def test_without_the_flag_no_video_is_written(short_video, detector, tmp_path):
     proc = run_script(
         "obj_counting.py",

@@ -33,6 +33,8 @@ VIDEO_CORPUS = {
 }
 
 
+# each case starts the detector; test_obj_counting.py's quick test_only_unreadable_videos has the empty one
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(VIDEO_CORPUS))
 def test_a_video_that_cannot_be_read(tmp_path, video, detector, name):
     make, message = VIDEO_CORPUS[name]
@@ -48,6 +50,7 @@ def test_a_video_that_cannot_be_read(tmp_path, video, detector, name):
     assert status["state"] == "failed" and status["errors"][0]["path"] == f"videos/{name}"
 
 
+@pytest.mark.slow
 def test_a_video_without_persons_counts_zero(tmp_path, detector):
     (tmp_path / "videos").mkdir()
     write_video(tmp_path / "videos" / "empty corridor.avi", frames=30)
@@ -58,6 +61,7 @@ def test_a_video_without_persons_counts_zero(tmp_path, detector):
     assert json.loads((tmp_path / "status.json").read_text())["counting"]["persons"] == 0
 
 
+@pytest.mark.slow
 def test_spaces_and_non_ascii_in_video_names_and_folders(tmp_path, video, detector):
     folder = tmp_path / "vidéos d'été" / "cámara 1"
     folder.mkdir(parents=True)
@@ -114,6 +118,7 @@ def corpus(tmp_path_factory, labelled_crops, mobilenet_v2) -> Path:
     return work
 
 
+@pytest.mark.slow
 def test_bad_files_in_person_folders_are_named_once_and_skipped(corpus, mobilenet_v2):
     proc = run_reid(corpus, mobilenet_v2, "--dry-run", "-v")  # -v: the count of embedded crops is logged
     assert proc.returncode == 0, proc.stderr
@@ -133,6 +138,7 @@ def test_bad_files_in_person_folders_are_named_once_and_skipped(corpus, mobilene
     assert {Path(e["path"]).name for e in status["errors"]} == {"empty.png", "corrupt.jpg", "bomb.png"}
 
 
+@pytest.mark.slow
 def test_merging_folders_full_of_bad_files_loses_nothing(corpus, mobilenet_v2, tmp_path):
     work = shutil.copytree(corpus, tmp_path / "work", symlinks=True, copy_function=shutil.copy2)
     persons = work / "persons"
@@ -152,6 +158,7 @@ def test_merging_folders_full_of_bad_files_loses_nothing(corpus, mobilenet_v2, t
     assert (persons / "id_99").is_symlink()
 
 
+@pytest.mark.slow
 def test_a_folder_of_only_unreadable_images(tmp_path):
     for name in ("id_1", "id_2"):
         (tmp_path / "persons" / name).mkdir(parents=True)
@@ -179,7 +186,9 @@ def _write_status(path: Path, content: str | bytes) -> None:
 
 
 @pytest.mark.parametrize("case", sorted(STATUS_CORPUS))
-@pytest.mark.parametrize("script", ["obj_counting.py", "deeplearningg_reID.py"])
+# the merge script loads TensorFlow before it reads the status (seconds a case): one case of it is quick in
+# test_deeplearningg_reID.py, the corpus runs in full with the slow tests
+@pytest.mark.parametrize("script", ["obj_counting.py", pytest.param("deeplearningg_reID.py", marks=pytest.mark.slow)])
 def test_a_malformed_status_file_stops_a_script_before_any_work(tmp_path, script, case):
     content, message = STATUS_CORPUS[case]
     _write_status(tmp_path / "status.json", content)

@@ -65,12 +65,14 @@ def two_folders(tmp_path, labelled_crops):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_mobilenetv2_weights_without_their_backbone_name_the_flag(two_folders, mobilenet_v2):
     proc = run_script("deeplearningg_reID.py", "--dry-run", "--weights", mobilenet_v2, cwd=two_folders)
     assert_clean_error(proc, 1, "into resnet50: Layer count mismatch")
     assert "the file holds mobilenetv2 weights: pass --backbone mobilenetv2" in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_dry_run_page_says_nothing_is_merged_at_all(two_folders, mobilenet_v2):
     flags = ["--dry-run", "--backbone", "mobilenetv2", "--weights", mobilenet_v2, "--report", "page.html"]
     proc = run_script("deeplearningg_reID.py", *flags, cwd=two_folders)

@@ -77,6 +77,7 @@ def crop_multiset(workdir: Path) -> collections.Counter:
     return collections.Counter(v for k, v in person_files(workdir).items() if k.endswith(".png"))
 
 
+@pytest.mark.slow
 def test_dry_run_shows_the_plan_and_changes_nothing(workdir, mobilenet_v2):
     before = person_files(workdir)
     proc = reid(workdir, "--dry-run", weights=mobilenet_v2)
@@ -97,6 +98,7 @@ def test_without_a_terminal_and_without_yes_nothing_is_merged(workdir, mobilenet
     assert not (workdir / "persons" / ".reid_cache").exists() and not (workdir / "status.json").exists()
 
 
+@pytest.mark.slow
 def test_a_dry_run_after_a_killed_merge_changes_nothing_and_says_what_the_next_run_will_do(workdir, mobilenet_v2):
     killed = subprocess.run(
         [
@@ -131,6 +133,7 @@ def test_a_dry_run_after_a_killed_merge_changes_nothing_and_says_what_the_next_r
     assert "Note: an interrupted merge was finished" in again.stdout
 
 
+@pytest.mark.slow
 def test_the_printed_undo_command_undoes_this_merge_and_no_other(workdir, mobilenet_v2, labelled_crops):
     other = workdir / "elsewhere"
     shutil.copytree(workdir / "persons", other / "persons")
@@ -181,6 +184,7 @@ def answer_at_terminal(workdir: Path, answer: str, weights: Path) -> subprocess.
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
+@pytest.mark.slow
 def test_answering_n_changes_nothing(workdir, mobilenet_v2):
     before = person_files(workdir)
     proc = answer_at_terminal(workdir, "n", mobilenet_v2)
@@ -190,6 +194,7 @@ def test_answering_n_changes_nothing(workdir, mobilenet_v2):
     assert not (workdir / "persons" / "backup_before_merge").exists()
 
 
+@pytest.mark.slow
 def test_answering_y_merges_the_duplicate_and_keeps_a_verified_backup(workdir, mobilenet_v2):
     before = person_files(workdir)
     crops_before = crop_multiset(workdir)
@@ -218,6 +223,7 @@ def test_answering_y_merges_the_duplicate_and_keeps_a_verified_backup(workdir, m
     assert merged["merged_from"] == ["id_2"] and len(merged["tracks"]) == 2 and len(merged["crops"]) == 16
 
 
+@pytest.mark.slow
 def test_yes_merges_and_undo_restores_byte_for_byte(workdir, mobilenet_v2):
     before = person_files(workdir)
     proc = reid(workdir, "--yes", weights=mobilenet_v2)
@@ -233,6 +239,7 @@ def test_yes_merges_and_undo_restores_byte_for_byte(workdir, mobilenet_v2):
     assert status["reid"]["run_id"] != status["processing"]["run_id"]  # the merge's run, then the undo's
 
 
+@pytest.mark.slow
 def test_a_merge_killed_midway_is_finished_by_the_next_run(workdir, mobilenet_v2):
     crops_before = crop_multiset(workdir)
     env_fault = {**os.environ, "REID_FAULT_AT": "linked:3"}
@@ -264,6 +271,7 @@ def test_a_merge_killed_midway_is_finished_by_the_next_run(workdir, mobilenet_v2
     assert sorted(p.name for p in (workdir / "persons").glob("id_*")) == ["id_1", "id_108.0", "id_3", "id_4"]
 
 
+@pytest.mark.slow
 def test_a_second_run_embeds_only_new_crops(workdir, mobilenet_v2, labelled_crops):
     first = reid(workdir, "--dry-run", "-v", weights=mobilenet_v2)  # -v: each step is logged
     assert "embedded 40 images (0 from the cache)" in first.stderr
@@ -277,6 +285,7 @@ def test_a_second_run_embeds_only_new_crops(workdir, mobilenet_v2, labelled_crop
     assert "embedded 41 images (0 from the cache)" in other_model.stderr
 
 
+@pytest.mark.slow
 def test_unreadable_and_non_image_files_are_recorded_and_skipped(workdir, mobilenet_v2):
     persons = workdir / "persons"
     (persons / "id_3" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
@@ -310,6 +319,7 @@ def test_a_read_only_persons_folder_stops_cleanly_and_loses_nothing(workdir, mob
     assert person_files(workdir) == before
 
 
+@pytest.mark.slow
 def test_missing_persons_folder(tmp_path):
     assert_clean_error(
         run_script("deeplearningg_reID.py", cwd=tmp_path),
@@ -318,11 +328,13 @@ def test_missing_persons_folder(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_empty_persons_folder(tmp_path):
     (tmp_path / "persons").mkdir()
     assert_clean_error(run_script("deeplearningg_reID.py", cwd=tmp_path), 1, "no person folders in persons")
 
 
+@pytest.mark.slow
 def test_a_single_folder(tmp_path, labelled_crops):
     shutil.copytree(labelled_crops / "001", tmp_path / "persons" / "id_1")
     assert_clean_error(
@@ -332,6 +344,7 @@ def test_a_single_folder(tmp_path, labelled_crops):
     )
 
 
+@pytest.mark.slow
 def test_folders_without_images(tmp_path):
     for name in ("id_1", "id_2"):
         (tmp_path / "persons" / name).mkdir(parents=True)
@@ -346,6 +359,7 @@ def test_a_missing_weights_file(workdir):
     assert not (workdir / "status.json").exists()  # a mistyped flag is not a failed stage for the monitor
 
 
+@pytest.mark.slow
 def test_imagenet_weights_offline_name_the_file_and_where_to_put_it(workdir, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(workdir / "keras"))
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
@@ -355,11 +369,13 @@ def test_imagenet_weights_offline_name_the_file_and_where_to_put_it(workdir, mon
     assert str(workdir / "keras" / "models") in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_weights_file_of_the_wrong_network(workdir, mobilenet_v2):
     proc = run_script("deeplearningg_reID.py", "--dry-run", "--weights", mobilenet_v2, cwd=workdir)
     assert_clean_error(proc, 1, "cannot load weights")
 
 
+@pytest.mark.slow
 def test_random_weights_warn_loudly(workdir):
     proc = run_script(
         "deeplearningg_reID.py",

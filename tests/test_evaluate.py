@@ -187,6 +187,7 @@ def reid_0287() -> Path:
     return REID_0287
 
 
+@pytest.mark.slow
 def test_the_command_on_real_crops_with_a_re_id_model(tmp_path, labelled_crops, reid_0287):
     for pid in sorted(p.name for p in labelled_crops.iterdir() if p.is_dir())[:6]:
         shutil.copytree(labelled_crops / pid, tmp_path / "labelled" / pid)

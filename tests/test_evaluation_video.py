@@ -225,6 +225,7 @@ def reid_0287() -> Path:
     return model
 
 
+@pytest.mark.slow
 def test_the_command_on_a_real_clip(tmp_path, tud_clip, detector, reid_0287):
     video, gt = tud_clip
     out, keep = tmp_path / "report.md", tmp_path / "work"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import cv2
+import pytest
 
 from conftest import REPO, assert_clean_error, run_script
 
@@ -22,6 +23,7 @@ def test_the_example_clip_is_small_real_video_with_its_attribution():
     assert "CC BY 4.0" in notes and "https://github.com/intel-iot-devkit/sample-videos" in notes
 
 
+@pytest.mark.slow
 def test_the_quick_start_on_the_example_clip_finds_the_person(tmp_path, detector):
     proc = run_script("obj_counting.py", "--videos", EXAMPLE, "--model", detector, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -72,7 +72,15 @@ def rank1(embeddings: np.ndarray, identity: np.ndarray, camera: np.ndarray) -> f
     return float((identity[gallery][nearest] == identity[query]).mean())
 
 
-@pytest.mark.parametrize("backbone", ["reid-0287", "reid-0287-int8", "reid-0288", "reid-0277", "osnet-x0.25"])
+# the two kinds of input (Intel's BGR 0-255, OSNet's normalised RGB) are quick; the other networks with the slow tests
+@pytest.mark.parametrize(
+    "backbone",
+    [
+        "reid-0287",
+        "osnet-x0.25",
+        *(pytest.param(name, marks=pytest.mark.slow) for name in ("reid-0287-int8", "reid-0288", "reid-0277")),
+    ],
+)
 def test_an_openvino_backbone_gives_deterministic_unit_vectors(backbone, labelled_crops):
     paths = sorted(labelled_crops.glob("00[1-9]/*.png"))[:40]
     extractor = load_extractor(config_for(backbone, batch_size=16))
@@ -107,6 +115,7 @@ def test_unreadable_files_are_reported_and_the_rest_embedded_in_order(tmp_path, 
     np.testing.assert_allclose(embeddings, alone, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_keras_backbone_still_embeds_real_crops(labelled_crops):
     paths = sorted(labelled_crops.glob("001/*.png"))
     extractor = load_extractor(config_for("mobilenet025", batch_size=8))
@@ -125,6 +134,7 @@ def swapped(backbone: str) -> Backbone:
     return dataclasses.replace(spec, preprocessing=dataclasses.replace(spec.preprocessing, colour=colour))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone, floor, margin", [("reid-0287", 0.85, 0.04), ("osnet-x0.25", 0.55, 0.10)])
 def test_the_catalogue_colour_order_beats_the_swapped_one(backbone, floor, margin, crops):
     from reid.matching.openvino_backend import OpenVinoExtractor

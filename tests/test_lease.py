@@ -92,26 +92,32 @@ import os, sys, time
 sys.path.insert(0, {str(REPO)!r})
 from pathlib import Path
 from reid.core.lease import Lease, PersonsBusyError
-folder, log = Path(sys.argv[1]), Path(sys.argv[2])
-deadline = time.monotonic() + 3
-while time.monotonic() < deadline:
+folder, log, turns = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+deadline = time.monotonic() + 240  # a hang guard: a process that never gets its turns fails the test
+taken = 0
+while taken < turns:
+    if time.monotonic() > deadline:
+        sys.exit(f"hang guard: {{taken}} of {{turns}} turns after 240 s")
     try:
         lease = Lease(folder, "merging").exclusive()
     except PersonsBusyError:
+        time.sleep(0.001)
         continue
     with lease, open(log, "a") as handle:
         handle.write(f"in {{os.getpid()}}\\n"); handle.flush()
-        time.sleep(0.002)
+        time.sleep(0.002)  # a window in which a second holder would show
         handle.write(f"out {{os.getpid()}}\\n"); handle.flush()
+    taken += 1
 """
     log = tmp_path / "log"
     folder = tmp_path / "persons"
     folder.mkdir()
-    workers = [subprocess.Popen([sys.executable, "-c", code, str(folder), str(log)]) for _ in range(4)]
+    turns = 10
+    workers = [subprocess.Popen([sys.executable, "-c", code, str(folder), str(log), str(turns)]) for _ in range(4)]
     for worker in workers:
-        assert worker.wait(timeout=60) == 0
+        assert worker.wait(timeout=300) == 0
     lines = log.read_text().splitlines()
-    assert len(lines) > 20
+    assert len(lines) == 4 * turns * 2  # every process had all its turns
     for entered, left in zip(lines[0::2], lines[1::2], strict=True):  # strictly alternating: never two inside
         assert entered.startswith("in ") and left == "out " + entered[3:]
 

@@ -14,14 +14,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import DATA_DIR, REPO, _require, run_script, unavailable
+from conftest import DATA_DIR, REPO, _require, clip_of, run_script, unavailable, wait_until
 from reid.core.errors import InputError
-from reid.tracking.live import LiveReader
+from reid.tracking.live import BUFFERED, LiveReader
 from reid.tracking.sources import parse_source, parse_sources
 
 SERVER = Path(__file__).with_name("rtsp_server.py")
@@ -31,6 +30,7 @@ GST_PACKAGES = (
     "gstreamer1.0-plugins-ugly gstreamer1.0-libav"
 )
 PASSWORD = "Zq9-secret-pw"
+CLIP_FRAMES = 220  # of the sample video, served over HTTP: the first person comes and goes
 
 
 def free_port() -> int:
@@ -105,8 +105,8 @@ def test_rtsp_stream_reads_real_frames_for_the_duration(rtsp):
     with LiveReader(parse_source(server.url()), duration_s=1.5) as reader:
         shapes = {frame.shape for _, frame in reader}
     assert shapes == {(432, 768, 3)}
-    assert reader.frames_read >= 5 and reader.reconnects == 0 and reader.error is None
-    assert reader.uptime_s >= 1.5
+    assert reader.frames_read > 1 and reader.reconnects == 0 and reader.error is None
+    assert reader.uptime_s >= 1.5  # it ended because its duration was over, not before (a lower bound only)
 
 
 def test_rtsp_server_restarted_mid_run_is_reconnected(rtsp, caplog):
@@ -150,11 +150,10 @@ def test_password_reaches_the_camera_but_never_the_logs(rtsp, caplog, tmp_path):
     assert "wrong-pw" not in str(error.value) and PASSWORD not in caplog.text
 
 
-def test_a_source_that_never_opens_is_one_clear_error():
-    started = time.monotonic()
-    with pytest.raises(InputError, match=r"cannot be opened"):
+def test_a_source_that_never_opens_is_one_clear_error(caplog):
+    with caplog.at_level(logging.DEBUG), pytest.raises(InputError, match=r"cannot be opened"):
         open_once(f"rtsp://127.0.0.1:{free_port()}/live")
-    assert time.monotonic() - started < 30
+    assert "reconnect" not in caplog.text  # told at once, never retried
 
 
 def test_http_stream(video):
@@ -175,15 +174,25 @@ VENICE = DATA_DIR / "mot" / "venice-2" / "venice-2_960x540.mp4"  # 30 fps, peopl
 
 
 def test_a_slow_consumer_gets_the_newest_frames_and_never_falls_far_behind(rtsp):
+    """The consumer holds each of its first frames until the camera has sent more than the buffer
+    holds (a wait on the reader's count, not a sleep): frames must be dropped, and the next frame it
+    gets is one of the newest ``BUFFERED``, whatever the machine's speed."""
     server = rtsp(clip=_require(VENICE))
-    indexes = []
-    with LiveReader(parse_source(server.url()), duration_s=3) as reader:
+    indexes, lags, read_when_held = [], [], None
+    with LiveReader(parse_source(server.url())) as reader:
         for index, _ in reader:
+            if read_when_held is not None:
+                lags.append(read_when_held - 1 - index)  # the camera's newest frame then, against this one
             indexes.append(index)
-            time.sleep(0.1)  # a third of the camera's 30 fps
-    assert reader.dropped > 0 and indexes == sorted(set(indexes))
-    assert len(indexes) + reader.dropped == reader.frames_read  # every frame tracked or counted as dropped
-    assert reader.frames_read - 1 - indexes[-1] <= 8  # at most the buffer behind the camera
+            read_when_held = None
+            if len(indexes) < 5:
+                wait_until(lambda i=index: reader.frames_read > i + BUFFERED + 2, "the camera to get ahead")
+                read_when_held = reader.frames_read
+            else:
+                reader.stop()  # the frames still buffered are handed out, then it ends
+    assert reader.dropped > 0 and indexes == sorted(set(indexes)) and reader.error is None
+    assert len(indexes) + reader.dropped == reader.frames_read  # every frame handed out or counted as dropped
+    assert len(lags) == 4 and all(lag < BUFFERED for lag in lags)  # never more than the buffer behind
 
 
 def files_mentioning(root: Path, secret: str) -> list[str]:
@@ -194,6 +203,7 @@ def files_mentioning(root: Path, secret: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_obj_counting_tracks_a_password_protected_camera_for_the_duration(rtsp, detector, tmp_path):
     server = rtsp(f"cam:{PASSWORD}", clip=_require(VENICE))
     env = {"REID_CAMERA_PASSWORD": PASSWORD}  # not on the command line
@@ -201,29 +211,36 @@ def test_obj_counting_tracks_a_password_protected_camera_for_the_duration(rtsp, 
     proc = run_script("obj_counting.py", *args, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     label = server.url("cam:***")
-    assert label in proc.stdout and re.search(r"live for 1\d s", proc.stdout)
+    live_for = re.search(r"live for (\d+) s", proc.stdout)
+    assert label in proc.stdout and live_for and int(live_for.group(1)) >= 10, proc.stdout
     folders = sorted((tmp_path / "persons").glob("id_*"))
-    assert len(folders) >= 5  # Venice-2 shows a busy square
+    # Venice-2 shows a busy square; how many people are counted depends on how many frames this
+    # machine kept up with (a camera does not wait), so only that some are
+    assert folders
     for folder in folders:
         meta = json.loads((folder / "track.json").read_text())
         assert meta["video"] == label and meta["complete"] is True
         assert {c["file"] for c in meta["crops"]} == {p.name for p in folder.glob("*.jpg")}
     video = json.loads((tmp_path / "status.json").read_text())["counting"]["videos"][0]
     assert video["video"] == label and video["state"] == "done" and video["live"] is True
-    assert video["uptime_s"] >= 10 and video["fps"] > 0 and video["reconnects"] == 0
-    assert video["frames"] + video["dropped_frames"] >= 250  # the camera's 30 fps for 10 s, tracked or dropped
+    assert video["uptime_s"] >= 10 and video["reconnects"] == 0  # ended by --duration: a lower bound, not a speed
+    assert video["frames"] > 0 and video["fps"] > 0
     assert files_mentioning(tmp_path, PASSWORD) == []
     assert PASSWORD not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_ends_a_live_run_as_done_with_complete_folders(rtsp, detector, tmp_path):
     server = rtsp(clip=_require(VENICE))
     command = [sys.executable, str(REPO / "obj_counting.py"), "--videos", server.url(), "--model", str(detector)]
     proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and list((tmp_path / "persons").glob("id_*")) == []:
-            time.sleep(0.5)  # until the first person has a folder
+        wait_until(
+            lambda: list((tmp_path / "persons").glob("id_*")) or proc.poll() is not None,
+            "the first person's folder",
+            every=0.5,
+        )
+        assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
@@ -239,6 +256,7 @@ def test_sigterm_ends_a_live_run_as_done_with_complete_folders(rtsp, detector, t
         assert {c["file"] for c in meta["crops"]} == {p.name for p in folder.glob("*.jpg")}
 
 
+@pytest.mark.slow
 def test_a_dead_camera_is_one_line_and_the_other_sources_are_tracked(rtsp, detector, video, tmp_path):
     server = rtsp()
     dead = f"rtsp://127.0.0.1:{free_port()}/live"
@@ -249,13 +267,19 @@ def test_a_dead_camera_is_one_line_and_the_other_sources_are_tracked(rtsp, detec
     assert "2 of 3 videos" in proc.stdout and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_obj_counting_tracks_an_http_stream(video, detector, tmp_path):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(video.parent))
+    served = tmp_path / "served"
+    served.mkdir()
+    # the first person walks in and out; MJPG in AVI, which FFmpeg reads front to back from a server without
+    # ranges (an mp4 written by OpenCV has its index at the end)
+    clip = clip_of(video, served / "first.avi", 0, CLIP_FRAMES, codec="MJPG")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/{video.name}"
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/{clip.name}"
     try:
-        proc = run_script("obj_counting.py", "--videos", url, "--duration", "20", "--model", detector, cwd=tmp_path)
+        proc = run_script("obj_counting.py", "--videos", url, "--model", detector, cwd=tmp_path)
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -264,6 +288,6 @@ def test_obj_counting_tracks_an_http_stream(video, detector, tmp_path):
     folders = sorted((tmp_path / "persons").glob("id_*"))
     assert folders  # people walk in within the first seconds of the file
     assert all(json.loads((f / "track.json").read_text())["video"] == url for f in folders)
-    # a file over HTTP is read whole, at tracking's pace: nothing dropped, frames numbered as in the file
+    # a file over HTTP is read whole, at tracking's pace, to its end: every frame tracked, none dropped
     video_status = json.loads((tmp_path / "status.json").read_text())["counting"]["videos"][0]
-    assert video_status["dropped_frames"] == 0 and video_status["frames"] > 100
+    assert video_status["dropped_frames"] == 0 and video_status["frames"] == CLIP_FRAMES

@@ -72,6 +72,7 @@ def reid(workdir: Path, model: Path, *args: str):
     )
 
 
+@pytest.mark.slow
 def test_fragments_of_one_person_are_merged_and_a_handed_over_track_is_split_then_undone(workdir, reid_0287):
     persons = workdir / "persons"
     before = {k: v for k, v in tree_hashes(persons).items()}

@@ -270,6 +270,7 @@ def dry_run(workdir: Path, backbone: str, weights: Path | str):
     return run_script("deeplearningg_reID.py", *args, cwd=workdir)
 
 
+@pytest.mark.slow
 def test_a_re_id_backbone_runs_end_to_end(persons):
     proc = dry_run(persons, "reid-0287", shared_copy("reid-0287", "person-reidentification-retail-0287.xml"))
     assert proc.returncode == 0, proc.stderr
@@ -288,6 +289,7 @@ def test_a_weights_file_of_the_wrong_type_is_one_line(persons):
     assert_clean_error(dry_run(persons, "osnet-x0.25", WEIGHTS / "mobilenet_2_5_224_tf_no_top.h5"), 2, ".onnx")
 
 
+@pytest.mark.slow
 def test_an_xml_without_its_bin_is_one_line(persons):
     xml = persons / "lonely.xml"
     shutil.copy(shared_copy("reid-0288", "person-reidentification-retail-0288.xml"), xml)
@@ -297,6 +299,7 @@ def test_an_xml_without_its_bin_is_one_line(persons):
     )
 
 
+@pytest.mark.slow
 def test_a_file_that_is_not_a_network_is_one_line(persons):
     (persons / "fake.onnx").write_bytes(b"\x00" * 100)
     assert_clean_error(dry_run(persons, "osnet-x0.25", persons / "fake.onnx"), 1, "cannot load")

@@ -82,6 +82,7 @@ def test_status_file_records_the_finished_count(first_run):
     assert section["fps"] > 0 and section["errors"] == [] and section["finished_at"]
 
 
+@pytest.mark.slow
 def test_a_second_run_never_touches_the_first_runs_folders(first_run, video, detector, tmp_path):
     work, _ = first_run
     shutil.copytree(work / "persons", tmp_path / "persons")
@@ -111,6 +112,7 @@ def test_empty_videos_folder(tmp_path):
     assert_clean_error(run_script("obj_counting.py", cwd=tmp_path), 1, "no videos in videos")
 
 
+@pytest.mark.slow
 def test_a_file_that_is_not_a_video_among_good_ones(tmp_path, video, detector):
     (tmp_path / "videos").mkdir()
     os.symlink(video, tmp_path / "videos" / "a_real.mp4")
@@ -135,6 +137,7 @@ def test_only_unreadable_videos(tmp_path, detector):
     assert json.loads((tmp_path / "status.json").read_text())["counting"]["state"] == "failed"
 
 
+@pytest.mark.slow
 def test_a_truncated_video_is_processed_as_far_as_it_goes_and_reported(tmp_path, video, detector):
     truncated = tmp_path / "cut.mp4"
     truncated.write_bytes(video.read_bytes()[:250_000])
@@ -221,6 +224,7 @@ def test_help_documents_every_flag_with_its_default(tmp_path):
     assert "(default: videos)" in proc.stdout and "(default: yolov8n.pt)" in proc.stdout
 
 
+@pytest.mark.slow
 def test_thread_settings_for_a_litert_detector(detector):
     """LiteRT gets every core; torch, which then only pre- and post-processes, gets one."""
     import subprocess
@@ -245,6 +249,7 @@ def person_folders(persons: Path) -> dict[str, dict[str, str]]:
     return {p.name: tree_hashes(p) for p in sorted(persons.glob("id_*"))}
 
 
+@pytest.mark.slow
 def test_a_video_done_before_is_skipped_and_reprocess_replaces_its_folders(tmp_path, video, detector):
     """Run twice on one video (the second time under another name): the people are not counted twice."""
     args = ["--model", detector, "--max-frames", 220, "--no-progress"]
@@ -276,6 +281,7 @@ def test_a_video_done_before_is_skipped_and_reprocess_replaces_its_folders(tmp_p
     assert sorted(person_folders(persons)) == ["id_3", "id_4"]
 
 
+@pytest.mark.slow
 def test_save_mot_writes_every_box_of_every_counted_track(tmp_path, video, detector):
     from reid.tracking.mot import read_mot
 

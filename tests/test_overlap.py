@@ -13,16 +13,17 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from benchmarks.reliability import DUPLICATE_THRESHOLD
-from conftest import REPO, assert_clean_error, run_script, tree_hashes
+from conftest import REPO, assert_clean_error, run_script, tree_hashes, wait_until
 from reid.core.status import parse_status
 from reid.monitor.health import assess
+
+pytestmark = pytest.mark.slow  # every test runs two scripts at once on real data
 
 
 def meta(person_id: int, first: int, crops: list[str]) -> dict:
@@ -58,20 +59,11 @@ def user_files(workdir: Path) -> dict[str, str]:
     return {k: v for k, v in tree_hashes(workdir / "persons").items() if k.startswith("id_")}
 
 
+BEATING = ("processing", "reid")  # the sections a merge at its prompt keeps fresh
+
+
 def read_status(workdir: Path) -> dict:
     return parse_status((workdir / "status.json").read_text())
-
-
-def wait_for(condition, timeout: float = 240, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except (OSError, ValueError, KeyError):
-            pass  # the file is not there yet, or mid-replacement by another process
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class MergeAtTerminal:
@@ -88,7 +80,7 @@ class MergeAtTerminal:
             text=True,
         )
         os.close(secondary)
-        wait_for(
+        wait_until(
             lambda: (
                 read_status(workdir)["processing"].get("operation") == "waiting for confirmation"
                 or self.process.poll() is not None
@@ -108,6 +100,8 @@ class MergeAtTerminal:
 
 
 def test_a_merge_refuses_while_obj_counting_fills_the_same_folder(workdir, video, detector, mobilenet_v2):
+    # the folders there before tracking starts: its own, which it goes on writing, are left out
+    before = user_files(workdir)
     tracking = subprocess.Popen(
         [
             sys.executable,
@@ -127,12 +121,11 @@ def test_a_merge_refuses_while_obj_counting_fills_the_same_folder(workdir, video
         stdin=subprocess.DEVNULL,
     )
     try:
-        wait_for(
+        wait_until(
             lambda: (read_status(workdir)["counting"].get("frames_done") or 0) > 5 or tracking.poll() is not None,
             what="tracking to start",
         )
         assert tracking.poll() is None, tracking.stderr.read()
-        before = user_files(workdir)
         refused = run_script("deeplearningg_reID.py", *reid_args(mobilenet_v2), "--yes", cwd=workdir)
         assert_clean_error(refused, 1, f"persons is in use by obj_counting.py (tracking, pid {tracking.pid}, since")
         assert_clean_error(run_script("deeplearningg_reID.py", "--undo", cwd=workdir), 1, "obj_counting.py (tracking")
@@ -168,10 +161,17 @@ def test_tracking_refuses_while_a_merge_waits_for_its_answer_which_is_a_live_sta
         )
         assert_clean_error(refused, 1, f"persons is in use by deeplearningg_reID.py (merging, pid {merge.process.pid}")
         assert read_status(workdir)["counting"]["state"] == "idle"  # refused before it began: not a failure
-        time.sleep(7)  # longer than the monitor's stall limit below, at the prompt
+        # waiting for a person is not a stall: at the prompt the script still rewrites both its sections
+        # (a heartbeat), so the monitor sees a live process however long the answer takes
+        at_prompt = read_status(workdir)
+        wait_until(
+            lambda: all(read_status(workdir)[name]["updated_at"] != at_prompt[name]["updated_at"] for name in BEATING),
+            what="a heartbeat of both sections at the prompt",
+        )
         status = read_status(workdir)
         assert status["processing"]["state"] == "running"
-        verdict = assess(status, datetime.now(UTC), stall_after_s=6)
+        assert status["processing"]["operation"] == "waiting for confirmation"
+        verdict = assess(status, datetime.now(UTC), stall_after_s=120)
         assert verdict.status == "pass", verdict.output()  # waiting for a person is not a stall
     finally:
         answered = merge.answer("n")
@@ -207,7 +207,7 @@ def test_obj_counting_stopped_with_ctrl_c_is_interrupted(workdir, video, detecto
         text=True,
         stdin=subprocess.DEVNULL,
     )
-    wait_for(
+    wait_until(
         lambda: (read_status(workdir)["counting"].get("frames_done") or 0) > 5 or tracking.poll() is not None,
         what="tracking to start",
     )

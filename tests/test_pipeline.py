@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from conftest import DATA_DIR, _require
+from conftest import DATA_DIR, _require, wait_until
 from reid.tracking.pipeline import Detecting, InOrder, WholeTracker, output_of, stages_of
 
 VENICE = DATA_DIR / "mot" / "venice-2" / "venice-2_960x540.mp4"
+HANG_GUARD_S = 60  # how long a thread waits for the test's signal before it gives up: a hang guard only
 
 
 def test_items_are_handled_in_order_on_another_thread():
@@ -35,7 +36,7 @@ def test_wait_for_returns_once_the_first_items_are_handled_while_later_ones_stil
     seen = []
 
     def handle(item):
-        release[item].wait(5)
+        release[item].wait(HANG_GUARD_S)
         seen.append(item)
 
     with InOrder(handle, depth=4) as worker:
@@ -50,21 +51,23 @@ def test_wait_for_returns_once_the_first_items_are_handled_while_later_ones_stil
 
 
 def test_copies_of_the_detector_run_at_once_and_their_outputs_come_back_in_order():
-    lock, running, most = threading.Lock(), [0], [0]
+    # frames 0 and 1 meet inside detect (so the two copies run at once, or the barrier breaks),
+    # then frame 0 waits until frame 1 is done: a later frame finishes first, whatever the machine
+    both_inside, second_done = threading.Barrier(2, timeout=HANG_GUARD_S), threading.Event()
 
     def detect(item):
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.02 if item % 2 else 0.005)  # uneven: later frames may finish first
-        with lock:
-            running[0] -= 1
+        if item in (0, 1):
+            both_inside.wait()
+        if item == 0 and not second_done.wait(HANG_GUARD_S):
+            raise TimeoutError("hang guard: frame 1 never finished")
+        if item == 1:
+            second_done.set()
         return item * 10
 
     with Detecting(detect, copies=2) as detecting:
         pending = [detecting(item) for item in range(8)]
         assert [output_of(p) for p in pending] == [item * 10 for item in range(8)]
-    assert most[0] == 2
+    assert not both_inside.broken
 
     with Detecting(detect, copies=1) as detecting:  # one copy: in the calling thread, the output itself
         assert detecting(3) == 30
@@ -88,13 +91,18 @@ def test_leaving_by_an_exception_drops_the_detections_not_started():
 
     def detect(item):
         started.append(item)
-        release.wait(5)
+        release.wait(HANG_GUARD_S)
         return item
 
+    def release_once_the_rest_is_dropped(waiting):
+        wait_until(lambda: all(future.cancelled() for future in waiting), "the waiting detections to be dropped")
+        release.set()
+
     with pytest.raises(KeyboardInterrupt), Detecting(detect, copies=2) as detecting:
-        for item in range(10):
-            detecting(item)
-        threading.Timer(0.2, release.set).start()  # the two running end after Ctrl-C
+        pending = [detecting(item) for item in range(10)]
+        wait_until(lambda: len(started) == 2, "both copies to take a frame")
+        # the two running end only after Ctrl-C has dropped the others
+        threading.Thread(target=release_once_the_rest_is_dropped, args=(pending[2:],), daemon=True).start()
         raise KeyboardInterrupt
     assert sorted(started) == [0, 1]
 
@@ -115,18 +123,25 @@ def test_an_error_in_the_worker_is_raised_in_the_caller_and_later_items_are_drop
 
 
 def test_leaving_by_an_exception_drops_what_is_queued_and_ends_the_thread():
-    seen, release = [], threading.Event()
+    seen, in_hand, release = [], threading.Event(), threading.Event()
 
     def handle(item):
-        release.wait(5)
+        in_hand.set()
+        release.wait(HANG_GUARD_S)
         seen.append(item)
+
+    def release_once_dropping(worker):
+        worker.dropping.wait(HANG_GUARD_S)
+        release.set()
 
     with pytest.raises(KeyboardInterrupt), InOrder(handle, depth=4) as worker:
         for item in range(3):
             worker.put(item)
-        release.set()
+        assert in_hand.wait(HANG_GUARD_S)
+        # the item in hand ends only after Ctrl-C has told the worker to drop the rest
+        threading.Thread(target=release_once_dropping, args=(worker,), daemon=True).start()
         raise KeyboardInterrupt
-    assert len(seen) <= 1  # at most the item in hand when Ctrl-C came
+    assert seen == [0]  # the item in hand when Ctrl-C came, none of those queued
     assert not worker.thread.is_alive()
 
 

@@ -36,6 +36,7 @@ def dry_run(work, weights, *flags):
     )
 
 
+@pytest.mark.slow
 def test_a_merge_dry_run_prints_no_tensorflow_start_up_lines(two_folders, mobilenet_v2):
     proc = dry_run(two_folders, mobilenet_v2)
     assert proc.returncode == 0, proc.stderr
@@ -44,12 +45,14 @@ def test_a_merge_dry_run_prints_no_tensorflow_start_up_lines(two_folders, mobile
     assert "Features: mobilenetv2" in proc.stdout  # the plan, as always
 
 
+@pytest.mark.slow
 def test_quiet_keeps_errors_and_the_plan(two_folders, mobilenet_v2):
     proc = dry_run(two_folders, mobilenet_v2, "-q")
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert "Features: mobilenetv2" in proc.stdout and "nothing to merge" in proc.stdout
 
 
+@pytest.mark.slow
 def test_verbose_shows_them(two_folders, mobilenet_v2):
     proc = dry_run(two_folders, mobilenet_v2, "--verbose")
     assert proc.returncode == 0, proc.stderr
@@ -57,6 +60,7 @@ def test_verbose_shows_them(two_folders, mobilenet_v2):
     assert re.search(r"^\d\d:\d\d:\d\d INFO reid.matching.run: embedded 8 images", proc.stderr, re.M), proc.stderr
 
 
+@pytest.mark.slow
 def test_tracking_on_a_terminal_draws_one_bar_and_the_summary_without_log_lines(tmp_path, detector):
     code, output = run_in_terminal("obj_counting.py", "--videos", EXAMPLE, "--model", detector, cwd=tmp_path)
     assert code == 0, output

@@ -131,6 +131,7 @@ def workdir(tmp_path_factory, labelled_crops, mobilenet_v2) -> Path:
     return work
 
 
+@pytest.mark.slow
 def test_the_script_writes_the_page_with_a_dry_run_and_changes_nothing(workdir, mobilenet_v2):
     before = tree_hashes(workdir / "persons")
     proc = run_reid(workdir, mobilenet_v2, "--dry-run", "--report", "review page.html")
@@ -147,6 +148,7 @@ def test_the_script_writes_the_page_with_a_dry_run_and_changes_nothing(workdir, 
     assert (workdir / "review page.html").stat().st_mode & 0o044  # others may read it, as with any file
 
 
+@pytest.mark.slow
 def test_a_report_that_cannot_be_written(workdir, mobilenet_v2, tmp_path):
     work = shutil.copytree(workdir, tmp_path / "w", copy_function=shutil.copy2)
     proc = run_reid(work, mobilenet_v2, "--yes", "--report", "no/such/folder/review.html")

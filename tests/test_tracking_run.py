@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-import time
 from pathlib import Path
 
 import cv2
@@ -263,14 +262,16 @@ def test_by_default_a_track_must_last_a_second_to_be_counted(tmp_path):
 
 
 class StagedTracker(ScriptedTracker):
-    """The scripted tracker in the three steps of a real one, its detector in ``copies`` (each call
-    takes a while, so that calls overlap where the loop lets them); counts the calls running at once."""
+    """The scripted tracker in the three steps of a real one, its detector in ``copies``; counts the calls
+    running at once. The first ``copies`` calls wait for each other inside ``detect`` (a barrier, not a
+    sleep), so copies that the loop lets overlap are seen to overlap on any machine, however busy."""
 
     def __init__(self, copies: int):
         super().__init__()
         self.copies = copies
         self.lock = threading.Lock()
-        self.running = self.most_at_once = 0
+        self.calls = self.running = self.most_at_once = 0
+        self.together = threading.Barrier(copies, timeout=60)  # the timeout: a hang guard only
         self.is_idle, self.has_tentative = False, False
 
     def prepare(self, frame):
@@ -278,9 +279,12 @@ class StagedTracker(ScriptedTracker):
 
     def detect(self, prepared):
         with self.lock:
+            self.calls += 1
+            first = self.calls <= self.copies
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
-        time.sleep(0.01)
+        if first:
+            self.together.wait()
         with self.lock:
             self.running -= 1
         return prepared
