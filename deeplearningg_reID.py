@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         args.config,
         args.mode or "ask",
         args.report,
-        False if args.no_progress else None,
+        False if args.no_progress or args.quiet else None,
         undo_command(args),
         args.ray,
     )

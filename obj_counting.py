@@ -43,7 +43,7 @@ def track(args: argparse.Namespace) -> int:
         annotated_dir=args.save_video,
         mot_dir=args.save_mot,
         reprocess=args.reprocess,
-        show_progress=False if args.no_progress else None,
+        show_progress=False if args.no_progress or args.quiet else None,
         workers=args.workers,
         ray_address=args.ray,
     )

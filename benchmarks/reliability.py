@@ -63,8 +63,9 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
 
 
-def start_monitor(workdir: Path, timeout: float = 60) -> tuple[subprocess.Popen, int]:
-    """health_check.py on a free loopback port, as a user starts it; returns (process, port)."""
+def start_monitor(workdir: Path, timeout: float = 60, persons: Path | None = None) -> tuple[subprocess.Popen, int]:
+    """health_check.py on a free loopback port, as a user starts it, serving ``persons`` (default
+    ``workdir/persons``); returns (process, port)."""
     log = open(workdir / "monitor.log", "w")  # noqa: SIM115 - a file, not a pipe: an unread pipe would block the server
     process = subprocess.Popen(
         [
@@ -75,7 +76,7 @@ def start_monitor(workdir: Path, timeout: float = 60) -> tuple[subprocess.Popen,
             "--status",
             str(workdir / "status.json"),
             "--persons",
-            str(workdir / "persons"),
+            str(persons if persons is not None else workdir / "persons"),
         ],
         cwd=workdir,
         stdout=subprocess.PIPE,

@@ -123,7 +123,7 @@ def check(entries: list[Entry], dest: Path) -> None:
         problem = problem_with(entry, dest)
         if problem:
             raise DataError(f"{dest / entry.path}: {problem}; run scripts/get_test_data.py --dest {dest} to fetch it")
-    log.info("all %d files in %s match their recorded sha256", len(entries), dest)
+    print(f"all {len(entries)} files in {dest} match their recorded sha256")  # the summary: not a log line
 
 
 def fetch(entries: list[Entry], dest: Path) -> None:
@@ -143,7 +143,7 @@ def fetch(entries: list[Entry], dest: Path) -> None:
         log.debug("downloading %s", entry.source)
         download(entry, dest)
         fetched += 1
-    log.info("%d files downloaded, %d already there, into %s", fetched, kept, dest)
+    print(f"{fetched} files downloaded, {kept} already there, into {dest}")
     for entry in unavailable:
         log.warning(
             "%s is not there and cannot be downloaded: it was made from %s; the tests that need it are skipped",

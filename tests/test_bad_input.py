@@ -120,7 +120,7 @@ def corpus(tmp_path_factory, labelled_crops, mobilenet_v2) -> Path:
 
 @pytest.mark.slow
 def test_bad_files_in_person_folders_are_named_once_and_skipped(corpus, mobilenet_v2):
-    proc = run_reid(corpus, mobilenet_v2, "--dry-run")
+    proc = run_reid(corpus, mobilenet_v2, "--dry-run", "-v")  # -v: the count of embedded crops is logged
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line]

@@ -41,3 +41,12 @@ def test_a_camera_with_too_few_folders_leaves_every_camera_as_it_is():
     assert not verdict.applied and "video door.mp4 has 3 person folders" in verdict.reason
     assert all(np.array_equal(b, f.vectors) for b, f in zip(before, folders, strict=True))
     assert decide([], 10).reason == "no folder has a readable crop"
+
+
+def test_the_reason_shows_a_video_under_the_working_folder_by_its_relative_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(5)
+    inside = str(tmp_path / "examples" / "sample.mp4")  # track.json records the video as tracking resolved it
+    assert "video examples/sample.mp4 has 2 person folders" in decide(folders_of(inside, 2, np.zeros(8), rng)).reason
+    outside = "/elsewhere/door.mp4"
+    assert f"video {outside} has 2 person folders" in decide(folders_of(outside, 2, np.zeros(8), rng)).reason

@@ -97,3 +97,49 @@ def test_the_monitor_names_its_dashboard_and_its_json(tmp_path):
         process.wait(timeout=10)
     assert re.search(r"dashboard http://127\.0\.0\.1:\d+/ ", line), line
     assert re.search(r"http://127\.0\.0\.1:\d+/health\b", line), line
+
+
+LOGGING = (
+    "import logging, sys\n"
+    "from reid.core.cli import setup_logging\n"
+    "setup_logging(verbose='-v' in sys.argv, quiet='-q' in sys.argv)\n"
+    "log = logging.getLogger('reid.matching.run')\n"
+    "log.debug('a detail'); log.info('embedded 8 images'); log.warning('id_3/x.jpg unreadable'); log.error('gone')\n"
+)
+
+
+@pytest.mark.parametrize(
+    "flag, expected",
+    [
+        ("", ["WARNING: id_3/x.jpg unreadable", "ERROR: gone"]),  # the terminal: warnings, no step-by-step log
+        ("-q", ["ERROR: gone"]),
+        ("-v", ["DEBUG reid.matching.run: a detail", "INFO reid.matching.run: embedded 8 images", "WARNING", "ERROR"]),
+    ],
+)
+def test_logging_shows_steps_only_when_asked(flag, expected):
+    proc = subprocess.run(
+        [sys.executable, "-c", LOGGING, flag], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = proc.stderr.splitlines()
+    assert len(lines) == len(expected), lines
+    for line, start in zip(lines, expected, strict=True):
+        if flag == "-v":  # timed, with the logger's name
+            assert re.match(rf"\d\d:\d\d:\d\d {re.escape(start)}", line), line
+        else:
+            assert line == start
+
+
+def test_the_review_page_alone_goes_beside_the_folders_and_is_never_committed():
+    from reid.matching.options import parse_args
+
+    assert parse_args(["--report"]).report == Path("persons/review.html")
+    assert parse_args(["--persons", "other/persons", "--report"]).report == Path("other/persons/review.html")
+    assert parse_args(["--report", "review.html"]).report == Path("review.html")  # a name given is kept
+    assert parse_args([]).report is None
+    ignored = subprocess.run(
+        ["git", "check-ignore", "review.html", "review-2.html", "docs/review.html"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert ignored.stdout.split() == ["review.html", "review-2.html", "docs/review.html"]

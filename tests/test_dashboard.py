@@ -15,6 +15,7 @@ import pytest
 from benchmarks.reliability import start_monitor, stop_monitor
 from conftest import DATA_DIR, REPO, _require, clip_of, run_script, unavailable
 from reid.core.status import StatusFile
+from reid.monitor.thumbnails import choose_crop
 
 CHROMIUM = Path(os.environ.get("REID_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("REID_CHROMEDRIVER", "/usr/bin/chromedriver"))
@@ -43,7 +44,14 @@ def monitor(tmp_path, labelled_crops):
             "fps": 30.0,
             "persons": 2,
             "current_video": "videos/hall.mp4",
-            "errors": [{"time": "t", "path": "videos/bad.mp4", "message": "truncated"}],
+            "errors": [
+                {"time": "2026-12-05T14:15:01.240Z", "path": "videos/bad.mp4", "message": "truncated"},
+                {
+                    "time": "2026-12-05T14:15:02.240Z",
+                    "path": "videos/fake.mp4",
+                    "message": "videos/fake.mp4 cannot be read",
+                },
+            ],
         },
     )
     process, port = start_monitor(tmp_path)
@@ -81,7 +89,7 @@ def test_thumbnails_come_from_person_folders_only(monitor, labelled_crops):
     }
     status, headers, body = fetch(port, "/persons/id_1/thumbnail")
     assert status == 200 and headers["Content-Type"] == "image/png"
-    assert body == (work / "persons" / "id_1" / "01_2.png").read_bytes()  # the middle crop
+    assert body == (work / "persons" / "id_1" / choose_crop(work / "persons" / "id_1")).read_bytes()  # the sharpest
     secret = (work / "outside" / "secret.png").read_bytes()
     for path in (
         "/persons/id_4/thumbnail",
@@ -141,8 +149,20 @@ def test_the_dashboard_follows_status_json_live(monitor, browser, tmp_path):
     wait_for(browser, lambda d: by_id(d, "counting-percent").text == "10.0%", "the first progress")
     assert by_id(browser, "overall").text == "pass"
     assert "30.0 fps" in by_id(browser, "counting-detail").text
-    assert "videos/bad.mp4" in by_id(browser, "errors").text
-    assert by_id(browser, "folders-total").text == "4"
+    assert "videos/bad.mp4 · truncated" in by_id(browser, "errors").text
+    rows = [row.text for row in browser.find_elements("css selector", "#errors li")]
+    # newest first; the path once, also where the message names it
+    assert (rows[0].count("videos/fake.mp4"), rows[1].count("videos/bad.mp4")) == (1, 1), rows
+    times = browser.find_elements("css selector", "#errors li span")
+    assert times[0].get_attribute("title") == "2026-12-05T14:15:02.240Z (UTC)"
+    assert "2026-12-05T" not in rows[0]  # one time on the row: the local one, the UTC in its tooltip
+    last = "#last-update span"
+    wait_for(browser, lambda d: "UTC" in d.find_element("css selector", last).get_attribute("title"), "a tooltip")
+    assert "Z" not in by_id(browser, "last-update").text
+    assert by_id(browser, "folders-total").text == "4" and by_id(browser, "persons-dir").text.endswith("persons")
+    assert "2 persons" in by_id(browser, "counting-detail").text
+    assert by_id(browser, "processing-detail").text == "not run yet"  # idle, not "0.0% · merging · – / –"
+    assert by_id(browser, "processing-percent").text == ""
     # thumbnails really loaded (from the persons folder), the folder without a crop has none
     wait_for(
         browser,
@@ -158,7 +178,7 @@ def test_the_dashboard_follows_status_json_live(monitor, browser, tmp_path):
     first_bar = browser.execute_script("return document.getElementById('counting-bar').style.width")
     assert first_bar == "10%"
 
-    status.update_section("counting", {"frames_done": 750, "persons": 3})
+    status.update_section("counting", {"frames_done": 750, "persons": 1})
     status.update_section(
         "processing", {"state": "running", "operation": "extracting features", "done": 30, "total": 120}
     )
@@ -166,6 +186,7 @@ def test_the_dashboard_follows_status_json_live(monitor, browser, tmp_path):
     wait_for(browser, lambda d: by_id(d, "processing-percent").text == "25.0%", "the re-ID progress")
     assert browser.execute_script("return document.getElementById('counting-bar').style.width") == "75%"
     assert "extracting features" in by_id(browser, "processing-detail").text
+    assert "1 person ·" in by_id(browser, "counting-detail").text + " ·"  # not "1 persons"
     browser.save_screenshot(str(tmp_path / "dashboard.png"))
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
 
@@ -229,3 +250,91 @@ def test_the_pictures_of_the_readme_come_from_a_real_run_on_the_example_clip(bro
         assert stop_monitor(process) == 0
     for name in ("review.png", "dashboard.png"):
         assert 10_000 < (shots / name).stat().st_size < 400_000  # a real page, small enough to commit
+
+
+def shown_thumbnails(driver) -> list[str]:
+    """The folders whose thumbnail the page shows, loaded."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#persons img')].filter(i => i.complete && i.naturalWidth > 0)"
+        ".map(i => i.alt)"
+    )
+
+
+@pytest.mark.slow
+def test_two_persons_folders_served_one_after_the_other_each_show_only_their_own(
+    browser, detector, labelled_crops, tmp_path
+):
+    """One working folder, one status.json, two persons folders: tracking of a video that cannot be read
+    into persons/ (every video failed), a merge dry run of other/persons with a re-ID network. The
+    monitor serving each folder shows that folder's stages and thumbnails, the other's stages greyed
+    and named, and the failed run red with a bar that says so."""
+    model = _require(DATA_DIR / INTEL_0287)
+    work = tmp_path
+    for folder, people in (("persons", {1: "001", 2: "003"}), ("other/persons", {11: "007", 12: "007", 13: "011"})):
+        for number, identity in people.items():
+            target = work / folder / f"id_{number}"
+            target.mkdir(parents=True)
+            camera = "01" if number != 12 else "02"
+            for crop in sorted((labelled_crops / identity).glob(f"{camera}_*.png"))[:4]:
+                shutil.copy(crop, target / crop.name)
+    (work / "videos").mkdir()
+    (work / "videos" / "fake.mp4").write_bytes(b"not a video at all" * 100)
+    tracked = run_script("obj_counting.py", "--videos", "videos/fake.mp4", "--model", detector, cwd=work)
+    assert tracked.returncode == 1 and "Traceback" not in tracked.stderr, tracked.stderr
+    args = ["--persons", "other/persons", "--backbone", "reid-0287", "--weights", model, "--dry-run"]
+    planned = run_script("deeplearningg_reID.py", *args, cwd=work)
+    assert planned.returncode == 0, planned.stderr
+    by_id = lambda d, name: d.find_element("id", name)  # noqa: E731
+
+    process, port = start_monitor(work)  # serving persons/: its tracking failed
+    try:
+        code, _, body = fetch(port, "/health")
+        assert code == 503 and json.loads(body)["output"].startswith("counting failed: no video was processed")
+        browser.get(f"http://127.0.0.1:{port}/")
+        wait_for(browser, lambda d: by_id(d, "overall").text == "fail", "the failed run")
+        wait_for(browser, lambda d: sorted(shown_thumbnails(d)) == ["id_1", "id_2"], "this folder's thumbnails")
+        assert by_id(browser, "persons-dir").text == "persons" and by_id(browser, "folders-total").text == "2"
+        counting = by_id(browser, "stage-counting")
+        assert "failed" in counting.get_attribute("class").split()
+        assert by_id(browser, "counting-percent").text == "failed"
+        assert "no video was processed (1 failed)" in by_id(browser, "counting-detail").text
+        bar = "return getComputedStyle(document.getElementById('counting-bar')).backgroundColor"
+        assert browser.execute_script(bar) == "rgb(192, 57, 43)"  # red, not the green of a finished run
+        wait_for(  # full width: it grows for 0.4 s
+            browser,
+            lambda d: d.execute_script(
+                "const b = document.getElementById('counting-bar');"
+                "return b.getBoundingClientRect().width >= b.parentElement.getBoundingClientRect().width - 1"
+            ),
+            "a full red bar",
+        )
+        assert "videos/fake.mp4" in by_id(browser, "errors").text
+        for name, detail in (("processing", "processing-detail"), ("reid", "reid-detail")):
+            card = by_id(browser, f"stage-{name}")
+            assert "elsewhere" in card.get_attribute("class").split()
+            assert card.find_element("class name", "state").text == "other folder"
+            assert "other/persons" in by_id(browser, detail).text and "not counted here" in by_id(browser, detail).text
+        assert "folders before" not in by_id(browser, "reid-detail").text  # none of the other folder's numbers
+        browser.save_screenshot(str(tmp_path / "failed-run.png"))
+    finally:
+        assert stop_monitor(process) == 0
+
+    process, port = start_monitor(work, persons=work / "other" / "persons")  # the merged folder
+    try:
+        code, _, body = fetch(port, "/health")
+        assert code == 200 and json.loads(body)["stages"]["counting"] == "elsewhere"
+        browser.get(f"http://127.0.0.1:{port}/")
+        wait_for(browser, lambda d: sorted(shown_thumbnails(d)) == ["id_11", "id_12", "id_13"], "its thumbnails")
+        wait_for(browser, lambda d: by_id(d, "overall").text == "pass", "its own verdict")
+        assert by_id(browser, "persons-dir").text == "other/persons"
+        assert "elsewhere" in by_id(browser, "stage-counting").get_attribute("class").split()
+        assert (
+            "persons" in by_id(browser, "counting-detail").text
+            and "not counted here" in by_id(browser, "counting-detail").text
+        )
+        assert "folders before: 3" in by_id(browser, "reid-detail").text
+        assert "run " in by_id(browser, "reid-whose").text and "other/persons" in by_id(browser, "reid-whose").text
+        assert by_id(browser, "error-count").text == "0"  # the failed tracking's errors are not this folder's
+        browser.save_screenshot(str(tmp_path / "other-folder.png"))
+    finally:
+        assert stop_monitor(process) == 0

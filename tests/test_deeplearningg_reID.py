@@ -233,6 +233,10 @@ def test_yes_merges_and_undo_restores_byte_for_byte(workdir, mobilenet_v2):
     assert undone.returncode == 0, undone.stderr
     assert "Restored 2 folders (id_1, id_2)" in undone.stdout
     assert person_files(workdir) == before
+    status = json.loads((workdir / "status.json").read_text())  # both sections: this folder, and which run
+    assert status["reid"]["persons_dir"] == status["processing"]["persons_dir"] == str((workdir / "persons").resolve())
+    assert status["reid"]["undone"] and status["reid"]["undo_run_id"] == status["processing"]["run_id"]
+    assert status["reid"]["run_id"] != status["processing"]["run_id"]  # the merge's run, then the undo's
 
 
 @pytest.mark.slow
@@ -269,15 +273,15 @@ def test_a_merge_killed_midway_is_finished_by_the_next_run(workdir, mobilenet_v2
 
 @pytest.mark.slow
 def test_a_second_run_embeds_only_new_crops(workdir, mobilenet_v2, labelled_crops):
-    first = reid(workdir, "--dry-run", weights=mobilenet_v2)
+    first = reid(workdir, "--dry-run", "-v", weights=mobilenet_v2)  # -v: each step is logged
     assert "embedded 40 images (0 from the cache)" in first.stderr
-    second = reid(workdir, "--dry-run", weights=mobilenet_v2)
+    second = reid(workdir, "--dry-run", "-v", weights=mobilenet_v2)
     assert "embedded 40 images (40 from the cache)" in second.stderr
     assert "the network was not loaded" in second.stderr and "the network was not loaded" not in first.stderr
     shutil.copy2(labelled_crops / "007" / "02_1.png", workdir / "persons" / "id_108.0" / "02_1.png")
-    grown = reid(workdir, "--dry-run", weights=mobilenet_v2)
+    grown = reid(workdir, "--dry-run", "-v", weights=mobilenet_v2)
     assert "embedded 41 images (40 from the cache)" in grown.stderr
-    other_model = reid(workdir, "--dry-run", "--input-size", "224x112", weights=mobilenet_v2)
+    other_model = reid(workdir, "--dry-run", "-v", "--input-size", "224x112", weights=mobilenet_v2)
     assert "embedded 41 images (0 from the cache)" in other_model.stderr
 
 

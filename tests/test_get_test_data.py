@@ -41,7 +41,7 @@ def test_the_manifest_covers_every_file_the_tests_use(video):
 def test_the_shared_data_checks_out(tmp_path, video):
     proc = run_script(SCRIPT, "--check", "--dest", DATA_DIR, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert f"all {len(manifest_paths())} files in {DATA_DIR} match their recorded sha256" in proc.stderr
+    assert f"all {len(manifest_paths())} files in {DATA_DIR} match their recorded sha256" in proc.stdout
 
 
 @pytest.fixture

@@ -171,7 +171,8 @@ def test_a_download_over_http_is_checked_and_kept(cache, server):
 
 def test_a_server_without_the_file_is_one_line_and_leaves_nothing(cache, server):
     spec = served_over_http("reid-0288", server, missing=True)
-    with pytest.raises(ModelNotFoundError, match=r"could not be downloaded from http://.* \(HTTP 404 ") as error:
+    pattern = r"could not be downloaded \(HTTP 404 .*\): person-reidentification-retail-0288.xml from http://"
+    with pytest.raises(ModelNotFoundError, match=pattern) as error:
         downloads.official_files(spec)
     assert "\n" not in str(error.value) and list((cache / "reid-0288").iterdir()) == []
 
@@ -194,7 +195,7 @@ def test_a_download_larger_than_expected_is_cut_short_and_not_kept(cache):
     assert list((cache / "osnet-x0.25").iterdir()) == []
 
 
-def test_offline_a_missing_model_names_the_file_the_url_the_cache_and_the_way_out(cache, monkeypatch):
+def test_offline_a_missing_model_names_every_file_the_urls_the_cache_and_the_way_out(cache, monkeypatch):
     def unreachable(url: str):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
@@ -203,9 +204,19 @@ def test_offline_a_missing_model_names_the_file_the_url_the_cache_and_the_way_ou
     with pytest.raises(ModelNotFoundError) as error:
         downloads.official_files(spec)
     message = str(error.value)
-    assert "\n" not in message
-    for part in ("person-reidentification-retail-0287.xml", spec.files[0].url, str(cache / "reid-0287"), "--weights"):
-        assert part in message
+    assert "\n" not in message and message.startswith("reid-0287 needs 2 model files")
+    for file in spec.files:  # the .xml and the .bin, in one message
+        assert f"{file.name} from {file.url}" in message
+    assert f"into {cache / 'reid-0287'}/" in message and downloads.MODELS_ENV in message
+    assert "--weights PATH: an OpenVINO .xml with its .bin of the same name beside it" in message
+
+    # the user copies the one file the message used to name: the next message names only what is left
+    shutil.copy(shared_copy("reid-0287", spec.files[0].name), cache / "reid-0287" / spec.files[0].name)
+    with pytest.raises(ModelNotFoundError) as error:
+        downloads.official_files(spec)
+    message = str(error.value)
+    assert message.startswith("reid-0287 needs 1 model file that is not") and spec.files[0].name not in message
+    assert f"{spec.files[1].name} from {spec.files[1].url}" in message
 
 
 def test_a_damaged_cached_file_is_downloaded_again(cache):
@@ -268,7 +279,10 @@ def test_a_re_id_backbone_runs_end_to_end(persons):
 
 
 def test_a_missing_weights_file_is_one_line(persons):
-    assert_clean_error(dry_run(persons, "reid-0287", persons / "nope.xml"), 1, "nope.xml not found")
+    proc = dry_run(persons, "reid-0287", persons / "nope.xml")
+    assert_clean_error(
+        proc, 1, f"weights files {persons / 'nope.xml'} and {persons / 'nope.bin'} not found (--weights;"
+    )
 
 
 def test_a_weights_file_of_the_wrong_type_is_one_line(persons):
@@ -280,7 +294,9 @@ def test_an_xml_without_its_bin_is_one_line(persons):
     xml = persons / "lonely.xml"
     shutil.copy(shared_copy("reid-0288", "person-reidentification-retail-0288.xml"), xml)
     proc = dry_run(persons, "reid-0288", xml)
-    assert_clean_error(proc, 1, "lonely.bin not found: an OpenVINO .xml needs its .bin beside it")
+    assert_clean_error(
+        proc, 1, "lonely.bin not found (--weights; an OpenVINO .xml needs its .bin of the same name beside"
+    )
 
 
 @pytest.mark.slow
@@ -294,7 +310,7 @@ def test_offline_without_a_cached_model_the_script_says_where_to_get_it(persons,
     for proxy in ("HTTPS_PROXY", "https_proxy"):
         monkeypatch.setenv(proxy, "http://127.0.0.1:9")  # nothing listens there: refused at once
     proc = dry_run(persons, "reid-0287", "default")
-    assert_clean_error(proc, 1, "person-reidentification-retail-0287.xml is not in the model cache")
+    assert_clean_error(proc, 1, "reid-0287 needs 2 model files that are not in the model cache")
     assert str(persons / "models" / "reid-0287") in proc.stderr and BACKBONES["reid-0287"].files[0].url in proc.stderr
     assert "--weights PATH" in proc.stderr
     assert not any(p.is_file() for p in (persons / "models").rglob("*"))

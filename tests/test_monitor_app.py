@@ -415,7 +415,7 @@ def test_health_is_never_healthier_than_any_part(client, files, monkeypatch, sta
         def denied(*args, **kwargs):
             raise PermissionError(13, "Permission denied")
 
-        monkeypatch.setattr("reid.monitor.app.list_person_folders", denied)
+        monkeypatch.setattr("reid.monitor.snapshot.list_person_folders", denied)
     overall = client.get("/health")
     for part in ("/health/processing", "/health/reid", "/health/persons"):
         answer = client.get(part)

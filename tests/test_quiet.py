@@ -1,4 +1,5 @@
-"""Quiet by default: no third-party start-up lines without -v, log lines kept out of the progress bars.
+"""Quiet by default: no third-party start-up lines and no step-by-step log without -v (progress,
+warnings and the summary only), log lines kept out of the progress bars.
 
 Real runs of the scripts: a merge dry run on real crops with the real MobileNetV2 weights, and
 tracking of the bundled example clip with the real detector on a pseudo-terminal.
@@ -40,7 +41,15 @@ def test_a_merge_dry_run_prints_no_tensorflow_start_up_lines(two_folders, mobile
     proc = dry_run(two_folders, mobilenet_v2)
     assert proc.returncode == 0, proc.stderr
     assert not NATIVE_NOISE.search(proc.stderr), proc.stderr
-    assert "embedded 8 images" in proc.stderr  # our own log lines still come through
+    assert "embedded 8 images" not in proc.stderr and not re.search(r"^\d\d:\d\d:\d\d ", proc.stderr, re.M)
+    assert "Features: mobilenetv2" in proc.stdout  # the plan, as always
+
+
+@pytest.mark.slow
+def test_quiet_keeps_errors_and_the_plan(two_folders, mobilenet_v2):
+    proc = dry_run(two_folders, mobilenet_v2, "-q")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert "Features: mobilenetv2" in proc.stdout and "nothing to merge" in proc.stdout
 
 
 @pytest.mark.slow
@@ -48,10 +57,11 @@ def test_verbose_shows_them(two_folders, mobilenet_v2):
     proc = dry_run(two_folders, mobilenet_v2, "--verbose")
     assert proc.returncode == 0, proc.stderr
     assert NATIVE_NOISE.search(proc.stderr), proc.stderr
+    assert re.search(r"^\d\d:\d\d:\d\d INFO reid.matching.run: embedded 8 images", proc.stderr, re.M), proc.stderr
 
 
 @pytest.mark.slow
-def test_tracking_on_a_terminal_draws_one_bar_with_log_lines_around_it(tmp_path, detector):
+def test_tracking_on_a_terminal_draws_one_bar_and_the_summary_without_log_lines(tmp_path, detector):
     code, output = run_in_terminal("obj_counting.py", "--videos", EXAMPLE, "--model", detector, cwd=tmp_path)
     assert code == 0, output
     lines = visible_lines(output)
@@ -59,10 +69,9 @@ def test_tracking_on_a_terminal_draws_one_bar_with_log_lines_around_it(tmp_path,
     bars = [line for line in lines if "frame/s" in line]
     assert len(bars) == 1 and "100%|" in bars[0], lines  # one bar, left once at 100%
     assert bars[0].startswith("100%|"), bars[0]  # no log line written into it
-    logged = [line for line in lines if " INFO " in line]
-    assert any("tracking persons in" in line for line in logged) and all(
-        re.match(r"\d\d:\d\d:\d\d ", x) for x in logged
-    )
+    # progress and the summary; the steps (loading the detector, each video) only with -v
+    assert not [line for line in lines if " INFO " in line or re.match(r"\d\d:\d\d:\d\d ", line)], lines
+    assert any(line.startswith("Total: ") for line in lines), lines
 
 
 def test_noise_filter_keeps_everything_else():

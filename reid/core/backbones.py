@@ -93,6 +93,16 @@ class Backbone:
     def thresholds(self) -> Thresholds:
         return MERGE_THRESHOLDS[self.name]
 
+    @property
+    def weights_hint(self) -> str:
+        """What ``--weights PATH`` names for this backbone, as the error messages say it."""
+        if self.kind == "keras":
+            return f"a Keras .h5 weights file, e.g. {self.keras_file}"
+        main = self.files[0].name if self.files else ""
+        if main.endswith(".xml"):
+            return "an OpenVINO .xml with its .bin of the same name beside it"
+        return f"an .{main.rsplit('.', 1)[-1]} file" if "." in main else "a model file"
+
 
 # Intel's re-ID models take BGR 0-255 as is: mean and scale are inside the model.
 INTEL = Preprocessing("BGR")

@@ -151,18 +151,24 @@ def config_from_args(
 
 def add_logging_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("-v", "--verbose", action="store_true", help="log details, including debugging information")
-    group.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
+    group.add_argument(
+        "-v", "--verbose", action="store_true", help="log what happens step by step, with times and debugging details"
+    )
+    group.add_argument(
+        "-q", "--quiet", action="store_true", help="errors and the summary only: no progress bars, no warnings"
+    )
 
 
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
-    """Log through ``logging`` at the level the flags ask for; third-party chatter only with ``-v``.
+    """The terminal shows progress bars, warnings and the summary; ``-v`` adds every step, timed, and
+    the frameworks' own lines; ``-q`` keeps errors only (the summary is printed, not logged).
     Runs before any framework is imported, so that their start-up settings take effect."""
     quiet_frameworks(verbose)
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", force=True
-    )
+    if verbose:
+        level, layout = logging.DEBUG, "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    else:
+        level, layout = (logging.ERROR if quiet else logging.WARNING), "%(levelname)s: %(message)s"
+    logging.basicConfig(level=level, format=layout, datefmt="%H:%M:%S", force=True)
     if not verbose:
         # third-party libraries log a lot at INFO; keep them to warnings unless asked
         for name in ("ultralytics", "tensorflow", "absl", "h5py", "PIL", "matplotlib", "werkzeug"):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -35,6 +36,11 @@ SCHEMA_VERSION = 1
 STATES = ("idle", "running", "done", "failed", "interrupted")
 SECTIONS = ("counting", "processing", "reid")
 MAX_ERRORS = 100  # entries kept in a section's error log
+
+
+def new_run_id() -> str:
+    """Names one run of a stage (``20261205T141501Z-3fa2c1``): its sections and files carry it."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
 def utc_now_iso() -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.paths import shown_path
 from .embedding import set_vectors
 from .folders import Folder
 from .grouping import normalize_rows
@@ -54,7 +55,7 @@ def decide(folders: Sequence[Folder], min_folders: int = MIN_FOLDERS) -> Normali
     few = sorted((len(found), name) for name, found in cameras.items() if len(found) < min_folders)
     if few:
         count, name = few[0]
-        where = f"video {name} has" if name else "the folders without track metadata are"
+        where = f"video {shown_path(name)} has" if name else "the folders without track metadata are"
         folders = f"{count} person folder{'' if count == 1 else 's'}"
         return Normalisation(False, f"{where} {folders}, fewer than the {min_folders} needed")
     return Normalisation(

@@ -46,16 +46,56 @@ def open_url(url: str) -> BinaryIO:
 
 def official_files(spec: Backbone) -> Path:
     """The backbone's official files in the cache, downloaded and checked where missing or damaged;
-    returns the path of the first (the file OpenVINO reads; an .xml finds its .bin beside it)."""
+    returns the path of the first (the file OpenVINO reads; an .xml finds its .bin beside it). When a
+    download cannot be had (offline), one error names every file still missing, not just the first."""
     folder = cache_folder(spec)
     for file in spec.files:
         target = folder / file.name
+        if is_cached(target, file):
+            continue
         if target.is_file():
-            if sha256_of(target) == file.sha256:
-                continue
             log.warning("%s does not match its sha256 (damaged?): downloading it again", target)
-        download(spec, file, target)
+        try:
+            download(spec, file, target)
+        except UnreachableError as exc:
+            missing = [f for f in spec.files if not is_cached(folder / f.name, f)]
+            raise ModelNotFoundError(missing_files_message(spec, folder, missing, exc.reason)) from None
     return folder / spec.files[0].name
+
+
+class UnreachableError(Exception):
+    """A download that could not be made at all (no network, refused, HTTP error); ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def is_cached(target: Path, file: ModelFile) -> bool:
+    return target.is_file() and sha256_of(target) == file.sha256
+
+
+def missing_files_message(spec: Backbone, folder: Path, missing: list[ModelFile], reason: str) -> str:
+    """One line: every file the backbone still needs, where each comes from, where it goes, and the way round."""
+    files = "; ".join(f"{f.name} from {f.url}" for f in missing)
+    them = "it" if len(missing) == 1 else "them"
+    return (
+        f"{spec.name} needs {len(missing)} model file{'' if len(missing) == 1 else 's'} that "
+        f"{'is' if len(missing) == 1 else 'are'} not in the model cache and could not be downloaded ({reason}): "
+        f"{files}. Download {them} into {folder}/ (set {MODELS_ENV} to keep the model cache elsewhere), or pass "
+        f"--weights PATH: {spec.weights_hint}"
+    )
+
+
+def check_weights_file(path: Path) -> None:
+    """``--weights PATH`` exists, and so does everything it needs (an .xml's .bin): every missing
+    file named in one ``ModelNotFoundError``."""
+    needed = [path, path.with_suffix(".bin")] if path.suffix.lower() == ".xml" else [path]
+    missing = [p for p in needed if not p.is_file()]
+    if missing:
+        why = "; an OpenVINO .xml needs its .bin of the same name beside it" if len(needed) > 1 else ""
+        files = f"file{'s' if len(missing) > 1 else ''} {' and '.join(map(str, missing))}"
+        raise ModelNotFoundError(f"weights {files} not found (--weights{why})")
 
 
 def sha256_of(path: Path) -> str:
@@ -76,12 +116,12 @@ def download(spec: Backbone, file: ModelFile, target: Path) -> None:
     fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{file.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
-            size, sha256 = _copy(file, out, spec, target)
+            size, sha256 = _copy(file, out)
         if (size, sha256) != (file.size, file.sha256):
             raise ModelNotFoundError(
                 f"the download of {file.url} is not the expected file (got {size} bytes, sha256 {sha256[:12]}..., "
                 f"expected {file.size} bytes, {file.sha256[:12]}...): not kept; try again, or put the file in "
-                f"{target.parent}/ yourself, or pass --weights PATH"
+                f"{target.parent}/ yourself, or pass --weights PATH: {spec.weights_hint}"
             )
         os.replace(temp_name, target)
     except BaseException:
@@ -90,7 +130,7 @@ def download(spec: Backbone, file: ModelFile, target: Path) -> None:
         raise
 
 
-def _copy(file: ModelFile, out: BinaryIO, spec: Backbone, target: Path) -> tuple[int, str]:
+def _copy(file: ModelFile, out: BinaryIO) -> tuple[int, str]:
     """Stream the download into ``out``; returns its size and sha256. Reads at most one byte more than
     expected, so a wrong URL serving something huge cannot fill the disk."""
     digest, size = hashlib.sha256(), 0
@@ -102,10 +142,7 @@ def _copy(file: ModelFile, out: BinaryIO, spec: Backbone, target: Path) -> tuple
                 size += len(chunk)
     except OSError as exc:  # URLError, HTTPError, timeouts, refused connections are all OSErrors
         code = getattr(exc, "code", None)  # an HTTPError's status
-        reason = (f"HTTP {code} " if code else "") + str(getattr(exc, "reason", None) or first_line(exc))
-        raise ModelNotFoundError(
-            f"{spec.name}: {file.name} is not in the model cache {target.parent}/ and could not be downloaded from "
-            f"{file.url} ({reason}); download it into that folder, or pass --weights PATH (an .xml with its .bin "
-            f"beside it, or an .onnx)"
+        raise UnreachableError(
+            (f"HTTP {code} " if code else "") + str(getattr(exc, "reason", None) or first_line(exc))
         ) from None
     return size, digest.hexdigest()

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import InputError
 from ..core.persons import list_images, list_person_folders, parse_person_id, read_track_metadata
+from ..core.persons_dir import require_persons_dir
 from .grouping import Appearance
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,9 @@ def _number(value: Any) -> float | None:
 
 
 def scan_folders(persons_dir: Path) -> list[Folder]:
-    """Every person folder with its images and tracks. ``InputError`` if the folder is missing."""
+    """Every person folder with its images and tracks. ``InputError`` if the folder is missing or a file."""
     persons_dir = Path(persons_dir)
-    if not persons_dir.is_dir():
-        raise InputError(f"persons folder {persons_dir} does not exist: run obj_counting.py first")
+    require_persons_dir(persons_dir)
     folders = []
     for path in list_person_folders(persons_dir):
         try:

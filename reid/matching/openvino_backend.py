@@ -15,9 +15,9 @@ import numpy as np
 
 from ..core.backbones import BACKBONES, Backbone, Preprocessing
 from ..core.config import MatchingConfig
-from ..core.errors import ModelNotFoundError, ReidError, first_line
+from ..core.errors import ReidError, first_line
 from .batches import BatchExtractor, l2_normalise
-from .downloads import official_files
+from .downloads import check_weights_file, official_files
 from .keys import key_for
 
 log = logging.getLogger(__name__)
@@ -100,12 +100,7 @@ class OpenVinoExtractor(BatchExtractor):
         path = self.config.weights_file
         if path is None:
             return official_files(self.spec)
-        if not path.is_file():
-            raise ModelNotFoundError(f"weights file {path} not found")
-        if path.suffix.lower() == ".xml" and not path.with_suffix(".bin").is_file():
-            raise ModelNotFoundError(
-                f"{path.with_suffix('.bin')} not found: an OpenVINO .xml needs its .bin beside it (same name)"
-            )
+        check_weights_file(path)
         return path
 
     def _compile(self) -> Any:

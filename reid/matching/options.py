@@ -57,6 +57,11 @@ FLAGS = [
 ]
 
 
+# --report without a file name: the page goes into the persons folder, beside the folders it shows
+REPORT_NAME = "review.html"
+REPORT_BESIDE_FOLDERS = Path(REPORT_NAME)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The flags, checked; ``args.config`` holds the matching settings, ``args.mode`` ask/yes/dry-run/undo."""
     parser = ArgumentParser(
@@ -73,9 +78,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--report",
         type=Path,
+        nargs="?",
+        const=REPORT_BESIDE_FOLDERS,
         metavar="FILE.html",
-        help="also write a review page of the proposed "
-        "merges (contact sheets, scores, near-misses) to open before answering; works with --dry-run",
+        help="also write a review page of the proposed merges (contact sheets, scores, near-misses) to open "
+        f"before answering; works with --dry-run. Without FILE.html: {REPORT_NAME} in the persons folder",
     )
     add_ray_flag(parser, "embed the crops (for large crop sets)", "the comparison and the merge stay here")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -83,6 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.report is not None and args.mode == "undo":
         parser.error("--report shows a merge plan; it cannot be used with --undo")
+    if args.report is REPORT_BESIDE_FOLDERS:
+        args.report = args.persons / REPORT_NAME  # with the folders it shows, out of the code's folder
     args.config = config_from_args(parser, MatchingConfig, args, FLAGS, **input_size_fields(parser, args))
     return args
 

@@ -16,14 +16,16 @@ from pathlib import Path
 
 from ..core.cli import plural
 from ..core.config import MatchingConfig
-from ..core.errors import InputError, ModelNotFoundError, OutputError
+from ..core.errors import InputError, OutputError
 from ..core.lease import Lease
 from ..core.persons import IdAllocator, person_folder_name
-from ..core.status import StatusFile, utc_now_iso
+from ..core.persons_dir import require_persons_dir
+from ..core.status import StatusFile
 from ..merging import last_merge, merge, nothing_to_undo, pending, recover, undo_last
 from ..merging.faults import fault_point
 from .cache import EmbeddingCache
 from .decision import Decision, decide, plan_lines, question
+from .downloads import check_weights_file
 from .embedding import embed_folders
 from .folders import Folder, scan_folders
 from .status import MatchingStatus
@@ -52,7 +54,7 @@ def run_matching(request: MatchingRequest, confirm: Confirm | None) -> None:
     status = StatusFile(request.status_file)
     status.read()  # a malformed status file is reported before any work
     check_request(request)
-    reporter = MatchingStatus(status, request.config.status_interval_s, request.show_progress)
+    reporter = MatchingStatus(status, request.config.status_interval_s, request.show_progress, request.persons_dir)
     if request.mode == "undo":
         with Lease(request.persons_dir, "undoing the last merge").exclusive() as lease:
             return undo(request, reporter, lease)
@@ -85,11 +87,10 @@ def run_matching(request: MatchingRequest, confirm: Confirm | None) -> None:
 
 def check_request(request: MatchingRequest) -> None:
     """Mistakes that can be found before any work, so they never show as a failed stage."""
-    if not request.persons_dir.is_dir():
-        raise InputError(f"persons folder {request.persons_dir} does not exist: run obj_counting.py first")
+    require_persons_dir(request.persons_dir)
     weights = request.config.weights_file
-    if weights is not None and not weights.is_file():
-        raise ModelNotFoundError(f"weights file {weights} not found (--weights)")
+    if weights is not None:
+        check_weights_file(weights)
     if request.report is not None and not request.report.parent.is_dir():
         raise OutputError(f"cannot write the report {request.report}: folder {request.report.parent} does not exist")
 
@@ -269,9 +270,7 @@ def undo(request: MatchingRequest, reporter: MatchingStatus, lease: Lease) -> No
     _say_note(recover(request.persons_dir, lease=lease))
     if last_merge(request.persons_dir) is None:
         raise nothing_to_undo(request.persons_dir)  # a user's mistake, not a failed stage
-    reporter.processing.start(
-        operation="undoing the last merge", done=0, total=0, percent=0.0, current_folder=None, eta_s=None
-    )
+    reporter.start_undo()
     try:
         with reporter.phased({"restoring": "folder"}) as progress:
             backup, folders = undo_last(request.persons_dir, progress, lease=lease)
@@ -283,6 +282,6 @@ def undo(request: MatchingRequest, reporter: MatchingStatus, lease: Lease) -> No
         )
         raise
     reporter.processing.finish("done")
-    reporter.reid.update(force=True, undone=str(backup), undone_at=utc_now_iso())
+    reporter.undone(str(backup))
     restored = f"{plural(len(folders), 'folder')} ({', '.join(folders)})"
     print(f"Restored {restored} as they were before the merge, from {backup}.")

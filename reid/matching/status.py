@@ -8,11 +8,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from ..core.status import ErrorLog, SectionReporter, StatusFile
+from ..core.config import DEFAULT_PERSONS
+from ..core.paths import absolute
+from ..core.status import ErrorLog, SectionReporter, StatusFile, new_run_id, utc_now_iso
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +48,17 @@ class Step:
 class MatchingStatus:
     """The matching stage's two status sections and its error log."""
 
-    def __init__(self, status: StatusFile, interval: float, show_progress: bool | None = None) -> None:
+    def __init__(
+        self, status: StatusFile, interval: float, show_progress: bool | None = None, persons_dir: Path | None = None
+    ) -> None:
+        self.status = status
         self.processing = SectionReporter(status, "processing", interval)
         self.reid = SectionReporter(status, "reid", interval)
         self.errors = ErrorLog()
+        # what both sections describe: this run, on this persons folder (the monitor shows a section
+        # only with the folder it names)
+        self.run_id = new_run_id()
+        self.persons_dir = str(absolute(persons_dir if persons_dir is not None else DEFAULT_PERSONS))
         # None lets tqdm decide (bars on a terminal only)
         self.bar_disabled = None if show_progress is None else not show_progress
 
@@ -93,8 +103,14 @@ class MatchingStatus:
         with self.processing.heartbeat(), self.reid.heartbeat():
             yield
 
+    @property
+    def whose(self) -> dict[str, str]:
+        """The fields that tie a section to this run and its persons folder."""
+        return {"run_id": self.run_id, "persons_dir": self.persons_dir}
+
     def start(self, **reid_fields: Any) -> None:
         self.processing.start(
+            **self.whose,
             operation="starting",
             done=0,
             total=0,
@@ -103,11 +119,31 @@ class MatchingStatus:
             eta_s=None,
             backbone=reid_fields.get("backbone"),
         )
-        self.reid.start(**reid_fields, errors=self.errors.entries)
+        self.reid.start(**self.whose, **reid_fields, errors=self.errors.entries)
 
     def finish(self, **reid_fields: Any) -> None:
         self.processing.finish("done", current_folder=None, eta_s=0)
         self.reid.finish("done", errors=self.errors.entries, **reid_fields)
+
+    def start_undo(self) -> None:
+        self.processing.start(
+            **self.whose,
+            operation="undoing the last merge",
+            done=0,
+            total=0,
+            percent=0.0,
+            current_folder=None,
+            eta_s=None,
+        )
+
+    def undone(self, backup: str) -> None:
+        """The merge section says its merge was undone; if it describes another folder's merge, it is
+        replaced by one about this folder (a section never mixes two folders)."""
+        fields = {"undone": backup, "undone_at": utc_now_iso(), "undo_run_id": self.run_id}
+        if self.status.read()["reid"].get("persons_dir") == self.persons_dir:
+            self.reid.update(force=True, **fields)
+        else:
+            self.status.update_section("reid", {"state": "done", **self.whose, **fields}, replace=True)
 
     def stopped(self, exc: BaseException) -> None:
         """The run ended early: ``interrupted`` for Ctrl-C, else ``failed`` with the reason."""

@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 from ..core.errors import ReidError
+from ..core.persons_dir import check_not_a_file
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ def serve(
     stall_after_s: float,
     verbose: bool = False,
 ) -> None:
-    """Serve until Ctrl-C or SIGTERM; ``ReidError`` in one line when the port cannot be had."""
+    """Serve until Ctrl-C or SIGTERM; ``ReidError`` in one line when the port cannot be had or
+    ``persons_dir`` names a file (a missing folder is fine: tracking may not have started yet)."""
     from waitress import create_server
 
     from .app import create_app
@@ -40,6 +42,7 @@ def serve(
         # waitress warns "Task queue depth is N" whenever more clients than --threads are busy;
         # such requests only wait a few milliseconds, so that is not worth a line each
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    check_not_a_file(persons_dir)
     app = create_app({"STATUS_FILE": str(status_file), "PERSONS_DIR": str(persons_dir), "STALL_AFTER_S": stall_after_s})
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="reid-health")
