@@ -30,7 +30,8 @@ from ..core.cluster import connect, disconnect
 from ..core.config import TrackingConfig
 from ..core.errors import ReidError, first_line
 from ..core.files import atomic_write_bytes
-from .remote import Op, VideoTask, track_task
+from .messages import Message, VideoFailed, VideoTask, is_last
+from .remote import track_task
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class RayPool:
         )
         self.running[generator] = task.index
 
-    def results(self) -> Iterator[tuple[int, list[Op]]]:
+    def results(self) -> Iterator[tuple[int, list[Message]]]:
         """Every message of every submitted video, as it comes, until each has its last one."""
         ray = self.ray
         while self.running:
@@ -78,13 +79,13 @@ class RayPool:
                     ops = ray.get(next(generator))
                 except StopIteration:  # ended without its last message: it cannot have been tracked
                     del self.running[generator]
-                    yield index, [("failed", "its Ray task ended without a result")]
+                    yield index, [VideoFailed("its Ray task ended without a result")]
                     continue
                 except ray.exceptions.RayError as exc:  # the task or its node died
                     del self.running[generator]
-                    yield index, [("failed", f"its Ray task failed: {first_line(exc)}")]
+                    yield index, [VideoFailed(f"its Ray task failed: {first_line(exc)}")]
                     continue
-                if ops and ops[-1][0] in ("done", "failed"):
+                if is_last(ops):
                     del self.running[generator]
                 yield index, ops
 
@@ -144,7 +145,7 @@ _trackers: dict[tuple[str, int], Any] = {}  # per Ray worker process: the detect
 
 def _track_on_ray(
     task: VideoTask, config: TrackingConfig, model_name: str, model: bytes | None, video: bytes | None, stop: Any
-) -> Iterator[list[Op]]:
+) -> Iterator[list[Message]]:
     """A Ray generator task: track one video, yielding batches of messages (the last ends the video)."""
     from .detector import PersonTracker
 
@@ -166,7 +167,7 @@ def _track_on_ray(
             tracker = _trackers.get(key) or _trackers.setdefault(key, PersonTracker(config))
         except ReidError as exc:
             node = os.uname().nodename
-            yield [("failed", f"{task.video}: the detector cannot run on the Ray worker on {node}: {exc}")]
+            yield [VideoFailed(f"{task.video}: the detector cannot run on the Ray worker on {node}: {exc}")]
             return
         batches: queue.Queue = queue.Queue()
         worker = threading.Thread(
@@ -176,7 +177,7 @@ def _track_on_ray(
         while True:
             ops = batches.get()
             yield ops
-            if ops and ops[-1][0] in ("done", "failed"):
+            if is_last(ops):
                 break
         worker.join()
 

@@ -20,7 +20,8 @@ from typing import Any
 
 from ..core.config import TrackingConfig
 from ..core.errors import ReidError
-from .remote import Op, VideoTask, track_task
+from .messages import Message, VideoFailed, VideoTask, is_last
+from .remote import track_task
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class ProcessPool:
         self.pending.add(task.index)
         self.tasks.put(task)
 
-    def results(self) -> Iterator[tuple[int, list[Op]]]:
+    def results(self) -> Iterator[tuple[int, list[Message]]]:
         """Every message of every submitted video, as it comes, until each has its last one."""
         for _ in self.processes:
             self.tasks.put(None)  # each worker ends once the queue is done
@@ -81,12 +82,12 @@ class ProcessPool:
                 raise ReidError(message[1])
             elif kind == "ops":
                 index, ops = message[1], message[2]
-                if ops and ops[-1][0] in ("done", "failed"):
+                if is_last(ops):
                     self.pending.discard(index)
                     self.holding = {pid: i for pid, i in self.holding.items() if i != index}
                 yield index, ops
 
-    def _dead_workers(self) -> Iterator[tuple[int, list[Op]]]:
+    def _dead_workers(self) -> Iterator[tuple[int, list[Message]]]:
         for process in self.processes:
             if process.is_alive() or process.pid not in self.holding:
                 continue
@@ -94,10 +95,10 @@ class ProcessPool:
             self.pending.discard(index)
             code = process.exitcode
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            yield index, [("failed", f"the worker process tracking it died ({how})")]
+            yield index, [VideoFailed(f"the worker process tracking it died ({how})")]
         if self.pending and not any(p.is_alive() for p in self.processes):
             for index in sorted(self.pending):  # no worker left to take them
-                yield index, [("failed", "no worker process was left to track it")]
+                yield index, [VideoFailed("no worker process was left to track it")]
             self.pending.clear()
 
     def stop(self) -> None:

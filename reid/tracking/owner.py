@@ -1,0 +1,66 @@
+"""The owner's side of ``--workers`` and ``--ray``: the one process that writes the persons folder
+carries out what the workers' messages ask (``messages.py``).
+
+``FolderOwner`` gives each worker's provisional folder a real person id (the same ``IdAllocator``
+as ever) and writes every file through the usual writer, atomically and in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..core.files import atomic_write_bytes
+from ..core.persons import IdAllocator, write_track_metadata
+from .messages import DeleteCrop, Message, SaveCrop, VideoTask, WriteMetadata
+from .writer import CropWriter
+
+log = logging.getLogger(__name__)
+
+
+class FolderOwner:
+    """Real folders for provisional ones, every file written by ``writer``."""
+
+    def __init__(self, allocator: IdAllocator, writer: CropWriter) -> None:
+        self.allocator = allocator
+        self.writer = writer
+        self.tasks: dict[int, VideoTask] = {}  # video -> what the owner admitted
+        self.folders: dict[tuple[int, int], tuple[int, Path]] = {}  # (video, provisional) -> id, folder
+
+    def admit(self, task: VideoTask) -> None:
+        self.tasks[task.index] = task
+
+    def provisional(self, video: int) -> set[int]:
+        """The provisional folders of video ``video`` so far."""
+        return {p for v, p in self.folders if v == video}
+
+    def person_id(self, video: int, provisional: int) -> int:
+        return self.folders[(video, provisional)][0]
+
+    def receive(self, video: int, message: Any) -> Message | None:
+        """``message`` of video number ``video`` as received."""
+        return message
+
+    def apply(self, video: int, message: WriteMetadata | SaveCrop | DeleteCrop) -> None:
+        """Carry out one checked file message of video number ``video``."""
+        if isinstance(message, WriteMetadata):
+            person_id, folder = self._folder(video, message.folder)
+            self.writer.call(write_track_metadata, folder, {**message.document, "person_id": person_id})
+        elif isinstance(message, SaveCrop):
+            _, folder = self._folder(video, message.folder)
+            self.writer.call(_write_crop, folder / message.name, message.jpeg)
+        else:
+            _, folder = self._folder(video, message.folder)
+            self.writer.delete(folder / message.name)
+        self.writer.check()
+
+    def _folder(self, video: int, provisional: int) -> tuple[int, Path]:
+        key = (video, provisional)
+        if key not in self.folders:
+            self.folders[key] = self.allocator.create_folder()
+        return self.folders[key]
+
+
+def _write_crop(path: Path, jpeg: bytes) -> None:
+    atomic_write_bytes(path, jpeg, durable=False)  # as CropWriter writes its own crops
