@@ -35,6 +35,8 @@ METADATA_SCHEMA = 1
 
 _ID_PATTERN = re.compile(r"^id_(\d+)(?:\.(\d+))?$")
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w.-]+")
+# What crop_filename makes: a plain file name, never hidden, no separator, no "..", no NUL.
+_CROP_NAME = re.compile(r"[\w-][\w.-]*_f\d{6,}\.jpg")
 
 
 def person_folder_name(person_id: int) -> str:
@@ -49,8 +51,17 @@ def parse_person_id(name: str) -> int | None:
 
 def crop_filename(video: Path, frame_index: int) -> str:
     """``<video stem>_f<frame>.jpg``: unique within a folder, since a folder holds one track of one video."""
-    stem = _UNSAFE_NAME_CHARS.sub("_", Path(video).stem).strip("_") or "video"
+    stem = re.sub(r"\.{2,}", ".", _UNSAFE_NAME_CHARS.sub("_", Path(video).stem)).strip("_").lstrip(".") or "video"
     return f"{stem}_f{frame_index:06d}.jpg"
+
+
+def is_crop_name(name: str) -> bool:
+    """Whether ``name`` is a crop file name as ``crop_filename`` makes them (a plain file name).
+
+    >>> is_crop_name("clip_f000063.jpg"), is_crop_name("../x_f000001.jpg"), is_crop_name(".x_f000001.jpg")
+    (True, False, False)
+    """
+    return _CROP_NAME.fullmatch(name) is not None and ".." not in name
 
 
 def is_person_folder(path: Path) -> bool:

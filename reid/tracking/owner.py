@@ -1,8 +1,9 @@
 """The owner's side of ``--workers`` and ``--ray``: the one process that writes the persons folder
-carries out what the workers' messages ask (``messages.py``).
+carries out what the workers' messages ask (``messages.py``), each checked first.
 
 ``FolderOwner`` gives each worker's provisional folder a real person id (the same ``IdAllocator``
-as ever) and writes every file through the usual writer, atomically and in order.
+as ever) and writes every file through the usual writer, atomically and in order. What a video's
+folders say they come from (its fingerprint, the run) is the owner's, never a worker's.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from ..core.files import atomic_write_bytes
 from ..core.persons import IdAllocator, write_track_metadata
-from .messages import DeleteCrop, Message, SaveCrop, VideoTask, WriteMetadata
+from .messages import DeleteCrop, Message, MessageError, SaveCrop, VideoTask, WriteMetadata, check
 from .writer import CropWriter
 
 log = logging.getLogger(__name__)
@@ -39,14 +40,19 @@ class FolderOwner:
         return self.folders[(video, provisional)][0]
 
     def receive(self, video: int, message: Any) -> Message | None:
-        """``message`` of video number ``video`` as received."""
-        return message
+        """``message`` of video number ``video`` checked, or None (logged) when it is refused."""
+        try:
+            return check(message, self.provisional(video))
+        except MessageError as exc:
+            log.error("%s: a worker's message was refused: %s", self.tasks[video].video, exc)
+            return None
 
     def apply(self, video: int, message: WriteMetadata | SaveCrop | DeleteCrop) -> None:
         """Carry out one checked file message of video number ``video``."""
         if isinstance(message, WriteMetadata):
             person_id, folder = self._folder(video, message.folder)
-            self.writer.call(write_track_metadata, folder, {**message.document, "person_id": person_id})
+            document = self._own(video, message.document)
+            self.writer.call(write_track_metadata, folder, {**document, "person_id": person_id})
         elif isinstance(message, SaveCrop):
             _, folder = self._folder(video, message.folder)
             self.writer.call(_write_crop, folder / message.name, message.jpeg)
@@ -60,6 +66,11 @@ class FolderOwner:
         if key not in self.folders:
             self.folders[key] = self.allocator.create_folder()
         return self.folders[key]
+
+    def _own(self, video: int, document: dict[str, Any]) -> dict[str, Any]:
+        """A worker's ``track.json`` with what the owner knows better: its video and run."""
+        task = self.tasks[video]
+        return {**document, "run_id": task.context.run_id, "video_fingerprint": task.fingerprint}
 
 
 def _write_crop(path: Path, jpeg: bytes) -> None:
