@@ -87,6 +87,34 @@ class VideoFailed:
 
 Message = WriteMetadata | SaveCrop | DeleteCrop | FramesDone | Problem | VideoDone | VideoFailed
 
+
+# Between a worker process and its owner (``workers.py``), each way on a pipe of its own.
+@dataclass(frozen=True)
+class WorkerReady:
+    """The worker takes its next ``VideoTask`` (or None: there is no more)."""
+
+
+@dataclass(frozen=True)
+class WorkerAlive:
+    """The heartbeat: the process answers, whatever its tracking thread is doing."""
+
+
+@dataclass(frozen=True)
+class WorkerUnusable:
+    message: str  # the detector cannot run there
+
+
+@dataclass(frozen=True)
+class VideoBatch:
+    index: int  # the video's ``VideoTask.index``
+    messages: list[Message]
+
+
+@dataclass(frozen=True)
+class StopLive:
+    """From the owner: end the live source being tracked, as done."""
+
+
 FILE_MESSAGES = (WriteMetadata, SaveCrop, DeleteCrop)
 LAST_MESSAGES = (VideoDone, VideoFailed)
 
