@@ -18,13 +18,14 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from .config import BACKUP_DIRNAME, IMAGE_SUFFIXES
 from .errors import OutputError
-from .files import atomic_write_json
+from .files import DEFAULT_DIR_MODE, atomic_write_json, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +180,10 @@ class IdAllocator:
         folder.rmdir()  # the counter keeps the id taken; the plan makes the folder
         return person_id
 
-    def create_folder(self) -> tuple[int, Path]:
-        """Allocate an id and create its empty folder; returns both."""
+    def create_folder(self, metadata: dict[str, Any] | None = None) -> tuple[int, Path]:
+        """Allocate an id and create its folder; returns both. With ``metadata``, the folder appears
+        with its first ``track.json`` already in it (``person_id`` filled in): whenever a run is
+        killed, each of its folders says which video it belongs to, so the next run can replace it."""
         try:
             fd = os.open(self.counter_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -201,7 +204,7 @@ class IdAllocator:
             while True:
                 folder = self.persons_dir / person_folder_name(candidate)
                 try:
-                    folder.mkdir()
+                    self._make(folder, candidate, metadata)
                     break
                 except FileExistsError:
                     candidate += 1
@@ -211,6 +214,24 @@ class IdAllocator:
             raise OutputError(f"cannot create a person folder in {self.persons_dir}: {exc.strerror or exc}") from None
         finally:
             os.close(fd)
+
+    def _make(self, folder: Path, person_id: int, metadata: dict[str, Any] | None) -> None:
+        """``folder``, new (``FileExistsError`` if it is there), with its ``track.json`` when given one:
+        made as a hidden folder and renamed into place, so it is never seen without it."""
+        if metadata is None:
+            folder.mkdir()
+            return
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".new", dir=self.persons_dir))
+        try:
+            os.chmod(staging, DEFAULT_DIR_MODE)  # mkdtemp makes 0700; give what mkdir would
+            write_track_metadata(staging, {**metadata, "person_id": person_id})
+            if os.path.lexists(folder):  # rename would replace an empty folder: never take another's
+                raise FileExistsError(folder)
+            os.rename(staging, folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        fsync_dir(self.persons_dir)
 
     def _read_counter(self, fd: int) -> int:
         os.lseek(fd, 0, os.SEEK_SET)
@@ -234,6 +255,16 @@ class IdAllocator:
 def write_track_metadata(folder: Path, metadata: dict[str, Any]) -> None:
     """Write ``track.json`` atomically. See ``TrackRecord.to_metadata`` for the fields."""
     atomic_write_json(Path(folder) / METADATA_FILENAME, {"schema": METADATA_SCHEMA, **metadata})
+
+
+def is_unfinished(metadata: dict[str, Any] | None) -> bool:
+    """Whether a folder's ``track.json`` says its tracking run has not finished it (still running,
+    or killed): ``complete`` false. A merged folder's (``tracks``) and a legacy folder's (none) are finished.
+
+    >>> is_unfinished({"complete": False}), is_unfinished({"complete": True}), is_unfinished(None)
+    (True, False, False)
+    """
+    return metadata is not None and "tracks" not in metadata and metadata.get("complete") is False
 
 
 def read_track_metadata(folder: Path) -> dict[str, Any] | None:

@@ -3,8 +3,8 @@ tell each other: one frozen dataclass per kind, and ``check``, the one place whe
 received is validated before anything acts on it.
 
 A worker tracks a video exactly as a serial run does, but its files go to the owner as messages,
-in order: ``SaveCrop``, ``DeleteCrop``, ``WriteMetadata`` (a folder's ``track.json``), ``FramesDone``,
-``Problem``, and last ``VideoDone`` or ``VideoFailed``.
+in order: ``WriteMetadata`` (a folder's ``track.json``, always before the folder's first crop),
+``SaveCrop``, ``DeleteCrop``, ``FramesDone``, ``Problem``, and last ``VideoDone`` or ``VideoFailed``.
 Folders are numbered per video by the worker (provisional numbers); the owner gives them person ids.
 Messages from a ``--ray ADDRESS`` cluster cross a network, so the owner trusts nothing in them: a
 file name must be a plain crop name as the tracker makes them, a folder a provisional number, a

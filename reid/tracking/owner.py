@@ -12,7 +12,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..core.files import atomic_write_bytes
 from ..core.persons import IdAllocator, write_track_metadata
 from .messages import DeleteCrop, Message, MessageError, SaveCrop, VideoTask, WriteMetadata, check
 from .writer import CropWriter
@@ -50,28 +49,31 @@ class FolderOwner:
     def apply(self, video: int, message: WriteMetadata | SaveCrop | DeleteCrop) -> None:
         """Carry out one checked file message of video number ``video``."""
         if isinstance(message, WriteMetadata):
-            person_id, folder = self._folder(video, message.folder)
             document = self._own(video, message.document)
-            self.writer.call(write_track_metadata, folder, {**document, "person_id": person_id})
+            if (video, message.folder) not in self.folders:  # a new folder, made with its track.json in it
+                self.folders[(video, message.folder)] = self.allocator.create_folder(document)
+            else:
+                person_id, folder = self.folders[(video, message.folder)]
+                self.writer.call(write_track_metadata, folder, {**document, "person_id": person_id})
         elif isinstance(message, SaveCrop):
             _, folder = self._folder(video, message.folder)
-            self.writer.call(_write_crop, folder / message.name, message.jpeg)
+            self.writer.save_encoded(folder / message.name, message.jpeg)
         else:
             _, folder = self._folder(video, message.folder)
             self.writer.delete(folder / message.name)
         self.writer.check()
 
     def _folder(self, video: int, provisional: int) -> tuple[int, Path]:
+        """The folder of a provisional one; a worker names a folder by its track.json first, but
+        should one not, the folder is still made known as this video's (the owner's own track.json)."""
         key = (video, provisional)
         if key not in self.folders:
-            self.folders[key] = self.allocator.create_folder()
+            task = self.tasks[video]
+            stub = {"video": str(task.video), "complete": False, "crops": []}
+            self.folders[key] = self.allocator.create_folder(self._own(video, stub))
         return self.folders[key]
 
     def _own(self, video: int, document: dict[str, Any]) -> dict[str, Any]:
         """A worker's ``track.json`` with what the owner knows better: its video and run."""
         task = self.tasks[video]
         return {**document, "run_id": task.context.run_id, "video_fingerprint": task.fingerprint}
-
-
-def _write_crop(path: Path, jpeg: bytes) -> None:
-    atomic_write_bytes(path, jpeg, durable=False)  # as CropWriter writes its own crops

@@ -30,7 +30,7 @@ from .messages import VideoTask
 from .owner import FolderOwner
 from .pool import Pool, track_in_pool
 from .progress import RunProgress, RunResult, VideoResult
-from .registry import VideoRegistry, covers, fingerprint, still_running
+from .registry import VideoRegistry, covers, fingerprint, left_unfinished, still_running
 from .sources import Source
 from .tracks import RunContext
 from .videos import VideoInfo, probe_video
@@ -131,7 +131,8 @@ class TrackingRun:
         finally:
             progress.close()
             writer.close()  # also after an error or Ctrl-C: what was queued still reaches the disk
-        return RunResult(self.context.run_id, results, progress.seconds)
+        unfinished = left_unfinished(self.persons_dir, {fp for fp in fingerprints.values() if fp})
+        return RunResult(self.context.run_id, results, progress.seconds, unfinished)
 
     def _task(self, index: int, result: VideoResult, infos: dict, fingerprints: dict) -> VideoTask | None:
         """The video to track, as admitted; None when it is not to be tracked."""

@@ -190,6 +190,12 @@ def format_summary(result: RunResult, persons_dir: Path) -> str:
         f"folders in {persons_dir}/"
         + (f"; {plural(earlier, 'person')} from earlier runs of the skipped videos" if earlier else "")
     )
+    if result.unfinished:
+        names = _names([folder.name for folder in result.unfinished])
+        lines.append(
+            f"Not counted above: {persons_dir}/ also holds {plural(len(result.unfinished), 'folder')} ({names}) that "
+            "a killed run began and never finished; tracking their videos again replaces them"
+        )
     return "\n".join(lines)
 
 
@@ -230,5 +236,8 @@ def _explain(video: VideoResult) -> list[str]:
 
 
 def _id_range(ids: list[int]) -> str:
-    names = [f"id_{i}" for i in ids]
+    return _names([f"id_{i}" for i in ids])
+
+
+def _names(names: list[str]) -> str:
     return ", ".join(names) if len(names) <= 4 else f"{names[0]} .. {names[-1]}"
