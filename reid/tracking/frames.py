@@ -78,9 +78,8 @@ def track_frames(info: VideoInfo, config: TrackingConfig, after: AfterDetection,
     after.finish()  # the frames between the last detection and the end
     result.skipped_frames = gate.skipped
     if live is not None:
-        if live.error:  # the stream went away for good: what was tracked until then stands
-            result.warning = f"{result.video}: {live.error}"
-            progress.problem(result.video, result.warning)
+        if live.error:  # the stream went away for good: a failed source, though what was tracked stands
+            progress.problem(result.video, f"{result.video}: {live.error}", failed=result)
         return
     if frames.error:
         raise InputError(f"{info.path}: {frames.error}")

@@ -87,7 +87,7 @@ class TrackingJob:
             return
         source: Source = result.video  # type: ignore[assignment]
         try:
-            live = LiveReader(source, self.config.duration_s).__enter__()
+            live = LiveReader(source, self.config.duration_s, self.config.give_up_s).__enter__()
         except InputError as exc:
             self.progress.problem(result.video, str(exc), failed=result)
             yield None

@@ -60,6 +60,8 @@ def track_in_pool(
                     fields["person_ids"] = [owner.person_id(index, p) for p in fields.get("person_ids", [])]
                     for name, value in fields.items():
                         setattr(result, name, value)
+                    if result.state == "failed":  # a live source that could not be opened, or was given up on
+                        progress.problem(result.video, result.error or f"{result.video} failed", failed=result)
                 else:
                     progress.problem(result.video, message.message, failed=result)
                 ledger.end(tasks[index].fingerprint, result)
