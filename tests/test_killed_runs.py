@@ -102,6 +102,8 @@ def test_a_folder_never_appears_without_its_track_json(tmp_path):
     persons = tmp_path / "persons"
     persons.mkdir()
     (persons / "id_2").mkdir()  # taken already, if empty: never replaced
+    (persons / ".id_1.x7k2.new").mkdir()  # left by a process killed while making a folder
+    (persons / ".id_1.x7k2.new" / "track.json").write_text("{}")
     allocator = IdAllocator(persons)
     first = allocator.create_folder({"video_fingerprint": "f", "complete": False})
     assert first[0] == 3 and json.loads((first[1] / "track.json").read_text())["person_id"] == 3

@@ -33,6 +33,7 @@ FOLDER_PREFIX = "id_"
 METADATA_FILENAME = "track.json"
 ID_COUNTER_FILENAME = ".person_ids"
 METADATA_SCHEMA = 1
+_STAGING_SUFFIX = ".new"  # a folder being made with its track.json (IdAllocator)
 
 _ID_PATTERN = re.compile(r"^id_(\d+)(?:\.(\d+))?$")
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w.-]+")
@@ -190,6 +191,7 @@ class IdAllocator:
             raise OutputError(f"cannot write in {self.persons_dir}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            self._remove_unfinished()
             recorded = self._read_counter(fd)
             # Rescanning under the lock costs a directory listing per new track: negligible
             # next to the frames it took to confirm the track, and it sees other runs' folders.
@@ -221,7 +223,7 @@ class IdAllocator:
         if metadata is None:
             folder.mkdir()
             return
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".new", dir=self.persons_dir))
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=_STAGING_SUFFIX, dir=self.persons_dir))
         try:
             os.chmod(staging, DEFAULT_DIR_MODE)  # mkdtemp makes 0700; give what mkdir would
             write_track_metadata(staging, {**metadata, "person_id": person_id})
@@ -232,6 +234,12 @@ class IdAllocator:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         fsync_dir(self.persons_dir)
+
+    def _remove_unfinished(self) -> None:
+        """Hidden folders that ``_make`` never renamed (its process was killed): under the lock, no
+        other allocation can be making one now."""
+        for leftover in self.persons_dir.glob(f".{FOLDER_PREFIX}*{_STAGING_SUFFIX}"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def _read_counter(self, fd: int) -> int:
         os.lseek(fd, 0, os.SEEK_SET)
