@@ -107,6 +107,17 @@ def test_a_result_naming_folders_the_worker_never_made_is_refused(tmp_path, capl
     assert "names folders it never made" in caplog.text
 
 
+def test_nothing_is_taken_after_a_videos_last_message(tmp_path, caplog):
+    late = [SaveCrop(1, "cam_f000002.jpg", JPEG), done(person_ids=[1])]
+    with caplog.at_level(logging.ERROR):
+        run, persons = run_with_worker_sending(tmp_path, [SaveCrop(1, "cam_f000001.jpg", JPEG), done(), *late])
+    (folder,) = sorted(persons.glob("id_*"))
+    assert sorted(p.name for p in folder.glob("*.jpg")) == ["cam_f000001.jpg"]
+    assert caplog.text.count("after the video ended was refused") == 2
+    section = StatusFile(tmp_path / "work" / "status.json").read_section("counting")
+    assert section["videos_done"] == 1
+
+
 def test_what_a_worker_says_about_the_video_and_the_run_is_the_owners(tmp_path):
     forged = {"video_fingerprint": "another-video", "run_id": "another-run", "person_id": 99, "crops": []}
     run, persons = run_with_worker_sending(tmp_path, [WriteMetadata(1, forged), done(person_ids=[1])])
@@ -149,6 +160,7 @@ BAD = [
     (WriteMetadata(1, {"x": float("nan")}), "plain JSON"),
     (WriteMetadata(1, {"x": object()}), "plain JSON"),
     (FramesDone(-1, 0), "not a frame count"),
+    (FramesDone(10**12, 0), "more frames at once"),
     (FramesDone(1, "2"), "not a person count"),
     (Problem(None), "not a message"),
     (VideoDone({"persons": -1}), "bad persons"),

@@ -152,6 +152,8 @@ def check(message: Any, folders: set[int]) -> Message:
     elif isinstance(message, FramesDone):
         _count(message.count, "a frame count")
         _count(message.persons, "a person count")
+        if message.count > BATCH:  # a worker reports every BATCH frames at the latest
+            raise MessageError(f"more frames at once than a worker reports: {message.count}")
     elif isinstance(message, Problem | VideoFailed):
         _text(message.message, "a message")
     elif isinstance(message, VideoDone):

@@ -4,6 +4,7 @@ registry (``ledger.py``) and the status (``progress.py``)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -11,6 +12,8 @@ from .ledger import Ledger
 from .messages import FILE_MESSAGES, FramesDone, Message, Problem, VideoDone, VideoTask
 from .owner import FolderOwner
 from .progress import RunProgress, VideoResult
+
+log = logging.getLogger(__name__)
 
 
 class Pool(Protocol):
@@ -46,6 +49,9 @@ def track_in_pool(
         for received in messages:
             message = owner.receive(index, received)
             if message is None:
+                continue
+            if result.state != "running":  # after the video's last message: nothing more is taken
+                log.error("%s: a worker's message after the video ended was refused", result.video)
                 continue
             if isinstance(message, FramesDone):
                 for _ in range(message.count):
