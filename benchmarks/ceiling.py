@@ -264,7 +264,7 @@ def ceiling(s: Settings) -> Section:
         "obj_counting.py did before it had copies); 'ultralytics' call' is `predictor.inference` on that one "
         "interpreter, which also copies and converts the input and output. No decoding, NMS, tracker or "
         "crops. obj_counting.py calls the interpreters directly (`DirectLiteRT` in "
-        "`reid/tracking/detector.py`: the frame converted once into the interpreter's input, only the "
+        "`reid/tracking/litert.py`: the frame converted once into the interpreter's input, only the "
         "candidate persons copied out; same boxes and ids as ultralytics' `model.track`, "
         "tests/test_pipeline.py), and its own frames/s counts from opening the video to its last frame. The "
         "gate (default; `--no-skip` turns it off, see `reid/tracking/gate.py`) can beat that ceiling only where "

@@ -36,7 +36,8 @@ def main() -> None:
     threads = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     detectors = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     from reid.core.config import TrackingConfig
-    from reid.tracking.detector import PersonTracker, _interpreter_like
+    from reid.tracking.detector import PersonTracker
+    from reid.tracking.litert import _interpreter_like
 
     tracker = PersonTracker(TrackingConfig(model=model, device="cpu", threads=threads, detectors=detectors))
     capture = cv2.VideoCapture(video)

@@ -59,7 +59,7 @@ def tracking(s: Settings) -> Section:
         "letterboxing, NMS, the tracker, crops) on other threads than the model (`reid/tracking/pipeline.py`), "
         "where ultralytics' loop does it one step after another, and with a LiteRT detector it calls the "
         "interpreter directly instead of through ultralytics' predictor, which copies the whole input and output "
-        "around each call (`DirectLiteRT`, `reid/tracking/detector.py`; the same boxes and ids), in two copies "
+        "around each call (`DirectLiteRT`, `reid/tracking/litert.py`; the same boxes and ids), in two copies "
         "that detect successive frames at once, one thread each (`--detectors`; one interpreter's threads wait "
         "for each other at every layer, two copies' never do). torch only "
         "does the NMS then, so obj_counting.py gives it one thread: its idle OpenMP workers would compete with "

@@ -10,11 +10,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
-# Until the restructured reid/tracking lands (issue 23): strict, so the marks must go with it.
-TRACKING_PENDING = pytest.mark.xfail(strict=True, reason="reid/tracking/run.py and detector.py are being restructured")
-
 REPO = Path(__file__).resolve().parents[1]
 MAX_LINES = 300
 
@@ -108,7 +103,6 @@ def circle_through(graph: dict[str, set[str]], group: set[str]) -> list[str]:
     raise AssertionError(f"no circle in {sorted(group)}")
 
 
-@TRACKING_PENDING
 def test_no_import_circle():
     found = cycles(import_graph())
     assert not found, "import circles:\n" + "\n".join(
@@ -116,7 +110,6 @@ def test_no_import_circle():
     )
 
 
-@TRACKING_PENDING
 def test_no_module_over_the_limit():
     long = {
         str(path.relative_to(REPO)): lines

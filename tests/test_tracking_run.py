@@ -312,7 +312,7 @@ def test_copies_of_the_detector_work_at_once_and_the_gate_sees_the_tracks_two_fr
             told.append([tuple(box) for box in tracks().boxes])
             return DETECT
 
-    monkeypatch.setattr("reid.tracking.run.gate_for", lambda *args: TellingGate())
+    monkeypatch.setattr("reid.tracking.frames.gate_for", lambda *args: TellingGate())
     tracker = StagedTracker(copies)
     run, _ = make_run(tmp_path, tracker)
     result = run.run([write_video(tmp_path / "hall.avi", 80)])

@@ -26,6 +26,10 @@ HEALTH_HOST = "127.0.0.1"
 HEALTH_PORT = 5001
 # A running stage silent for longer is reported as stalled by the monitor.
 STALL_AFTER_S = 120.0
+# A live source that dropped and stays away longer is given up on: a failed source (exit 3, status.json
+# "failed"). Shorter than STALL_AFTER_S, so the run reports it itself before the monitor would take the
+# silent run for a stalled one.
+LIVE_GIVE_UP_S = 60.0
 
 TRACKERS = {"bytetrack": "bytetrack.yaml", "botsort": "botsort.yaml"}
 
@@ -59,6 +63,8 @@ class TrackingConfig:
     max_frames: int = 0
     # Stop each live source (stream, webcam) after this many seconds; 0 runs until Ctrl-C or SIGTERM.
     duration_s: float = 0.0
+    # A live source that dropped is reconnected for this long, then given up on (a failed source).
+    give_up_s: float = LIVE_GIVE_UP_S
     # Crops kept per track. When a track exceeds it, every other crop is dropped and the
     # sampling interval doubles, so the crops stay spread over the whole track.
     max_crops: int = 40
@@ -97,6 +103,8 @@ class TrackingConfig:
                 raise ValueError(f"{name} must not be negative, not {getattr(self, name)}")
         if self.duration_s < 0:
             raise ValueError(f"duration_s must not be negative, not {self.duration_s}")
+        if self.give_up_s <= 0:
+            raise ValueError(f"give_up_s must be positive, not {self.give_up_s}")
         if self.detect_fps < 0:
             raise ValueError(f"detect_fps must not be negative, not {self.detect_fps}")
         if self.min_track_seconds < 0:

@@ -126,8 +126,9 @@ def _read_umask() -> int:
     return umask
 
 
-# What a plain ``open(path, "w")`` would create: 0666 less the umask.
+# What a plain ``open(path, "w")`` and ``mkdir`` would create: 0666 and 0777 less the umask.
 DEFAULT_FILE_MODE = 0o666 & ~_read_umask()
+DEFAULT_DIR_MODE = 0o777 & ~_read_umask()
 
 
 def atomic_write_json(path: Path, data: Any, *, durable: bool = True) -> None:

@@ -18,13 +18,14 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from .config import BACKUP_DIRNAME, IMAGE_SUFFIXES
 from .errors import OutputError
-from .files import atomic_write_json
+from .files import DEFAULT_DIR_MODE, atomic_write_json, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,12 @@ FOLDER_PREFIX = "id_"
 METADATA_FILENAME = "track.json"
 ID_COUNTER_FILENAME = ".person_ids"
 METADATA_SCHEMA = 1
+_STAGING_SUFFIX = ".new"  # a folder being made with its track.json (IdAllocator)
 
 _ID_PATTERN = re.compile(r"^id_(\d+)(?:\.(\d+))?$")
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w.-]+")
+# What crop_filename makes: a plain file name, never hidden, no separator, no "..", no NUL.
+_CROP_NAME = re.compile(r"[\w-][\w.-]*_f\d{6,}\.jpg")
 
 
 def person_folder_name(person_id: int) -> str:
@@ -49,8 +53,17 @@ def parse_person_id(name: str) -> int | None:
 
 def crop_filename(video: Path, frame_index: int) -> str:
     """``<video stem>_f<frame>.jpg``: unique within a folder, since a folder holds one track of one video."""
-    stem = _UNSAFE_NAME_CHARS.sub("_", Path(video).stem).strip("_") or "video"
+    stem = re.sub(r"\.{2,}", ".", _UNSAFE_NAME_CHARS.sub("_", Path(video).stem)).strip("_").lstrip(".") or "video"
     return f"{stem}_f{frame_index:06d}.jpg"
+
+
+def is_crop_name(name: str) -> bool:
+    """Whether ``name`` is a crop file name as ``crop_filename`` makes them (a plain file name).
+
+    >>> is_crop_name("clip_f000063.jpg"), is_crop_name("../x_f000001.jpg"), is_crop_name(".x_f000001.jpg")
+    (True, False, False)
+    """
+    return _CROP_NAME.fullmatch(name) is not None and ".." not in name
 
 
 def is_person_folder(path: Path) -> bool:
@@ -168,14 +181,17 @@ class IdAllocator:
         folder.rmdir()  # the counter keeps the id taken; the plan makes the folder
         return person_id
 
-    def create_folder(self) -> tuple[int, Path]:
-        """Allocate an id and create its empty folder; returns both."""
+    def create_folder(self, metadata: dict[str, Any] | None = None) -> tuple[int, Path]:
+        """Allocate an id and create its folder; returns both. With ``metadata``, the folder appears
+        with its first ``track.json`` already in it (``person_id`` filled in): whenever a run is
+        killed, each of its folders says which video it belongs to, so the next run can replace it."""
         try:
             fd = os.open(self.counter_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise OutputError(f"cannot write in {self.persons_dir}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            self._remove_unfinished()
             recorded = self._read_counter(fd)
             # Rescanning under the lock costs a directory listing per new track: negligible
             # next to the frames it took to confirm the track, and it sees other runs' folders.
@@ -190,7 +206,7 @@ class IdAllocator:
             while True:
                 folder = self.persons_dir / person_folder_name(candidate)
                 try:
-                    folder.mkdir()
+                    self._make(folder, candidate, metadata)
                     break
                 except FileExistsError:
                     candidate += 1
@@ -200,6 +216,30 @@ class IdAllocator:
             raise OutputError(f"cannot create a person folder in {self.persons_dir}: {exc.strerror or exc}") from None
         finally:
             os.close(fd)
+
+    def _make(self, folder: Path, person_id: int, metadata: dict[str, Any] | None) -> None:
+        """``folder``, new (``FileExistsError`` if it is there), with its ``track.json`` when given one:
+        made as a hidden folder and renamed into place, so it is never seen without it."""
+        if metadata is None:
+            folder.mkdir()
+            return
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=_STAGING_SUFFIX, dir=self.persons_dir))
+        try:
+            os.chmod(staging, DEFAULT_DIR_MODE)  # mkdtemp makes 0700; give what mkdir would
+            write_track_metadata(staging, {**metadata, "person_id": person_id})
+            if os.path.lexists(folder):  # rename would replace an empty folder: never take another's
+                raise FileExistsError(folder)
+            os.rename(staging, folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        fsync_dir(self.persons_dir)
+
+    def _remove_unfinished(self) -> None:
+        """Hidden folders that ``_make`` never renamed (its process was killed): under the lock, no
+        other allocation can be making one now."""
+        for leftover in self.persons_dir.glob(f".{FOLDER_PREFIX}*{_STAGING_SUFFIX}"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def _read_counter(self, fd: int) -> int:
         os.lseek(fd, 0, os.SEEK_SET)
@@ -223,6 +263,16 @@ class IdAllocator:
 def write_track_metadata(folder: Path, metadata: dict[str, Any]) -> None:
     """Write ``track.json`` atomically. See ``TrackRecord.to_metadata`` for the fields."""
     atomic_write_json(Path(folder) / METADATA_FILENAME, {"schema": METADATA_SCHEMA, **metadata})
+
+
+def is_unfinished(metadata: dict[str, Any] | None) -> bool:
+    """Whether a folder's ``track.json`` says its tracking run has not finished it (still running,
+    or killed): ``complete`` false. A merged folder's (``tracks``) and a legacy folder's (none) are finished.
+
+    >>> is_unfinished({"complete": False}), is_unfinished({"complete": True}), is_unfinished(None)
+    (True, False, False)
+    """
+    return metadata is not None and "tracks" not in metadata and metadata.get("complete") is False
 
 
 def read_track_metadata(folder: Path) -> dict[str, Any] | None:

@@ -1,7 +1,8 @@
 """Stage 1 (obj_counting.py): videos -> tracked persons -> one folder of crops per track.
 
-``videos`` reads frames; ``detector`` (the only module that imports ultralytics) tracks
-persons in them; ``tracks`` keeps each track's book and ``crops`` chooses which crops to
-keep; ``writer`` writes them in the background; ``annotate`` draws annotated copies;
-``progress`` reports; ``run`` is the frame loop; ``stage`` runs it all for the script.
+The modules follow the data: ``sources``, ``videos`` and ``live`` give frames; ``frames`` runs a
+video's frame loop (``pipeline``, ``gate``) through the detector (``detector``, ``litert``) to the
+tracks step (``after_detection``, ``tracks``, ``crops``), whose folders ``writer`` writes. ``job``
+tracks one video, ``run`` all of them, here or in workers (``workers``, ``cluster``) whose
+``messages`` the owner carries out (``owner``, ``pool``); ``stage`` runs it all for the script.
 """

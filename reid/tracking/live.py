@@ -29,6 +29,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..core.config import LIVE_GIVE_UP_S  # noqa: E402
 from ..core.errors import InputError  # noqa: E402
 from ..core.threads import NamedThread
 from .sources import WEBCAM, Source  # noqa: E402
@@ -40,7 +41,6 @@ OPEN_TIMEOUT_MS = 5000  # how long FFmpeg waits for a stream to answer
 READ_TIMEOUT_MS = 5000  # and for the next frame before the stream counts as dropped
 FIRST_WAIT_S = 0.5
 LONGEST_WAIT_S = 10.0
-GIVE_UP_S = 120.0
 BUFFERED = 8  # frames held for a consumer slower than the camera: the latency it may fall behind
 
 
@@ -59,7 +59,7 @@ def open_capture(source: Source) -> cv2.VideoCapture:
 class LiveReader:
     """Frames of a live source, reconnecting when it drops. Use in a ``with`` block."""
 
-    def __init__(self, source: Source, duration_s: float = 0.0, give_up_s: float = GIVE_UP_S) -> None:
+    def __init__(self, source: Source, duration_s: float = 0.0, give_up_s: float = LIVE_GIVE_UP_S) -> None:
         self.source = source
         self.duration_s = duration_s  # 0: until stopped
         self.give_up_s = give_up_s
@@ -191,8 +191,8 @@ class LiveReader:
         log.warning("%s: the stream dropped; reconnecting", self.source.label)
         while not self._should_stop() and not self._closing.is_set():
             if time.monotonic() - lost > self.give_up_s:
-                self.error = f"the stream stayed away for more than {self.give_up_s:.0f} s"
-                log.error("%s: %s; giving up", self.source.label, self.error)
+                self.error = f"the stream stayed away for more than {self.give_up_s:g} s: given up"
+                log.error("%s: %s", self.source.label, self.error)
                 return False
             attempt += 1
             if self._stopped.wait(backoff(attempt)):

@@ -62,6 +62,13 @@ FLAGS = [
         "stop each live source (stream URL, webcam) after this long; 0 = until Ctrl-C or SIGTERM",
         "SECONDS",
     ),
+    Flag(
+        "--give-up-after",
+        "give_up_s",
+        "a live source that dropped is reconnected for this long, then given up on: a failed source (exit "
+        "code 3, status.json 'failed', the monitor's /health answers 503); below the monitor's --stall-after",
+        "SECONDS",
+    ),
     Flag("--max-crops", "max_crops", "crops kept per person, spread over the whole track", "N"),
     Flag(
         "--crop-interval",
@@ -97,9 +104,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = ArgumentParser(
         prog="obj_counting.py",
         description="Track persons in videos with YOLOv8 and save one folder of crops per tracked person.",
-        epilog="Exit codes: 0 all videos processed; 1 error; 2 bad arguments; 3 some videos failed, "
-        "the others were processed; 130 interrupted. A live source runs until --duration, Ctrl-C or SIGTERM, "
-        "which end it as done.",
+        epilog="Exit codes: 0 all videos processed; 1 error; 2 bad arguments; 3 some videos failed (a live "
+        "source given up on too), the others were processed; 130 interrupted. A live source runs until "
+        "--duration, Ctrl-C or SIGTERM, which end it as done.",
     )
     parser.add_argument(
         "--videos",

@@ -83,6 +83,7 @@ class RunResult:
     run_id: str
     videos: list[VideoResult]
     seconds: float = 0.0
+    unfinished: list[Path] = field(default_factory=list)  # other videos' folders a killed run left
 
     @property
     def persons(self) -> int:

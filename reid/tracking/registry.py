@@ -25,7 +25,7 @@ from ..core.config import BACKUP_DIRNAME
 from ..core.errors import InputError, OutputError
 from ..core.files import atomic_write_json, fsync_dir, locked
 from ..core.lease import holders
-from ..core.persons import list_person_folders, read_track_metadata
+from ..core.persons import is_unfinished, list_person_folders, read_track_metadata
 from ..core.status import utc_now_iso
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ class VideoRegistry:
 
     def get(self, video_fingerprint: str) -> dict[str, Any] | None:
         return self._read().get(video_fingerprint)
+
+    def entries(self) -> dict[str, Any]:
+        return self._read()
 
     def record(self, video_fingerprint: str, **fields: Any) -> None:
         """Update one video's entry (``state``, ``run_id``, ...)."""
@@ -137,3 +140,19 @@ def set_aside(persons_dir: Path, folders: list[Path]) -> Path | None:
         raise OutputError(f"cannot move the earlier folders into {target}: {exc.strerror or exc}") from None
     log.info("moved %s of a reprocessed video into %s", plural(len(folders), "earlier folder"), target)
     return target
+
+
+def left_unfinished(persons_dir: Path, tracked: set[str]) -> list[Path]:
+    """Person folders that a tracking run began and never finished (it was killed) and no run is
+    tracking now, other than those of the videos ``tracked`` (fingerprints) by this run: they hold
+    a partial track, which tracking their video again replaces."""
+    entries = VideoRegistry(persons_dir).entries()
+    found = []
+    for folder in list_person_folders(persons_dir):
+        metadata = read_track_metadata(folder)
+        if not is_unfinished(metadata) or metadata.get("video_fingerprint") in tracked:
+            continue
+        entry = entries.get(metadata.get("video_fingerprint"))
+        if entry is None or not still_running(entry, persons_dir):
+            found.append(folder)
+    return found

@@ -144,20 +144,28 @@ def stop_on_signals(run: TrackingRun) -> Iterator[None]:
 
 
 def _finish_status(reporter: SectionReporter, result: RunResult, errors: list[dict[str, str]]) -> None:
-    nothing = len(result.failed) == len(result.videos)
+    """``failed`` when every video failed, or a live source did (a camera given up on must be seen, and
+    restarted, by whoever watches the monitor); ``done`` otherwise, failed files listed in ``videos``."""
+    lost = [v for v in result.failed if v.live]
+    everything = len(result.failed) == len(result.videos)
+    if everything and not lost:
+        error = "no video could be processed"
+    else:
+        error = "; ".join(v.error or f"{v.video} failed" for v in lost) or None
     reporter.finish(
-        "failed" if nothing else "done",
+        "failed" if everything or lost else "done",
         persons=result.persons,
         tracks=result.tracks,
         videos=[v.to_status() for v in result.videos],
         errors=errors,
-        error="no video could be processed" if nothing else None,
+        error=error,
     )
 
 
 def check_result(result: RunResult) -> None:
-    """``InputError`` when no video at all could be processed (the summary says why for each)."""
-    if len(result.failed) == len(result.videos):
+    """``InputError`` when every video failed before a frame of it was tracked (the summary says why
+    for each); a live source lost after some tracking is a failed source, whose tracks stand."""
+    if len(result.failed) == len(result.videos) and not any(v.frames for v in result.videos):
         which = "no video" if len(result.videos) == 1 else f"none of the {len(result.videos)} videos"
         raise InputError(f"{which} could be processed (see the summary above)")
 
@@ -171,6 +179,10 @@ def format_summary(result: RunResult, persons_dir: Path) -> str:
     for video in result.videos:
         if video.state == "failed":
             lines.append(f"  {str(video.video):<{width}}  FAILED: {video.error}")
+            if video.frames:  # given up on after some tracking: what it found stands
+                found = f"{plural(video.persons, 'person')} in {plural(video.frames, 'frame')}"
+                lines.append(f"{indent}before that: {found}")
+                lines += [f"{indent}{line}" for line in _explain(video)]
             continue
         if video.state == "skipped":
             lines.append(f"  {str(video.video):<{width}}  skipped: {video.note}")
@@ -190,6 +202,12 @@ def format_summary(result: RunResult, persons_dir: Path) -> str:
         f"folders in {persons_dir}/"
         + (f"; {plural(earlier, 'person')} from earlier runs of the skipped videos" if earlier else "")
     )
+    if result.unfinished:
+        names = _names([folder.name for folder in result.unfinished])
+        lines.append(
+            f"Not counted above: {persons_dir}/ also holds {plural(len(result.unfinished), 'folder')} ({names}) that "
+            "a killed run began and never finished; tracking their videos again replaces them"
+        )
     return "\n".join(lines)
 
 
@@ -230,5 +248,8 @@ def _explain(video: VideoResult) -> list[str]:
 
 
 def _id_range(ids: list[int]) -> str:
-    names = [f"id_{i}" for i in ids]
+    return _names([f"id_{i}" for i in ids])
+
+
+def _names(names: list[str]) -> str:
     return ", ".join(names) if len(names) <= 4 else f"{names[0]} .. {names[-1]}"

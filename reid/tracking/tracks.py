@@ -233,7 +233,9 @@ class TrackBook:
         new_folder = False
         for candidate in actions.save:
             if record.folder is None:
-                record.person_id, record.folder = self.allocator.create_folder()
+                # the folder comes with a first track.json: it is known as this video's before its first crop
+                first = record.to_metadata(self.info, self.run, False, self.video_fingerprint)
+                record.person_id, record.folder = self.allocator.create_folder(first)
                 self.folders_created += 1
                 new_folder = True
             box, crop, conf, reason = candidate.payload
@@ -248,7 +250,7 @@ class TrackBook:
             entry = record.crops.pop(frame)
             self.writer.delete(record.folder / entry["file"])
             record.dirty = True
-        if new_folder:  # a folder says where it comes from from its first crop on, even if the run is killed
+        if new_folder:  # its track.json lists its first crops from now on
             self._write_record(record, complete=False)
 
     def write_metadata(self, complete: bool) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 from ..core.errors import OutputError
 from ..core.files import atomic_write_bytes
 from ..core.threads import NamedThread
+from ..merging.faults import fault_point
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +30,17 @@ class CropWriter:
     def __init__(self, jpeg_quality: int = 95, queue_size: int = 64) -> None:
         self.jpeg_quality = jpeg_quality
         self.error: str | None = None
+        self.crops_written = 0  # for the fault points of the tests
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._thread = NamedThread(target=self._work, name="crop-writer", daemon=True)
         self._thread.start()
 
     def save_jpeg(self, path: Path, image: np.ndarray) -> None:
         self._submit(self._write_jpeg, path, image)
+
+    def save_encoded(self, path: Path, jpeg: bytes) -> None:
+        """A crop encoded already (by a worker)."""
+        self._submit(self._write_crop, path, jpeg)
 
     def delete(self, path: Path) -> None:
         self._submit(self._delete, path)
@@ -80,9 +86,14 @@ class CropWriter:
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
         if not ok:
             raise OSError(f"JPEG encoding failed for {path}")
+        self._write_crop(path, encoded.tobytes())
+
+    def _write_crop(self, path: Path, jpeg: bytes) -> None:
         # Atomic so a reader (the monitor, the re-ID stage) never sees a half-written JPEG;
         # not fsynced: crops can be regenerated from the video, and fsync per crop is slow.
-        atomic_write_bytes(path, encoded.tobytes(), durable=False)
+        atomic_write_bytes(path, jpeg, durable=False)
+        self.crops_written += 1
+        fault_point(f"crop-written:{self.crops_written}")  # tests kill the run here
 
     def _delete(self, path: Path) -> None:
         Path(path).unlink(missing_ok=True)
