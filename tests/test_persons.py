@@ -16,9 +16,8 @@ from reid.core.persons import (
     list_images,
     list_person_folders,
     parse_person_id,
-    read_track_metadata,
-    write_track_metadata,
 )
+from reid.core.track_metadata import read_track_metadata, write_track_metadata
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ Layout::
     persons/
       .person_ids              highest id ever handed out (so merged-away ids are never reused)
       id_1/                    one folder per tracked person
-        track.json             where the crops come from (see write_track_metadata)
+        track.json             where the crops come from (see track_metadata.py)
         clip_f000063.jpg       <video stem>_f<frame index>.jpg
       id_108.0/                legacy names from the original scripts are accepted
       backup_before_merge/     the merge script's safety copies, never a person folder
@@ -25,14 +25,13 @@ from typing import Any
 
 from .config import BACKUP_DIRNAME, IMAGE_SUFFIXES
 from .errors import OutputError
-from .files import DEFAULT_DIR_MODE, atomic_write_json, fsync_dir
+from .files import DEFAULT_DIR_MODE, fsync_dir
+from .track_metadata import write_track_metadata
 
 log = logging.getLogger(__name__)
 
 FOLDER_PREFIX = "id_"
-METADATA_FILENAME = "track.json"
 ID_COUNTER_FILENAME = ".person_ids"
-METADATA_SCHEMA = 1
 _STAGING_SUFFIX = ".new"  # a folder being made with its track.json (IdAllocator)
 
 _ID_PATTERN = re.compile(r"^id_(\d+)(?:\.(\d+))?$")
@@ -258,34 +257,3 @@ class IdAllocator:
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, data)
         os.fsync(fd)
-
-
-def write_track_metadata(folder: Path, metadata: dict[str, Any]) -> None:
-    """Write ``track.json`` atomically. See ``TrackRecord.to_metadata`` for the fields."""
-    atomic_write_json(Path(folder) / METADATA_FILENAME, {"schema": METADATA_SCHEMA, **metadata})
-
-
-def is_unfinished(metadata: dict[str, Any] | None) -> bool:
-    """Whether a folder's ``track.json`` says its tracking run has not finished it (still running,
-    or killed): ``complete`` false. A merged folder's (``tracks``) and a legacy folder's (none) are finished.
-
-    >>> is_unfinished({"complete": False}), is_unfinished({"complete": True}), is_unfinished(None)
-    (True, False, False)
-    """
-    return metadata is not None and "tracks" not in metadata and metadata.get("complete") is False
-
-
-def read_track_metadata(folder: Path) -> dict[str, Any] | None:
-    """The folder's ``track.json``, or None when it has none or it is unreadable (logged)."""
-    path = Path(folder) / METADATA_FILENAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        log.warning("ignoring unreadable %s: %s", path, exc)
-        return None
-    if not isinstance(data, dict):
-        log.warning("ignoring %s: not a JSON object", path)
-        return None
-    return data

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..core.persons import parse_person_id, read_track_metadata
+from ..core.persons import parse_person_id
+from ..core.track_metadata import as_box, crops_of, read_track_metadata
 from ..matching.folders import Folder
 from ..tracking.mot import MotRow
 from . import identity as ident
@@ -40,7 +41,7 @@ def score_folders(folders: Sequence[Folder], gt: list[MotRow], hypotheses: list[
         if person_id is None:
             continue
         metadata = read_track_metadata(folder.path) or {}
-        crops = metadata.get("crops") or []
+        crops = [c for c in crops_of(metadata) if isinstance(c.get("frame"), int) and as_box(c.get("box"))]
         crop_ids = ident.match_boxes(gt_frames, [(c["frame"] + 1, _xywh(c["box"])) for c in crops])
         box_ids = ident.match_boxes(gt_frames, [(r.frame, (r.x, r.y, r.w, r.h)) for r in tracks.get(person_id, [])])
         span = (metadata.get("first_frame", -1), metadata.get("last_frame", -1))

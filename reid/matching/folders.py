@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core.persons import list_images, list_person_folders, parse_person_id, read_track_metadata
+from ..core.persons import list_images, list_person_folders, parse_person_id
 from ..core.persons_dir import require_persons_dir
+from ..core.track_metadata import as_box, crop_boxes, crop_frames, positive_number, read_track_metadata, tracks_of
 from .grouping import Appearance
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,8 @@ class Folder:
 
 def appearances_of(metadata: dict[str, Any] | None) -> list[Appearance]:
     """The tracks recorded in a folder's ``track.json``: one for a tracked folder, several once merged."""
-    if not metadata:
-        return []
-    tracks = metadata.get("tracks") if isinstance(metadata.get("tracks"), list) else [metadata]
     found = []
-    for track in tracks:
+    for track in tracks_of(metadata):
         try:
             segments = tuple((int(a), int(b)) for a, b in track["segments"])
             run_id, video = str(track["run_id"]), str(track["video"])
@@ -60,46 +58,12 @@ def appearances_of(metadata: dict[str, Any] | None) -> list[Appearance]:
                     run_id,
                     video,
                     tuple(sorted(segments)),
-                    _box(track.get("first_box")),
-                    _box(track.get("last_box")),
-                    _number(track.get("fps")),
+                    as_box(track.get("first_box")),
+                    as_box(track.get("last_box")),
+                    positive_number(track.get("fps")),
                 )
             )
     return found
-
-
-def crop_frames(metadata: dict[str, Any] | None) -> dict[str, int]:
-    """Each listed crop's frame, by file name (a folder's crops come from one video, or, once
-    merged, several: frames are then only comparable within one source)."""
-    crops = (metadata or {}).get("crops")
-    found = {}
-    for crop in crops if isinstance(crops, list) else []:
-        if isinstance(crop, dict) and isinstance(crop.get("file"), str) and isinstance(crop.get("frame"), int):
-            found[crop["file"]] = crop["frame"]
-    return found
-
-
-def crop_boxes(metadata: dict[str, Any] | None) -> dict[str, Box]:
-    """Each listed crop's box, by file name (a split part's ends are those of its own crops)."""
-    crops = (metadata or {}).get("crops")
-    found = {}
-    for crop in crops if isinstance(crops, list) else []:
-        box = _box(crop.get("box")) if isinstance(crop, dict) and isinstance(crop.get("file"), str) else None
-        if box is not None:
-            found[crop["file"]] = box
-    return found
-
-
-def _box(value: Any) -> Box | None:
-    try:
-        x1, y1, x2, y2 = (float(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-    return (x1, y1, x2, y2) if x2 > x1 and y2 > y1 else None
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
 
 def scan_folders(persons_dir: Path) -> list[Folder]:

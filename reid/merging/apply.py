@@ -32,7 +32,7 @@ from ..core.config import BACKUP_DIRNAME
 from ..core.errors import MergeError
 from ..core.files import atomic_write_json, is_temporary
 from ..core.lease import Lease, held_exclusively
-from ..core.persons import METADATA_FILENAME
+from ..core.track_metadata import METADATA_FILENAME
 from .backup import Progress, copy_folders, timestamp, write_manifest
 from .faults import fault_point
 from .journal import MERGE_JOURNAL, Journal, refuse_if_interrupted

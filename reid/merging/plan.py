@@ -18,7 +18,16 @@ from typing import Any
 
 from ..core.errors import MergeError
 from ..core.files import is_temporary
-from ..core.persons import METADATA_FILENAME, is_person_folder, parse_person_id, read_track_metadata
+from ..core.persons import is_person_folder, parse_person_id
+from ..core.track_metadata import (
+    METADATA_FILENAME,
+    METADATA_SCHEMA,
+    as_box,
+    crops_of,
+    is_merged,
+    read_track_metadata,
+    tracks_of,
+)
 
 
 @dataclass
@@ -169,20 +178,6 @@ def free_name(name: str, member: str, taken: set[str]) -> str:
     return candidate
 
 
-def _tracks_of(metadata: dict[str, Any]) -> list[dict[str, Any]]:
-    """The tracks a folder's metadata describes: its merged ``tracks``, or the folder's own track."""
-    if isinstance(metadata.get("tracks"), list):
-        return metadata["tracks"]
-    if not metadata:
-        return []
-    return [{k: v for k, v in metadata.items() if k not in ("crops", "schema", "merged_from", "split")}]
-
-
-def _crops_of(metadata: dict[str, Any]) -> list[dict[str, Any]]:
-    crops = metadata.get("crops")
-    return [c for c in crops if isinstance(c, dict) and "file" in c] if isinstance(crops, list) else []
-
-
 def _combined(
     persons_dir: Path,
     target: str,
@@ -199,9 +194,9 @@ def _combined(
     for unit in sorted(members, key=lambda u: (u != target, u)):
         metadata = read_track_metadata(persons_dir / origin[unit]) or {}
         held = set(units[unit])
-        unit_crops = [c for c in _crops_of(metadata) if c["file"] in held]
-        parts = _tracks_of(metadata)
-        if (origin[unit] != unit or any(s.folder == unit for s in splits)) and "tracks" not in metadata:
+        unit_crops = [c for c in crops_of(metadata) if c["file"] in held]
+        parts = tracks_of(metadata)
+        if (origin[unit] != unit or any(s.folder == unit for s in splits)) and not is_merged(metadata):
             parts = [_cut(track, unit_crops) for track in parts]  # one track, split in time
         tracks.extend(parts)
         listed = set()
@@ -218,7 +213,13 @@ def _combined(
     created = origin[target] != target
     merged_from = ([] if created else list(own.get("merged_from", []))) + [u for u in members if u != target]
     person_id = parse_person_id(target) if created else own.get("person_id")
-    document = {"schema": 1, "person_id": person_id, "merged_from": merged_from, "tracks": tracks, "crops": crops}
+    document = {
+        "schema": METADATA_SCHEMA,
+        "person_id": person_id,
+        "merged_from": merged_from,
+        "tracks": tracks,
+        "crops": crops,
+    }
     split_off = [s.new_folder for s in splits if s.folder == target]
     if split_off:
         document["split_off"] = split_off
@@ -256,10 +257,8 @@ def _cut(track: dict[str, Any], crops: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _box_of(crop: dict[str, Any]) -> list[float] | None:
-    box = crop.get("box")
-    if isinstance(box, list) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box):
-        return list(box)
-    return None
+    box = as_box(crop.get("box"))
+    return list(box) if box is not None else None
 
 
 def plan_moves(persons_dir: Path, groups: Sequence[Group], splits: Sequence[Split] = ()) -> list[Move]:

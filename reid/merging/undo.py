@@ -21,7 +21,7 @@ from ..core.config import BACKUP_DIRNAME
 from ..core.errors import MergeError
 from ..core.files import fsync_dir, is_temporary
 from ..core.lease import Lease, held_exclusively
-from ..core.persons import METADATA_FILENAME
+from ..core.track_metadata import METADATA_FILENAME
 from .backup import Progress, backups_newest_first, copy_folders, file_sizes, last_merge, read_manifest, write_manifest
 from .journal import UNDO_JOURNAL, Journal, refuse_if_interrupted
 

@@ -17,7 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..core.persons import list_images, read_track_metadata
+from ..core.persons import list_images
+from ..core.track_metadata import crops_of, read_track_metadata
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +30,7 @@ MAX_BYTES = 8 << 20  # a larger file is no thumbnail (and not worth decoding)
 
 def marked_crops(folder: Path) -> set[str]:
     """Names of the crops ``track.json`` marks as cut off or small."""
-    metadata = read_track_metadata(folder) or {}
-    crops = metadata.get("crops")
-    if not isinstance(crops, list):
-        return set()
-    return {
-        c["file"]
-        for c in crops
-        if isinstance(c, dict) and isinstance(c.get("file"), str) and any(c.get(m) for m in MARKS)
-    }
+    return {c["file"] for c in crops_of(read_track_metadata(folder)) if any(c.get(m) for m in MARKS)}
 
 
 def sharpness(path: Path) -> float | None:

@@ -28,7 +28,8 @@ from pathlib import Path
 from ..core.cli import ArgumentParser, add_logging_flags, run_reporting_errors, setup_logging
 from ..core.errors import InputError, OutputError
 from ..core.files import atomic_write_bytes, write_new_file
-from ..core.persons import list_person_folders, parse_person_id, read_track_metadata
+from ..core.persons import list_person_folders, parse_person_id
+from ..core.track_metadata import read_track_metadata, track_person_ids
 
 log = logging.getLogger(__name__)
 
@@ -142,12 +143,10 @@ def current_identities(persons_dir: Path) -> dict[int, int]:
     mapping = {}
     for folder in list_person_folders(persons_dir):
         survivor = parse_person_id(folder.name)
-        metadata = read_track_metadata(folder) or {}
-        tracks = metadata.get("tracks") if isinstance(metadata.get("tracks"), list) else [metadata]
-        for track in tracks:
-            person_id = track.get("person_id") if isinstance(track, dict) else None
-            if isinstance(person_id, int) and survivor is not None:
-                mapping[person_id] = survivor
+        if survivor is None:
+            continue
+        for person_id in track_person_ids(read_track_metadata(folder)):
+            mapping[person_id] = survivor
     return mapping
 
 

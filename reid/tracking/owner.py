@@ -12,7 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..core.persons import IdAllocator, write_track_metadata
+from ..core.persons import IdAllocator
+from ..core.track_metadata import write_track_metadata
 from .messages import DeleteCrop, Message, MessageError, SaveCrop, VideoTask, WriteMetadata, check
 from .writer import CropWriter
 

@@ -25,8 +25,9 @@ from ..core.config import BACKUP_DIRNAME
 from ..core.errors import InputError, OutputError
 from ..core.files import atomic_write_json, fsync_dir, locked
 from ..core.lease import holders
-from ..core.persons import is_unfinished, list_person_folders, read_track_metadata
+from ..core.persons import list_person_folders
 from ..core.status import utc_now_iso
+from ..core.track_metadata import is_unfinished, read_track_metadata, video_fingerprints
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,7 @@ def folders_of(persons_dir: Path, video_fingerprint: str) -> list[Path]:
     folders of other videos: replacing it would take those persons' crops too."""
     found = []
     for folder in list_person_folders(persons_dir):
-        metadata = read_track_metadata(folder) or {}
-        tracks = metadata.get("tracks") if isinstance(metadata.get("tracks"), list) else [metadata]
-        sources = {t.get("video_fingerprint") for t in tracks if isinstance(t, dict)}
+        sources = video_fingerprints(read_track_metadata(folder))
         if video_fingerprint not in sources:
             continue
         if len(sources) > 1:

@@ -21,9 +21,9 @@ import numpy as np
 
 from ..core.config import TrackingConfig
 from ..core.errors import OutputError
-from ..core.persons import write_track_metadata
 from ..core.status import ErrorLog
 from ..core.threads import NamedThread
+from ..core.track_metadata import write_track_metadata
 from ..merging.faults import fault_point
 from .job import TrackingJob
 from .messages import (

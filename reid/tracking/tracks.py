@@ -20,7 +20,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..core.config import TrackingConfig
-from ..core.persons import IdAllocator, crop_filename, write_track_metadata
+from ..core.persons import IdAllocator, crop_filename
+from ..core.track_metadata import write_track_metadata
 from .crops import Candidate, SamplerActions, TrackSampler, clip_box, crop_rejection, reserve_score
 from .videos import VideoInfo
 from .writer import CropWriter
