@@ -461,3 +461,16 @@ def test_temporaries_of_killed_writes_are_not_merged_as_crops_and_undo_restores_
     undone = run_script("deeplearningg_reID.py", "--undo", cwd=workdir)
     assert undone.returncode == 0, undone.stderr
     assert person_files(workdir) == before  # every file byte for byte, the temporaries as they were
+
+
+def test_a_folder_a_killed_tracking_run_never_finished_is_left_out_and_named(workdir, mobilenet_v2):
+    """id_2 holds a partial track (track.json ``complete: false``, its run was killed): merging it
+    would keep the re-run of its video from replacing it, so the merge leaves it out and says so."""
+    metadata_path = workdir / "persons" / "id_2" / "track.json"
+    metadata_path.write_text(json.dumps({**json.loads(metadata_path.read_text()), "complete": False}))
+    before = person_files(workdir)
+    proc = reid(workdir, "--dry-run", weights=mobilenet_v2)
+    assert proc.returncode == 0, proc.stderr
+    assert "left out 1 folder that a killed tracking run never finished (id_2)" in proc.stderr
+    assert "id_2" not in proc.stdout.split("Proposed merges")[-1]
+    assert person_files(workdir) == before

@@ -215,6 +215,17 @@ def test_persons_lists_folders_by_id_with_counts_and_sizes(client):
     assert body["persons"][1]["bytes"] == sum(2 + 100 * (i + 1) for i in range(3))
 
 
+def test_persons_says_which_folders_a_tracking_run_has_not_finished(client, files):
+    """A folder whose track.json says ``complete: false`` (tracked now, or left by a killed run) is
+    counted and flagged, on the page and in /metrics, never counted as a finished person silently."""
+    _, persons = files
+    (persons / "id_10" / "track.json").write_text(json.dumps({"schema": 1, "complete": False, "crops": []}))
+    (persons / "id_2" / "track.json").write_text(json.dumps({"schema": 1, "complete": True, "crops": []}))
+    flags = {p["name"]: p["unfinished"] for p in client.get("/health/persons").get_json()["persons"]}
+    assert flags == {"id_2": False, "id_10": True, "id_108.0": False}
+    assert "reid_persons_unfinished 1.0" in client.get("/metrics").get_data(as_text=True)
+
+
 def test_persons_pagination(client):
     body = client.get("/health/persons?limit=1&offset=1").get_json()
     assert (body["total"], body["count"], body["offset"], body["limit"]) == (3, 1, 1, 1)

@@ -26,7 +26,7 @@ from typing import Any
 from .config import BACKUP_DIRNAME, IMAGE_SUFFIXES
 from .errors import OutputError
 from .files import DEFAULT_DIR_MODE, fsync_dir
-from .track_metadata import write_track_metadata
+from .track_metadata import is_unfinished, read_track_metadata, write_track_metadata
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,8 @@ def list_person_folders(persons_dir: Path, *, missing_ok: bool = True) -> list[P
 
 
 def folder_summary(folder: Path) -> dict[str, Any]:
-    """Name, id, image count and bytes of one person folder, without following symlinks.
+    """Name, id, image count and bytes of one person folder, without following symlinks, and
+    whether a tracking run left it unfinished (still tracking it, or killed: ``track.json`` says).
 
     A folder that vanishes while it is read (a merge moved it) reads as empty.
     """
@@ -108,7 +109,14 @@ def folder_summary(folder: Path) -> dict[str, Any]:
                 images += 1
     except (FileNotFoundError, NotADirectoryError):
         pass
-    return {"name": folder.name, "id": parse_person_id(folder.name), "images": images, "bytes": size}
+    unfinished = is_unfinished(read_track_metadata(folder))
+    return {
+        "name": folder.name,
+        "id": parse_person_id(folder.name),
+        "images": images,
+        "bytes": size,
+        "unfinished": unfinished,
+    }
 
 
 def list_images(folder: Path) -> list[Path]:

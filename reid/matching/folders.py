@@ -12,7 +12,15 @@ import numpy as np
 
 from ..core.persons import list_images, list_person_folders, parse_person_id
 from ..core.persons_dir import require_persons_dir
-from ..core.track_metadata import as_box, crop_boxes, crop_frames, positive_number, read_track_metadata, tracks_of
+from ..core.track_metadata import (
+    as_box,
+    crop_boxes,
+    crop_frames,
+    is_unfinished,
+    positive_number,
+    read_track_metadata,
+    tracks_of,
+)
 from .grouping import Appearance
 
 log = logging.getLogger(__name__)
@@ -36,6 +44,7 @@ class Folder:
     camera: str = ""  # the video its first track comes from: crops of one camera share a bias
     frames: dict[str, int] = field(default_factory=dict)  # crop file name -> its frame, from track.json
     boxes: dict[str, Box] = field(default_factory=dict)  # crop file name -> its box, where track.json has it
+    unfinished: bool = False  # its tracking run was killed before finishing it (track.json says so)
 
     @property
     def sort_id(self) -> float:
@@ -89,6 +98,7 @@ def scan_folders(persons_dir: Path) -> list[Folder]:
                 camera=camera,
                 frames=crop_frames(metadata),
                 boxes=crop_boxes(metadata),
+                unfinished=is_unfinished(metadata),
             )
         )
     return folders

@@ -129,7 +129,15 @@ def _with_images(folders: Sequence[Folder], persons_dir: Path, reporter: Matchin
     for folder in folders:
         if not folder.images:
             reporter.error(str(folder.path), "no images")
-    with_images = [f for f in folders if f.images]
+    unfinished = [f.name for f in folders if f.unfinished]
+    if unfinished:  # a partial track: tracking its video again replaces the folder, which a merge would prevent
+        message = (
+            f"left out {plural(len(unfinished), 'folder')} that a killed tracking run never finished "
+            f"({', '.join(unfinished)}): run obj_counting.py again to replace them"
+        )
+        log.warning("%s", message)
+        reporter.error(str(persons_dir), message)
+    with_images = [f for f in folders if f.images and not f.unfinished]
     if len(with_images) < 2:
         detail = "only one person folder has images" if with_images else "no person folder has images"
         raise InputError(f"{detail} in {persons_dir}: nothing to compare")

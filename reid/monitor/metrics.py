@@ -43,6 +43,8 @@ class _StatusCollector:
         yield _gauge("reid_persons", "person folders in the persons folder", len(folders))
         yield _gauge("reid_person_images", "images in all person folders", sum(s["images"] for s in summaries))
         yield _gauge("reid_person_bytes", "bytes of images in all person folders", sum(s["bytes"] for s in summaries))
+        unfinished = sum(s["unfinished"] for s in summaries)
+        yield _gauge("reid_persons_unfinished", "person folders a tracking run has not finished (yet)", unfinished)
         states = seen.states()
         if doc is None or states is None:
             return
