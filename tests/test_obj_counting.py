@@ -263,7 +263,10 @@ def test_a_video_done_before_is_skipped_and_reprocess_replaces_its_folders(tmp_p
     shutil.copy(video, renamed)
     again = run_script("obj_counting.py", "--videos", renamed, *args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert "skipped: done already (run " in again.stdout and "1 persons); --reprocess replaces" in again.stdout
+    assert (
+        "skipped: done already (run " in again.stdout
+        and "1 person in the folders now); --reprocess replaces" in again.stdout
+    )
     assert person_folders(persons) == earlier  # nothing duplicated, nothing touched
 
     redone = run_script("obj_counting.py", "--videos", renamed, *args, "--reprocess", cwd=tmp_path)

@@ -11,7 +11,7 @@ from reid.core import track_metadata as tm
 from reid.core.errors import InputError
 from reid.matching.folders import appearances_of, scan_folders
 from reid.tracking.mot import current_identities
-from reid.tracking.registry import folders_of
+from reid.tracking.registry import folders_holding, folders_of
 
 TRACKED = {
     "person_id": 3,
@@ -88,3 +88,5 @@ def test_every_stage_reads_a_merged_folder_the_same_way(tmp_path):
     with pytest.raises(InputError, match="merged with other folders"):
         folders_of(tmp_path, "fa")  # re-tracking one video cannot replace a folder that holds another's
     assert folders_of(tmp_path, "fz") == []
+    # the folders a video's people are in now: what a skipped video's count is taken from
+    assert folders_holding(tmp_path, "fa") == folders_holding(tmp_path, "fb") == [folder]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from ..core.paths import absolute
 from ..core.status import ErrorLog, SectionReporter
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ class RunProgress:
     def start(self, run_id: str, persons_dir: Path, frames_total: int, **settings: Any) -> None:
         self.reporter.start(
             run_id=run_id,
-            persons_dir=str(persons_dir),
+            persons_dir=str(absolute(persons_dir)),
             videos_total=len(self.results),
             videos_done=0,
             frames_total=frames_total,
@@ -192,7 +193,7 @@ class RunProgress:
         """A problem with one input: logged, in the status's error log, and the video marked failed if given."""
         if failed is not None:
             failed.state, failed.error = "failed", message
-            log.error("%s", message)
+            log.info("%s", message)  # the summary says it, as FAILED, once the run ends
         else:
             log.warning("%s", message)
         self.errors.add(str(path), message)

@@ -106,6 +106,14 @@ def covers(entry: dict[str, Any], max_frames: int) -> bool:
     return bool(entry.get("complete")) or (max_frames > 0 and int(entry.get("frames") or 0) >= max_frames)
 
 
+def folders_holding(persons_dir: Path, video_fingerprint: str) -> list[Path]:
+    """The person folders that hold tracks of this video now (after merges: the folders its people
+    are in, which may hold other videos' tracks too)."""
+    return [
+        f for f in list_person_folders(persons_dir) if video_fingerprint in video_fingerprints(read_track_metadata(f))
+    ]
+
+
 def folders_of(persons_dir: Path, video_fingerprint: str) -> list[Path]:
     """The person folders made from this video. ``InputError`` when one of them was merged with
     folders of other videos: replacing it would take those persons' crops too."""

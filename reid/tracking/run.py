@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..core.cli import plural
 from ..core.config import TrackingConfig
 from ..core.errors import InputError
 from ..core.persons import IdAllocator, prepare_persons_dir
@@ -29,7 +30,7 @@ from .messages import VideoTask
 from .owner import FolderOwner
 from .pool import Pool, track_in_pool
 from .progress import RunProgress, RunResult, VideoResult
-from .registry import VideoRegistry, covers, fingerprint, left_unfinished, still_running
+from .registry import VideoRegistry, covers, fingerprint, folders_holding, left_unfinished, still_running
 from .sources import Source
 from .tracks import RunContext
 from .videos import VideoInfo, probe_video
@@ -217,10 +218,12 @@ class TrackingRun:
         elif still_running(entry, self.persons_dir):
             result.state, result.note = "skipped", f"being processed right now by another run (pid {entry['pid']})"
         elif covers(entry, self.config.max_frames) and not self.reprocess:
-            earlier = entry.get("person_ids") or []
-            result.state, result.earlier_persons = "skipped", len(earlier)
+            # the folders as they are now: a merge since may have joined some of them
+            earlier = len(folders_holding(self.persons_dir, video_fingerprint))
+            result.state, result.earlier_persons = "skipped", earlier
             result.note = (
-                f"done already (run {entry.get('run_id')}, {len(earlier)} persons); --reprocess replaces its folders"
+                f"done already (run {entry.get('run_id')}, {plural(earlier, 'person')} in the folders now); "
+                "--reprocess replaces its folders"
             )
         else:
             # interrupted, failed, done in part (--max-frames), or --reprocess: done again, its folders replaced

@@ -15,7 +15,9 @@ from ..core.cli import plural
 from ..core.config import TrackingConfig
 from ..core.errors import InputError
 from ..core.lease import Lease
-from ..core.persons import prepare_output_dir, prepare_persons_dir
+from ..core.paths import shown_path
+from ..core.persons import prepare_output_dir
+from ..core.persons_dir import prepare_persons_folder
 from ..core.status import SectionReporter, StatusFile
 from .progress import RunResult, VideoResult
 from .run import TrackingRun
@@ -47,7 +49,7 @@ def run_tracking(
     if pool is not None and (annotated_dir is not None or mot_dir is not None):
         raise InputError("--save-video and --save-mot work without --workers and --ray only, for now")
     paths = expand_sources([videos] if isinstance(videos, str | Path) else videos)
-    prepare_persons_dir(persons_dir)
+    prepare_persons_folder(persons_dir)
     if annotated_dir is not None:
         prepare_output_dir(annotated_dir, "--save-video")
     if mot_dir is not None:
@@ -147,13 +149,15 @@ def _finish_status(reporter: SectionReporter, result: RunResult, errors: list[di
     """``failed`` when every video failed, or a live source did (a camera given up on must be seen, and
     restarted, by whoever watches the monitor); ``done`` otherwise, failed files listed in ``videos``."""
     lost = [v for v in result.failed if v.live]
-    everything = len(result.failed) == len(result.videos)
-    if everything and not lost:
-        error = "no video could be processed"
+    # nothing processed because what was tried failed (the others skipped): a failure, not an empty success
+    nothing = bool(result.failed) and not any(v.state == "done" for v in result.videos)
+    if nothing and not lost:
+        skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
+        error = f"no video was processed ({len(result.failed)} failed{skipped})"
     else:
         error = "; ".join(v.error or f"{v.video} failed" for v in lost) or None
     reporter.finish(
-        "failed" if everything or lost else "done",
+        "failed" if nothing or lost else "done",
         persons=result.persons,
         tracks=result.tracks,
         videos=[v.to_status() for v in result.videos],
@@ -199,7 +203,7 @@ def format_summary(result: RunResult, persons_dir: Path) -> str:
         f"Total: {plural(result.persons, 'person')} ({plural(result.tracks, 'track')} seen) in {processed} of "
         f"{plural(len(result.videos), 'video')} ({plural(result.frames, 'frame')} in {result.seconds:.1f} s, "
         f"{fps:.1f} fps); "
-        f"folders in {persons_dir}/"
+        f"folders in {shown_path(persons_dir)}/"
         + (f"; {plural(earlier, 'person')} from earlier runs of the skipped videos" if earlier else "")
     )
     if result.unfinished:
