@@ -62,6 +62,8 @@ class AfterDetection:
 
     def handle(self, item: tuple[int, int, np.ndarray, str, Any]) -> None:
         position, index, frame, decision, detected = item
+        if decision != DETECT and hasattr(self.tracker, "hold"):
+            self.tracker.hold()  # the video's time passes for the tracker too
         if decision == BETWEEN:  # it waits for the next detection, the other end of its boxes
             self._note_tracks(position)
             self.between.append((index, frame))

@@ -92,6 +92,18 @@ class PersonTracker:
             return False
         return any(not getattr(t, "is_activated", True) for t in getattr(trackers[0], "tracked_stracks", ()))
 
+    def hold(self) -> None:
+        """A frame the tracker is not given (the gate repeats or interpolates the boxes before it): its
+        clock still moves, so a lost track is given up after ``track_buffer`` frames of the video, not of
+        the detector (a lost person's id would else wait through a still scene for anyone who comes);
+        the tracks it follows were seen where the boxes stand."""
+        trackers = getattr(getattr(self.model, "predictor", None), "trackers", None)
+        for tracker in trackers or ():
+            tracker.frame_id += 1
+            for track in tracker.tracked_stracks:
+                if track.is_activated:
+                    track.frame_id = tracker.frame_id
+
     def update(self, frame: np.ndarray) -> list[Detection]:
         """Track persons in the next frame of the current video."""
         prepared = self.prepare(frame)

@@ -9,8 +9,10 @@ noise) compares it with the last frame the detector saw. When almost no pixel ch
 * otherwise, if no tracked person moved either (under ``BOX_CHANGED_SHARE`` of the pixels in each
   of their boxes: a small person walking far away changes few pixels of the frame but many of
   their own box), the frame shows the same people where they were: the last frame's tracked
-  boxes stand for it, and the tracker is not asked (it takes the next detected frame as a frame
-  after a slightly longer interval, as at a lower frame rate).
+  boxes stand for it, and the tracker is not asked. Its clock still moves (``PersonTracker.hold``):
+  the tracks it follows were seen where they stood, and a lost track ages with the video, so an id
+  lost before a still stretch is given up after its ``track_buffer`` frames, never kept through the
+  stillness for whoever walks up next.
 
 Either way the frame not detected shows what the frame before it showed (nobody, where the tracker
 holds no track). The detector still runs at least once every ``MAX_SKIP_S``, whatever the pixels
