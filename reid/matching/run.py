@@ -18,12 +18,11 @@ from ..core.cli import plural
 from ..core.config import MatchingConfig
 from ..core.errors import InputError, OutputError
 from ..core.lease import Lease
-from ..core.persons import IdAllocator, person_folder_name
 from ..core.persons_dir import require_persons_dir
 from ..core.status import StatusFile
-from ..merging import last_merge, merge, nothing_to_undo, pending, recover, undo_last
-from ..merging.faults import fault_point
+from ..merging import pending, recover
 from .cache import EmbeddingCache
+from .changes import apply_merge, say_note, undo
 from .decision import Decision, decide, plan_lines, question
 from .downloads import check_weights_file
 from .embedding import embed_folders
@@ -57,13 +56,13 @@ def run_matching(request: MatchingRequest, confirm: Confirm | None) -> None:
     reporter = MatchingStatus(status, request.config.status_interval_s, request.show_progress, request.persons_dir)
     if request.mode == "undo":
         with Lease(request.persons_dir, "undoing the last merge").exclusive() as lease:
-            return undo(request, reporter, lease)
+            return undo(request.persons_dir, reporter, lease)
     lease = _take_lease(request)
     if lease is None:
         return
     with lease:
         if request.mode != "dry-run":
-            _say_note(recover(request.persons_dir, lease=lease))
+            say_note(recover(request.persons_dir, lease=lease))
         folders = scan_folders(request.persons_dir)
         with_images = _with_images(folders, request.persons_dir, reporter)
         if request.mode == "ask" and confirm is None:
@@ -118,11 +117,6 @@ def _take_lease(request: MatchingRequest) -> Lease | None:
     return lease
 
 
-def _say_note(note: str | None) -> None:
-    if note:
-        print(f"Note: {note}.")
-
-
 def _with_images(folders: Sequence[Folder], persons_dir: Path, reporter: MatchingStatus) -> list[Folder]:
     if not folders:
         raise InputError(f"no person folders in {persons_dir}: run obj_counting.py first")
@@ -170,7 +164,7 @@ def _compare_and_merge(
     if not decision.changes or not _agreed(request, decision, reporter, confirm):
         reporter.finish(folders_after=len(folders), groups_merged=0, images_moved=0)
         return
-    apply_merge(request, decision, len(folders), reporter, lease)
+    apply_merge(request.persons_dir, request.undo_command, decision, len(folders), reporter, lease)
 
 
 def embed(request: MatchingRequest, folders: list[Folder], reporter: MatchingStatus) -> None:
@@ -242,54 +236,3 @@ def _agreed(request: MatchingRequest, decision: Decision, reporter: MatchingStat
     if not answer:
         print("Nothing was merged.")
     return answer
-
-
-def apply_merge(
-    request: MatchingRequest, decision: Decision, folders_before: int, reporter: MatchingStatus, lease: Lease
-) -> None:
-    allocator = IdAllocator(request.persons_dir)
-    groups, splits = decision.operations(lambda: person_folder_name(allocator.reserve()))
-    with reporter.phased({"backing up": "folder"}) as progress:
-        result = merge(request.persons_dir, groups, progress, lease=lease, splits=splits)
-    fault_point("script:merged")  # tests: killed after the merge, before the status says so
-    for message in result.errors:
-        reporter.error(str(request.persons_dir), message)
-    folders_after = folders_before + result.folders_created - result.folders_removed
-    done = f"Merged {plural(result.groups, 'group')}"
-    if splits:
-        done = f"Split {plural(len(splits), 'folder')}" + (
-            f" and merged {plural(result.groups, 'group')}" if groups else ""
-        )
-    after, moved = plural(folders_after, "person folder"), plural(result.files_moved, "file")
-    print(f"\n{done}: {folders_before} -> {after}, {moved} moved.")
-    print(f"Backup of the folders as they were: {result.backup}")
-    print(f"Undo with: {request.undo_command}")
-    reporter.finish(
-        folders_after=folders_after,
-        groups_merged=result.groups,
-        splits_made=len(splits),
-        images_moved=result.files_moved,
-        backup=str(result.backup),
-    )
-
-
-def undo(request: MatchingRequest, reporter: MatchingStatus, lease: Lease) -> None:
-    """Restore the folders of the last merge."""
-    _say_note(recover(request.persons_dir, lease=lease))
-    if last_merge(request.persons_dir) is None:
-        raise nothing_to_undo(request.persons_dir)  # a user's mistake, not a failed stage
-    reporter.start_undo()
-    try:
-        with reporter.phased({"restoring": "folder"}) as progress:
-            backup, folders = undo_last(request.persons_dir, progress, lease=lease)
-    except BaseException as exc:
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        reporter.processing.finish(
-            "interrupted" if interrupted else "failed",
-            error="interrupted" if interrupted else str(exc) or type(exc).__name__,
-        )
-        raise
-    reporter.processing.finish("done")
-    reporter.undone(str(backup))
-    restored = f"{plural(len(folders), 'folder')} ({', '.join(folders)})"
-    print(f"Restored {restored} as they were before the merge, from {backup}.")
