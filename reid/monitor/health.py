@@ -135,7 +135,11 @@ def assess(doc: dict[str, Any], now: datetime, stall_after_s: float, owned: Coll
         state = stage_state(name, section)
         if state == "failed":
             error = section.get("error")
-            reason = nothing_processed(name, section) or (error if isinstance(error, str) else None)
+            # how many videos failed, then the run's own words where they say more (which camera was given up on)
+            reasons = [nothing_processed(name, section), error if isinstance(error, str) else None]
+            if reasons[0] and reasons[1] and reasons[1].startswith("no video"):
+                reasons[1] = None  # the run's generic words for the same thing
+            reason = ": ".join(r for r in reasons if r)
             verdict.fail(f"{name} failed" + (f": {reason}" if reason else ""))
         elif state == "interrupted":
             when = section.get("finished_at")
