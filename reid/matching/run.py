@@ -153,6 +153,7 @@ def _compare_and_merge(
     reporter.reid.update(
         force=True,
         threshold=decision.threshold,
+        threshold_basis=decision.choice.basis if decision.choice else None,
         camera_normalised=decision.normalisation.applied,
         splits_proposed=len(decision.splits),
         groups_proposed=len(decision.proposals),
@@ -217,6 +218,7 @@ def write_review_page(request: MatchingRequest, decision: Decision, folders_tota
         decision.comparison.near_misses(decision.proposals, decision.threshold),
         splits=decision.splits,
         threshold=decision.threshold,
+        threshold_basis=decision.choice.basis if decision.choice else None,
         backbone=request.config.backbone,
         persons_dir=request.persons_dir,
         folders_total=folders_total,
