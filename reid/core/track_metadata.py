@@ -90,6 +90,44 @@ def crop_boxes(metadata: Metadata | None) -> dict[str, Box]:
     return {name: box for name, box in boxes.items() if box is not None}
 
 
+def crop_videos(metadata: Metadata | None) -> dict[str, str]:
+    """The video each listed crop was cut from, by file name. A tracked folder's crops all come from
+    its track's video. A merged folder's crop names the folder it came from (``source_folder``):
+    the track with that folder's person id; failing that (a split part has a number of its own),
+    the tracks whose segments hold the crop's frame, when they are all of one video. A crop that
+    neither tells is left out.
+
+    >>> merged = {"tracks": [{"person_id": 4, "video": "/a.mp4", "segments": [[0, 9]]},
+    ...                      {"person_id": 9, "video": "/b.mp4", "segments": [[5, 20]]}],
+    ...           "crops": [{"file": "a.jpg", "frame": 7, "source_folder": "id_4"},
+    ...                     {"file": "b.jpg", "frame": 15, "source_folder": "id_12"},
+    ...                     {"file": "c.jpg", "frame": 7, "source_folder": "id_12"}]}
+    >>> crop_videos(merged)
+    {'a.jpg': '/a.mp4', 'b.jpg': '/b.mp4'}
+    """
+    tracks = [t for t in tracks_of(metadata) if isinstance(t.get("video"), str)]
+    videos = {t["video"] for t in tracks}
+    crops = crops_of(metadata)
+    if len(videos) == 1:
+        return dict.fromkeys((c["file"] for c in crops), videos.pop())
+    found = {}
+    for crop in crops:
+        source = crop.get("source_folder")
+        candidates = {t["video"] for t in tracks if _is_int(t.get("person_id")) and source == f"id_{t['person_id']}"}
+        if len(candidates) != 1 and _is_int(crop.get("frame")):
+            candidates = {t["video"] for t in tracks if _holds(t.get("segments"), crop["frame"])}
+        if len(candidates) == 1:
+            found[crop["file"]] = candidates.pop()
+    return found
+
+
+def _holds(segments: Any, frame: int) -> bool:
+    try:
+        return any(int(a) <= frame <= int(b) for a, b in segments)
+    except (TypeError, ValueError):
+        return False
+
+
 def as_box(value: Any) -> Box | None:
     """A box of four numbers with a positive width and height, else None.
 
