@@ -51,6 +51,7 @@ class Outcome:
     on_gt: tuple[float, float] = (float("nan"), float("nan"))  # (precision, recall) over folders on a GT person
     caused_mixing: int = 0  # merged groups mixing > 5% that join folders of different GT persons
     wrong_merges: int = 0  # merged groups that join folders of different GT persons (``wrong_merges``)
+    wrong_groups: list[list[tuple[str, int | None]]] = field(default_factory=list)  # their (folder, GT id)s
     # per folder split by the plan: (its last crop frame before, its first crop frame after) each switch,
     # and whom each part shows
     split_bounds: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
@@ -138,7 +139,9 @@ def score_plan(
     outcome.pairs, outcome.splits = ident.merged_pairs(labels, identities), len(decision.splits)
     outcome.on_gt = pairwise_scores([truth[n] for n in on], [labels[n] for n in on])
     outcome.caused_mixing = caused_mixing(identities, units.crop_ids, labels)
-    outcome.wrong_merges = wrong_merges(identities, labels)
+    wrong = wrong_merges(identities, labels)
+    outcome.wrong_merges = len(wrong)
+    outcome.wrong_groups = [[(units.folders[n].name, identities[n].majority) for n in group] for group in wrong]
     owners, index = {s.folder.name: s.person_id for s in scored}, {u.name: n for n, u in enumerate(units.folders)}
     for split in decision.splits:
         owner, parts = owners[split.folder.name], split.parts
@@ -147,19 +150,22 @@ def score_plan(
     return outcome
 
 
-def wrong_merges(identities: Sequence[ident.Identity], labels: Sequence[int]) -> int:
-    """Merged groups that join folders of two or more GT persons: folders whose majorities differ
-    (folders mostly on nobody are left out: the GT cannot say whom they show).
+def wrong_merges(identities: Sequence[ident.Identity], labels: Sequence[int]) -> list[list[int]]:
+    """The merged groups (their members) that join folders of two or more GT persons: folders whose
+    majorities differ (folders mostly on nobody do not count: the GT cannot say whom they show).
 
     >>> alice, bob, nobody = ident.Identity(4, 1, 4, 0), ident.Identity(4, 2, 3, 1), ident.Identity(2, None, 0, 2)
-    >>> wrong_merges([alice, bob, nobody, alice, nobody], [0, 0, 2, 3, 3])
-    1
+    >>> wrong_merges([alice, bob, nobody, alice, nobody], [0, 0, 0, 3, 3])
+    [[0, 1, 2]]
     """
-    groups: dict[int, set[int]] = {}
-    for identity, label in zip(identities, labels, strict=True):
-        if not identity.off_gt and identity.majority is not None:
-            groups.setdefault(label, set()).add(identity.majority)
-    return sum(len(majorities) > 1 for majorities in groups.values())
+    groups: dict[int, list[int]] = {}
+    for n, label in enumerate(labels):
+        groups.setdefault(label, []).append(n)
+    return [
+        members
+        for members in groups.values()
+        if len({identities[n].majority for n in members if not identities[n].off_gt}) > 1
+    ]
 
 
 def caused_mixing(

@@ -9,7 +9,7 @@ from ..matching.linking import LINK_BONUS
 from . import identity as ident
 from .video_evaluation import MIN_VISIBLE_S, VideoEvaluation
 from .video_merge import MIXING, MergeSweep, Outcome
-from .video_summary import COUNT_HEADER, SplitScore, count_row, mixed_cell, score_splits, split_lines
+from .video_summary import COUNT_HEADER, SplitScore, count_row, mixed_cell, score_splits, split_lines, wrong_lines
 
 COVERAGE_TARGET = 0.90
 PURE_TARGET = 0.95  # share of folders at least ident.PURE pure
@@ -42,6 +42,7 @@ def format_report(ev: VideoEvaluation, title: str) -> str:
     if splits is not None:
         lines += ["", "#### Splits and identity switches", ""]
         lines += split_lines(splits, ev.per_video, ev.transfers_per_video)
+        lines += ["", "#### Wrong merges of the default plan", "", *wrong_lines(ev.default)]
     for sweep in ev.merges:
         lines += ["", f"##### Sweep, {sweep.variant.describe()}", "", *_sweep_table(ev, sweep)]
     return "\n".join(lines) + "\n"
@@ -55,9 +56,11 @@ def _count_table(ev: VideoEvaluation, splits: SplitScore | None) -> list[str]:
     row = count_row(names, ev.before, ev.default, ev.visible, gt_persons, switches, splits)
     note = (
         f"GT persons: ids annotated in the frames tracked; people covered: those in view >= {MIN_VISIBLE_S:g} s "
-        f"that are the majority of some folder; mixing people: folders with more than {MIXING:.0%} of their crops "
-        f"on a second GT person; after the merge: the plan `deeplearningg_reID.py` makes by default "
-        f"({_default_words(ev)}); wrong merges: merged folders joining folders of two GT persons; ID switches: "
+        f"that are the majority of some folder; mixed: folders with more than {MIXING:.0%} of their crops "
+        f"on a second GT person (the worst share); after the merge: the plan `deeplearningg_reID.py` makes by default "
+        f"({_default_words(ev)}); merge pairwise P / R: over the folders mostly on a GT person (of the folder pairs "
+        "merged, the share of one person; of the pairs of one person, the share merged); wrong merges: merged "
+        "folders joining folders of two GT persons; ID switches: "
         "motmetrics', each video alone; mixed folders split: by that plan."
     )
     return [COUNT_HEADER, "| " + " | ".join("---" for _ in COUNT_HEADER.split("|")[1:-1]) + " |", row, "", note]

@@ -22,9 +22,9 @@ from .video_folders import FolderScore
 from .video_merge import MIXING, Outcome, mixing
 
 COUNT_HEADER = (
-    "| videos | GT persons | folders after tracking | mixing people (worst) | folders after the merge "
-    "| mixing people (worst) | folders per person: tracking, merge (max) | people covered | merge pairwise P / R "
-    "| wrong merges | ID switches | mixed folders split |"
+    "| videos | GT persons | folders after tracking | mixed after tracking (worst) | folders after the merge "
+    "| mixed after the merge (worst) | folders per person: tracking, merge (max) | people covered "
+    "| merge pairwise P / R | wrong merges | ID switches | mixed folders split |"
 )
 
 
@@ -102,7 +102,7 @@ def count_row(
             mixed_cell(after.identities),
             f"{_f(c.per_id[0], 2)} ({c.per_id[1]}), {_f(m.per_id[0], 2)} ({m.per_id[1]})",
             f"{m.covered} / {m.targets}",
-            f"{_f(after.pairwise[0])} / {_f(after.pairwise[1])}",
+            f"{_f(after.on_gt[0])} / {_f(after.on_gt[1])}",
             str(after.wrong_merges),
         ]
     cells += [str(switches), "-" if splits is None else f"{splits.split_mixed} of {splits.mixed}"]
@@ -128,6 +128,19 @@ def split_lines(
         "its person, or the other person was never cropped): no splitter working on crops can find it. A "
         "transfer is split when the plan cuts its folder between the crops around the transfer's frame.",
     ]
+
+
+def wrong_lines(outcome: Outcome) -> list[str]:
+    """Each group the plan makes of folders of two GT persons: its folders and whom each shows."""
+    if not outcome.wrong_groups:
+        return ["None: no group of the default plan joins folders of two GT persons."]
+    return [
+        f"- {', '.join(f'{name} ({ident_text(gt_id)})' for name, gt_id in group)}" for group in outcome.wrong_groups
+    ]
+
+
+def ident_text(gt_id: int | None) -> str:
+    return "nobody" if gt_id is None else f"GT {gt_id}"
 
 
 def _f(value: float, digits: int = 3) -> str:
