@@ -261,7 +261,7 @@ def test_the_command_on_a_real_clip(tmp_path, tud_clip, detector, reid_0287):
     plans = [line.split(" | ")[0] for line in report.splitlines() if line.startswith(("| before", "| after"))]
     assert plans == ["| before the merge", "| after, motion evidence off"] + [
         f"| after, motion evidence on, LINK_BONUS {bonus}" for bonus in ("0", "0.1")
-    ]
+    ] + ["| after, the default plan of deeplearningg_reID.py"]  # LINK_BONUS 0.05 is none of the two
     sweeps = report.split("##### Sweep, ")[1:]
     assert [s.splitlines()[0] for s in sweeps] == [
         "motion evidence off",
@@ -275,11 +275,59 @@ def test_the_command_on_a_real_clip(tmp_path, tud_clip, detector, reid_0287):
         assert after == sorted(after) and after[-1] <= counted  # a higher threshold merges less
 
 
+def count_cells(report: str) -> list[str]:
+    """The cells of the report's one-row count table."""
+    table = report.split("#### The count\n\n", 1)[1].splitlines()
+    return [cell.strip() for cell in table[2].strip("|").split("|")]
+
+
+@pytest.mark.slow
+def test_two_cameras_are_one_count_and_each_can_be_scored_alone(tmp_path, detector, reid_0287):
+    folder = conftest.DATA_DIR / "mot" / "epfl-terrace"
+    cameras = [(folder / f"terrace1-c{n}.mp4", folder / f"gt-c{n}.txt") for n in (0, 1)]
+    if not all(video.is_file() and gt.is_file() for video, gt in cameras):
+        conftest.unavailable(f"{folder} is missing: {conftest.DATA_HINT}")
+    common = ("--model", detector, "--max-frames", 150, "--backbone", "reid-0287", "--weights", reid_0287)
+    common += ("--thresholds", "0.3:0.3:0.1", "--quiet")
+    pairs = [arg for video, gt in cameras for arg in ("--video", video, "--gt", gt)]
+    keep, both = tmp_path / "run", tmp_path / "both.md"
+    proc = run_command(*pairs, *common, "--keep", keep, "--output", both)
+    assert proc.returncode == 0, proc.stderr
+    report = both.read_text()
+    assert "Settings: videos (1) `terrace1-c0.mp4`, 150 of 3000 frames" in report
+    assert "(2) `terrace1-c1.mp4`, 150 of 3000 frames" in report
+    assert "| folder | video | track frames (from 0) |" in report
+    assert "| IDF1 / MOTA / ID switches, terrace1-c1.mp4 alone |" in report
+    cells = count_cells(report)
+    assert cells[0] == "terrace1-c0.mp4 + terrace1-c1.mp4" and int(cells[2]) == len(
+        list((keep / "persons").glob("id_*"))
+    )
+    alone = []
+    for n, (video, gt) in enumerate(cameras):  # each camera from the same run, without tracking again
+        out = tmp_path / f"c{n}.md"
+        proc = run_command("--video", video, "--gt", gt, *common, "--tracked", keep, "--output", out)
+        assert proc.returncode == 0, proc.stderr
+        assert "Wall time: scoring and merge sweep" in out.read_text() and "tracked earlier into" in out.read_text()
+        alone.append(count_cells(out.read_text()))
+    assert int(cells[2]) == sum(int(c[2]) for c in alone)  # folders after tracking: one camera's or the other's
+    assert int(cells[1]) >= max(int(c[1]) for c in alone)  # GT persons: ids of either camera
+    assert int(cells[10]) == sum(int(c[10]) for c in alone)  # ID switches are counted in each video
+    elsewhere = run_command(*pairs[:4], *common, "--tracked", tmp_path / "nothing", timeout=120)
+    assert_clean_error(elsewhere, 1, "no tracking.json")
+
+
 def test_a_missing_ground_truth_is_one_error_line(tmp_path):
     video = tmp_path / "clip.mp4"
     video.write_bytes(b"not checked before the ground truth")
     proc = run_command("--video", video, "--gt", tmp_path / "gt.txt", "--model", "x.tflite", timeout=120)
     assert_clean_error(proc, 1, "gt.txt is not a file")
+
+
+def test_each_video_needs_its_ground_truth(tmp_path):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"x")
+    proc = run_command("--video", video, "--gt", tmp_path / "gt.txt", "--video", video, timeout=120)
+    assert_clean_error(proc, 2, "each --video needs its --gt")
 
 
 def test_a_malformed_ground_truth_line_is_one_error_line(tmp_path):
