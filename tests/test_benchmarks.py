@@ -65,9 +65,15 @@ def test_quick_mode_writes_every_section_with_figures(tmp_path, video, detector,
     # every target line carries a measured number and a verdict
     targets = re.findall(r"^- (met|\*\*not met\*\*): (.+) = ([\d.]+) \(target (.+)\)$", text, flags=re.MULTILINE)
     assert len(targets) >= 12
-    assert all(float(value) > 0 for _, name, value, goal in targets if goal != "= 0" and "pure" not in name)
+    # (a count bounded above, such as folders mixing people, may well be 0)
+    bounded = ("= 0", "<=")
+    assert all(
+        float(value) > 0 for _, name, value, goal in targets if not goal.startswith(bounded) and "pure" not in name
+    )
     # reliability: nothing failed, nothing lost, under load and under kills
-    assert [(verdict, float(value)) for verdict, _, value, goal in targets if goal == "= 0"] == [("met", 0.0)] * 2
+    reliability = ("failed + invalid monitor answers", "kill rounds")
+    found = [(verdict, float(value), goal) for verdict, name, value, goal in targets if name.startswith(reliability)]
+    assert found == [("met", 0.0, "= 0")] * 2
     # workers and Ray made the very folders of the serial run
     same = [verdict for verdict, name, _, _ in targets if "same folders" in name]
     assert same == ["met", "met"]

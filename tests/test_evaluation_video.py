@@ -3,6 +3,7 @@ the command end to end on a real MOTChallenge clip, and its one-line errors."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import subprocess
@@ -17,9 +18,11 @@ from conftest import REPO, assert_clean_error
 from reid.core.backbones import MERGE_THRESHOLDS
 from reid.evaluation import identity as ident
 from reid.evaluation.identity import Identity
-from reid.evaluation.video_folders import FolderScore
-from reid.evaluation.video_merge import Variant, caused_mixing, merge_sweeps, mixing
-from reid.matching.folders import Folder
+from reid.evaluation.timeline import Clip, Timeline, transfers
+from reid.evaluation.video_folders import FolderScore, score_folders
+from reid.evaluation.video_merge import Outcome, Variant, caused_mixing, merge_sweeps, mixing
+from reid.evaluation.video_summary import count_row, score_splits
+from reid.matching.folders import Folder, scan_folders
 from reid.matching.grouping import Appearance
 from reid.tracking.mot import MotRow
 
@@ -258,7 +261,7 @@ def test_the_command_on_a_real_clip(tmp_path, tud_clip, detector, reid_0287):
     plans = [line.split(" | ")[0] for line in report.splitlines() if line.startswith(("| before", "| after"))]
     assert plans == ["| before the merge", "| after, motion evidence off"] + [
         f"| after, motion evidence on, LINK_BONUS {bonus}" for bonus in ("0", "0.1")
-    ]
+    ] + ["| after, the default plan of deeplearningg_reID.py"]  # LINK_BONUS 0.05 is none of the two
     sweeps = report.split("##### Sweep, ")[1:]
     assert [s.splitlines()[0] for s in sweeps] == [
         "motion evidence off",
@@ -272,11 +275,59 @@ def test_the_command_on_a_real_clip(tmp_path, tud_clip, detector, reid_0287):
         assert after == sorted(after) and after[-1] <= counted  # a higher threshold merges less
 
 
+def count_cells(report: str) -> list[str]:
+    """The cells of the report's one-row count table."""
+    table = report.split("#### The count\n\n", 1)[1].splitlines()
+    return [cell.strip() for cell in table[2].strip("|").split("|")]
+
+
+@pytest.mark.slow
+def test_two_cameras_are_one_count_and_each_can_be_scored_alone(tmp_path, detector, reid_0287):
+    folder = conftest.DATA_DIR / "mot" / "epfl-terrace"
+    cameras = [(folder / f"terrace1-c{n}.mp4", folder / f"gt-c{n}.txt") for n in (0, 1)]
+    if not all(video.is_file() and gt.is_file() for video, gt in cameras):
+        conftest.unavailable(f"{folder} is missing: {conftest.DATA_HINT}")
+    common = ("--model", detector, "--max-frames", 150, "--backbone", "reid-0287", "--weights", reid_0287)
+    common += ("--thresholds", "0.3:0.3:0.1", "--quiet")
+    pairs = [arg for video, gt in cameras for arg in ("--video", video, "--gt", gt)]
+    keep, both = tmp_path / "run", tmp_path / "both.md"
+    proc = run_command(*pairs, *common, "--keep", keep, "--output", both)
+    assert proc.returncode == 0, proc.stderr
+    report = both.read_text()
+    assert "Settings: videos (1) `terrace1-c0.mp4`, 150 of 3000 frames" in report
+    assert "(2) `terrace1-c1.mp4`, 150 of 3000 frames" in report
+    assert "| folder | video | track frames (from 0) |" in report
+    assert "| IDF1 / MOTA / ID switches, terrace1-c1.mp4 alone |" in report
+    cells = count_cells(report)
+    assert cells[0] == "terrace1-c0.mp4 + terrace1-c1.mp4" and int(cells[2]) == len(
+        list((keep / "persons").glob("id_*"))
+    )
+    alone = []
+    for n, (video, gt) in enumerate(cameras):  # each camera from the same run, without tracking again
+        out = tmp_path / f"c{n}.md"
+        proc = run_command("--video", video, "--gt", gt, *common, "--tracked", keep, "--output", out)
+        assert proc.returncode == 0, proc.stderr
+        assert "Wall time: scoring and merge sweep" in out.read_text() and "tracked earlier into" in out.read_text()
+        alone.append(count_cells(out.read_text()))
+    assert int(cells[2]) == sum(int(c[2]) for c in alone)  # folders after tracking: one camera's or the other's
+    assert int(cells[1]) >= max(int(c[1]) for c in alone)  # GT persons: ids of either camera
+    assert int(cells[10]) == sum(int(c[10]) for c in alone)  # ID switches are counted in each video
+    elsewhere = run_command(*pairs[:4], *common, "--tracked", tmp_path / "nothing", timeout=120)
+    assert_clean_error(elsewhere, 1, "no tracking.json")
+
+
 def test_a_missing_ground_truth_is_one_error_line(tmp_path):
     video = tmp_path / "clip.mp4"
     video.write_bytes(b"not checked before the ground truth")
     proc = run_command("--video", video, "--gt", tmp_path / "gt.txt", "--model", "x.tflite", timeout=120)
     assert_clean_error(proc, 1, "gt.txt is not a file")
+
+
+def test_each_video_needs_its_ground_truth(tmp_path):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"x")
+    proc = run_command("--video", video, "--gt", tmp_path / "gt.txt", "--video", video, timeout=120)
+    assert_clean_error(proc, 2, "each --video needs its --gt")
 
 
 def test_a_malformed_ground_truth_line_is_one_error_line(tmp_path):
@@ -285,3 +336,110 @@ def test_a_malformed_ground_truth_line_is_one_error_line(tmp_path):
     gt.write_text("1,1,10,10,5,20,1,-1,-1,-1\n2,one,10,10,5,20,1,-1,-1,-1\n")
     proc = run_command("--video", video, "--gt", gt, timeout=120)
     assert_clean_error(proc, 1, "line 2")
+
+
+# Several videos as one count: two cameras whose ground truth shares ids. Camera 0 sees person 1 at A and
+# person 2 at B; camera 1 sees person 2 at A and person 3 at B (frames 1-8, 2 fps: 2 s = 4 frames).
+C0, C1 = "/cams/c0.mp4", "/cams/c1.mp4"
+GT_C0 = rows(dict.fromkeys(range(1, 5), 1), A) + rows(dict.fromkeys(range(1, 9), 2), B, range(1, 9))
+GT_C1 = rows(dict.fromkeys(range(1, 5), 2), A) + rows(dict.fromkeys(range(1, 9), 3), B, range(1, 9))
+
+
+def crop(name: str, frame: int, box: tuple[float, float, float, float], **extra) -> dict:
+    x, y, w, h = box
+    return {"file": f"{name}_f{frame:06d}{extra.pop('suffix', '')}.jpg", "frame": frame, "box": [x, y, x + w, y + h]}
+
+
+def track(person_id: int, video: str, crops: list[dict]) -> dict:
+    frames = [c["frame"] for c in crops]
+    return {"person_id": person_id, "run_id": "r", "video": video, "segments": [[min(frames), max(frames)]], "fps": 2.0}
+
+
+def make_folder(persons: Path, name: str, document: dict) -> None:
+    folder = persons / name
+    folder.mkdir(parents=True)
+    for entry in document["crops"]:
+        (folder / entry["file"]).write_bytes(b"jpeg")
+    (folder / "track.json").write_text(json.dumps({"schema": 1, **document}))
+
+
+@pytest.fixture
+def two_cameras(tmp_path) -> tuple[Timeline, list]:
+    """id_1, id_2: camera 0's people 1 and 2; id_3: person 2 in both cameras, merged (its crops of camera 1
+    are at A, where camera 0 shows person 1); id_4: camera 1, person 2 for one crop, then person 3 (mixed)."""
+    persons = tmp_path / "persons"
+    one = [crop("a", f, A) for f in range(4)]
+    two = [crop("c", f, B) for f in range(4, 8)]
+    make_folder(persons, "id_1", {**track(1, C0, one), "crops": one})
+    make_folder(persons, "id_2", {**track(2, C0, two), "crops": two})
+    c0, c1 = [crop("c", f, B) for f in (0, 1)], [crop("c", f, A, suffix="__id_8") for f in (0, 1)]
+    merged = [{**c, "source_folder": "id_7"} for c in c0] + [{**c, "source_folder": "id_8"} for c in c1]
+    make_folder(persons, "id_3", {"person_id": 7, "tracks": [track(7, C0, c0), track(8, C1, c1)], "crops": merged})
+    mixed = [crop("a", 2, A)] + [crop("a", f, B) for f in (4, 5, 6)]
+    make_folder(persons, "id_4", {**track(4, C1, mixed), "crops": mixed})
+    hyp_c0 = rows(dict.fromkeys(range(1, 5), 1), A) + rows(dict.fromkeys(range(5, 9), 2), B, range(5, 9))
+    hyp_c0 += rows(dict.fromkeys((1, 2), 7), B, (1, 2))
+    hyp_c1 = rows(dict.fromkeys((1, 2), 8), A, (1, 2)) + rows(dict.fromkeys((3, 5, 6, 7), 4), A, (3,))
+    hyp_c1 += rows(dict.fromkeys((5, 6, 7), 4), B, (5, 6, 7))
+    clips = [
+        Clip(C0, "c0.mp4", 2.0, 8, tuple(GT_C0), tuple(hyp_c0)),
+        Clip(C1, "c1.mp4", 2.0, 8, tuple(GT_C1), tuple(hyp_c1)),
+    ]
+    timeline = Timeline(clips)
+    return timeline, score_folders(scan_folders(persons), timeline)
+
+
+def test_each_crop_is_matched_to_its_own_videos_ground_truth(two_cameras):
+    timeline, scored = two_cameras
+    assert timeline.offsets == {C0: 0, C1: 8} and timeline.gt_ids == {1, 2, 3}
+    by_name = {s.folder.name: s for s in scored}
+    assert by_name["id_1"].crop_ids == [1, 1, 1, 1] and by_name["id_2"].crop_ids == [2, 2, 2, 2]
+    # the merged folder: camera 1's crops at A are person 2 there (person 1 is at A in camera 0)
+    assert sorted(by_name["id_3"].crop_ids) == [2, 2, 2, 2] and by_name["id_3"].crops.purity == 1.0
+    assert by_name["id_3"].boxes.purity == 1.0  # the boxes of both its tracks (MOT ids 7 and 8)
+    assert by_name["id_4"].crop_ids == [2, 3, 3, 3] and mixing(by_name["id_4"].crops) == 0.25
+    assert (by_name["id_4"].offset, by_name["id_4"].video) == (8, "c1.mp4")
+    c = ident.count_scores([s.crops for s in scored], timeline.visible)
+    assert (c.folders, c.targets, c.covered, c.per_id) == (4, 3, 3, (4 / 3, 2))
+
+
+def test_a_person_is_visible_over_both_videos_together():
+    half = rows(dict.fromkeys((1, 2), 5), A, (1, 2))  # 2 frames of 4 needed in each camera
+    timeline = Timeline([Clip(C0, "c0", 2.0, 8, tuple(half), ()), Clip(C1, "c1", 2.0, 8, tuple(half), ())])
+    assert timeline.visible == {5}
+    assert Timeline(timeline.clips[:1]).visible == set()
+    assert [r.frame for r in timeline.gt] == [1, 2, 9, 10]
+
+
+def test_switches_and_transfers_are_counted_in_each_video(two_cameras):
+    timeline, _ = two_cameras
+    c1 = timeline.clips[1]
+    assert transfers(c1.gt, c1.hypotheses) == [(5, 4)]  # id_4 passes from person 2 to person 3 at frame 5
+    assert transfers(timeline.clips[0].gt, timeline.clips[0].hypotheses) == []
+
+
+def test_the_plan_on_two_videos_scores_merges_across_them(two_cameras):
+    # id_2 and the merged id_3 look alike (person 2 in both cameras); id_1 and id_4 look alike too, but are
+    # persons 1 and 3: one right merge, one wrong
+    timeline, scored = two_cameras
+
+    class Letters(FakeExtractor):
+        vectors = {"a": [1.0, 0.0], "c": [0.0, 1.0]}
+
+    _, (sweep,) = merge_sweeps(
+        scored, timeline.gt, timeline.hypotheses, Letters, [], lambda _: 0.5, [Variant(False)], normalise=False
+    )
+    after = sweep.default
+    assert len(after.identities) == 2 and after.wrong_merges == 1 and after.pairwise == (0.5, 1.0)
+    assert after.splits == 0 and after.caused_mixing == 1
+    transfers_by_folder = {4: [5]}
+    splits = score_splits(scored, after, transfers_by_folder)
+    assert (splits.mixed, splits.split, splits.transfers, splits.transfers_in_mixed) == (1, 0, 1, 1)
+    row = count_row("both", Outcome([s.crops for s in scored], {}), after, timeline.visible, 3, 1, splits)
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells == ["both", "3", "4", "1 (25%)", "2", "1 (50%)", "1.33 (2), 1.00 (1)", "2 / 3"] + [
+        "0.500 / 1.000",
+        "1",
+        "1",
+        "0 of 1",
+    ]

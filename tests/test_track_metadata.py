@@ -55,6 +55,15 @@ def test_a_merged_folder_lists_its_tracks_and_skips_what_is_not_one():
     assert not tm.is_unfinished({**MERGED, "complete": False})  # a merge finishes what it takes
 
 
+def test_each_crop_knows_its_video():
+    assert tm.crop_videos(TRACKED) == dict.fromkeys(["a_f000010.jpg", "a_f000040.jpg", "junk.jpg"], "/v/a.mp4")
+    # merged without source folders: by the track whose segments hold the frame; a crop without one is left out
+    assert tm.crop_videos(MERGED) == {"a_f000010.jpg": "/v/a.mp4", "a_f000040.jpg": "/v/a.mp4"}
+    named = {**MERGED, "crops": [{"file": "x.jpg", "frame": 40, "source_folder": "id_7"}]}
+    assert tm.crop_videos(named) == {"x.jpg": "/v/b.mp4"}  # its source folder's track, whatever the frame
+    assert tm.crop_videos(None) == {} and tm.crop_videos({"crops": "x"}) == {}
+
+
 def test_crops_keep_only_entries_that_name_a_file_and_valid_frames_and_boxes():
     assert [c["file"] for c in tm.crops_of(TRACKED)] == ["a_f000010.jpg", "a_f000040.jpg", "junk.jpg"]
     assert tm.crop_frames(TRACKED) == {"a_f000010.jpg": 10, "a_f000040.jpg": 40}

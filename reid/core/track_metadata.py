@@ -90,6 +90,52 @@ def crop_boxes(metadata: Metadata | None) -> dict[str, Box]:
     return {name: box for name, box in boxes.items() if box is not None}
 
 
+def crop_videos(metadata: Metadata | None) -> dict[str, str]:
+    """The video each listed crop was cut from, by file name. A tracked folder's crops all come from
+    its track's video. A merged folder's crops name the folder they came from (``source_folder``),
+    whose crops come from the track with that folder's person id; a split part's folder has a number
+    of its own, and its crops come from a track of no other source folder (its track was cut to
+    their frames) whose segments hold all their frames. Crops that no track tells, or tracks of two
+    videos, are left out.
+
+    >>> merged = {"tracks": [{"person_id": 4, "video": "/a.mp4", "segments": [[0, 9]]},
+    ...                      {"person_id": 4, "video": "/b.mp4", "segments": [[5, 20]]}],
+    ...           "crops": [{"file": "a.jpg", "frame": 7, "source_folder": "id_4"},
+    ...                     {"file": "b.jpg", "frame": 15, "source_folder": "id_12"},
+    ...                     {"file": "c.jpg", "frame": 7, "source_folder": "id_13"}]}
+    >>> crop_videos(merged)  # id_4's tracks are of two videos; c.jpg's frame is in both
+    {'b.jpg': '/b.mp4'}
+    """
+    tracks = [t for t in tracks_of(metadata) if isinstance(t.get("video"), str)]
+    videos = {t["video"] for t in tracks}
+    crops = crops_of(metadata)
+    if len(videos) == 1:
+        return dict.fromkeys((c["file"] for c in crops), videos.pop())
+    sources: dict[Any, list[Metadata]] = {}
+    for crop in crops:  # crops without a source folder are told one by one
+        source = crop.get("source_folder")
+        sources.setdefault(source if isinstance(source, str) else id(crop), []).append(crop)
+    named = [(t, f"id_{t['person_id']}") for t in tracks if _is_int(t.get("person_id"))]
+    unclaimed = [t for t, name in named if name not in sources] + [t for t in tracks if not _is_int(t.get("person_id"))]
+    found = {}
+    for source, group in sources.items():
+        frames = [c["frame"] for c in group if _is_int(c.get("frame"))]
+        candidates = {t["video"] for t, name in named if name == source}
+        for pool in (unclaimed, tracks):
+            if not candidates and frames:
+                candidates = {t["video"] for t in pool if all(_holds(t.get("segments"), f) for f in frames)}
+        if len(candidates) == 1:
+            found.update(dict.fromkeys((c["file"] for c in group), candidates.pop()))
+    return found
+
+
+def _holds(segments: Any, frame: int) -> bool:
+    try:
+        return any(int(a) <= frame <= int(b) for a, b in segments)
+    except (TypeError, ValueError):
+        return False
+
+
 def as_box(value: Any) -> Box | None:
     """A box of four numbers with a positive width and height, else None.
 

@@ -1,18 +1,23 @@
-"""Measure the count and the identities of the pipeline on a video with MOTChallenge ground truth.
+"""Measure the count and the identities of the pipeline on videos with MOTChallenge ground truth.
 
     python -m reid.evaluation.video --video clip.mp4 --gt gt.txt --model yolov8n_int8.tflite \\
         --backbone reid-0287 [--thresholds 0.1:0.7:0.05] [--compare-motion] [--output report.md]
+    python -m reid.evaluation.video --video cam0.mp4 --gt gt0.txt --video cam1.mp4 --gt gt1.txt ...
 
-The video is tracked as ``obj_counting.py`` tracks it (one folder per counted person, and its
-tracks in MOTChallenge format), and the result is asked what a user of the count cares about:
-is everyone who stays at least 2 s counted (coverage), does each folder show one person
-(purity), and how often is one person split into several folders? IDF1, MOTA and ID switches
-(``motmetrics``) score the tracks box by box. Then the merge stage's real plan (``decide_at``
-after the per-camera normalisation it would apply; no file is moved) is scored at each threshold:
-its splits, the folder pairs it merges rightly and wrongly, and the same measures after it, with
-or without the motion evidence (``--no-motion``, ``--compare-motion``, ``--link-bonus``; see
-``video_merge.py``). How a box is matched to a person: see ``identity.py``; the run itself:
-``video_evaluation.py``.
+The videos are tracked as ``obj_counting.py`` tracks them (in one run, into one persons folder,
+one folder per counted person, and their tracks in MOTChallenge format), and the result is asked
+what a user of the count cares about: is everyone who stays at least 2 s counted (coverage), does
+each folder show one person (purity), and how often is one person split into several folders?
+Several videos are one count when their ground truth shares ids (cameras of one scene): a crop
+is matched to its own video's ground truth, and a person seen by two cameras is one person
+(``timeline.py``). IDF1, MOTA, ID switches and transfers (``motmetrics``) score the tracks box by
+box. Then the merge stage's real plan (``decide_at`` after the per-camera normalisation it would
+apply; no file is moved) is scored at each threshold: its splits, the folder pairs it merges
+rightly and wrongly, and the same measures after it, with or without the motion evidence
+(``--no-motion``, ``--compare-motion``, ``--link-bonus``; see ``video_merge.py``), and the plan
+``deeplearningg_reID.py`` makes by default on its own. ``--keep DIR`` keeps the tracked run and
+``--tracked DIR`` scores it again, or some of its videos alone, without tracking. How a box is
+matched to a person: see ``identity.py``; the run itself: ``video_evaluation.py``.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from ..matching import linking
 from ..matching import options as matching_options
 from ..tracking import options as tracking_options
 from ..tracking.mot import read_mot
+from . import video_tracking
 from .sweep import parse_thresholds
 from .video_evaluation import evaluate
 from .video_report import format_report
@@ -50,19 +56,42 @@ SHARED_FLAGS = [flag for flag in matching_options.FLAGS if flag.field in _TRACKI
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(prog="python -m reid.evaluation.video", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--video", type=Path, required=True, metavar="FILE", help="the video to track")
     parser.add_argument(
-        "--gt", type=Path, required=True, metavar="FILE", help="its MOTChallenge ground truth (frame,id,x,y,w,h,...)"
+        "--video",
+        type=Path,
+        required=True,
+        action="append",
+        metavar="FILE",
+        help="a video to track; repeat --video FILE --gt FILE for several videos whose ground truth shares ids "
+        "(cameras of one scene): they are tracked in one run into one persons folder and scored as one count",
+    )
+    parser.add_argument(
+        "--gt",
+        type=Path,
+        required=True,
+        action="append",
+        metavar="FILE",
+        help="the MOTChallenge ground truth (frame,id,x,y,w,h,...) of the --video before it",
     )
     add_config_flags(parser, TrackingConfig(), tracking_options.FLAGS)
     add_config_flags(parser, MatchingConfig(), MATCHING_FLAGS)
     _add_shared_flags(parser)
     add_input_size_flag(parser)
     _add_merge_flags(parser)
-    parser.add_argument("--keep", type=Path, metavar="DIR", help="track into DIR (new or empty) and keep it")
+    kept = parser.add_mutually_exclusive_group()
+    kept.add_argument("--keep", type=Path, metavar="DIR", help="track into DIR (new or empty) and keep it")
+    kept.add_argument(
+        "--tracked",
+        type=Path,
+        metavar="DIR",
+        help="score the run an earlier --keep DIR kept instead of tracking again (its tracking flags apply); "
+        "the --video files may be some of its videos: only their folders are scored",
+    )
     parser.add_argument("--output", type=Path, metavar="FILE", help="also write the Markdown report here")
     add_logging_flags(parser)
     args = parser.parse_args(argv)
+    if len(args.video) != len(args.gt):
+        parser.error(f"each --video needs its --gt: {len(args.video)} --video but {len(args.gt)} --gt")
     try:
         args.link_bonus = [float(x) for x in args.link_bonus.split(",")]
     except ValueError:
@@ -112,11 +141,19 @@ def _add_merge_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def check_inputs(args: argparse.Namespace) -> None:
-    """Mistakes found before minutes of tracking: no video, no GT, no weights file, a used --keep."""
-    for path, flag in ((args.video, "--video"), (args.gt, "--gt")):
-        if not path.is_file():
-            raise InputError(f"{flag} {path} is not a file")
-    read_mot(args.gt)  # a malformed line is reported now
+    """Mistakes found before minutes of tracking: no video, no GT, a video twice, no weights file, a
+    used --keep, a --tracked run that did not track the videos."""
+    for video, gt in zip(args.video, args.gt, strict=True):
+        for path, flag in ((video, "--video"), (gt, "--gt")):
+            if not path.is_file():
+                raise InputError(f"{flag} {path} is not a file")
+        read_mot(gt)  # a malformed line is reported now
+    if len({video.resolve() for video in args.video}) != len(args.video):
+        raise InputError("a --video is named twice")
+    if args.tracked is not None:
+        run = video_tracking.load(args.tracked)
+        for video in args.video:
+            run.find(video)
     parse_thresholds(args.thresholds)
     weights = args.matching.weights_file
     if weights is not None and not weights.is_file():
@@ -140,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             with tempfile.TemporaryDirectory(prefix="reid-video-eval-") as work:
                 evaluation = evaluate(args, Path(work))
-        report = format_report(evaluation, f"{args.video.name}: count and identities")
+        names = " + ".join(video.name for video in args.video)
+        report = format_report(evaluation, f"{names}: count and identities")
         print(report)
         if args.output:
             args.output.write_text(report, encoding="utf-8")

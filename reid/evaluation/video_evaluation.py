@@ -1,117 +1,188 @@
-"""What ``python -m reid.evaluation.video`` measures: the video tracked as ``obj_counting.py`` tracks
-it, its folders scored against the ground truth, then the merge plan scored at each threshold."""
+"""What ``python -m reid.evaluation.video`` measures: the videos tracked as ``obj_counting.py`` tracks
+them (all in one run, into one persons folder), the folders scored against the ground truth as one
+count (``timeline.py``), then the merge plan scored at each threshold."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..core.config import MatchingConfig, TrackingConfig
 from ..core.errors import InputError
+from ..core.track_metadata import is_merged, read_track_metadata
 from ..matching.camera import Normalisation
-from ..matching.folders import scan_folders
+from ..matching.folders import Folder, scan_folders
+from ..matching.linking import LINK_BONUS
 from ..tracking.mot import MotRow, read_mot
 from . import identity as ident
+from . import video_tracking
 from .sweep import parse_thresholds
+from .timeline import MIN_VISIBLE_S, Timeline, transfers
 from .video_folders import FolderScore, score_folders
 from .video_merge import MergeSweep, Outcome, Variant, merge_sweeps
 
-if TYPE_CHECKING:
-    from ..tracking.videos import VideoInfo
+__all__ = ["MIN_VISIBLE_S", "VideoEvaluation", "evaluate"]
 
 log = logging.getLogger(__name__)
-
-MIN_VISIBLE_S = 2.0  # a person in view this long should be counted
 
 
 @dataclass
 class VideoEvaluation:
     settings: str
-    fps: float
-    gt: list[MotRow]  # within the frames tracked
+    timeline: Timeline
     tracks: dict[str, int]  # seen, too short, not confident: the count, explained
     folders: list[FolderScore]
     before: Outcome
     tracked: dict[int, float]  # per GT id, the share of its boxes some track covers (motmetrics)
+    per_video: dict[str, dict[str, float]] = field(default_factory=dict)  # each video's motmetrics scores alone
+    transfers: dict[int, list[int]] = field(default_factory=dict)  # folder id -> frames (from 1) it changed person
+    transfers_per_video: dict[str, int] = field(default_factory=dict)
     normalisation: Normalisation | None = None
     merges: list[MergeSweep] = field(default_factory=list)
+    # after the plan deeplearningg_reID.py makes by default: per-camera normalisation where it applies,
+    # motion evidence on with its link bonus, the default threshold of the normalisation applied
+    default: Outcome | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
+    def gt(self) -> list[MotRow]:
+        return self.timeline.gt
+
+    @property
+    def fps(self) -> float:
+        return self.timeline.clips[0].fps
+
+    @property
     def min_frames(self) -> int:
-        return round(MIN_VISIBLE_S * self.fps)
+        return self.timeline.clips[0].min_frames
 
     @property
     def visible(self) -> set[int]:
-        return ident.visible_ids(self.gt, self.min_frames)
+        return self.timeline.visible
 
 
 def evaluate(args: argparse.Namespace, work: Path) -> VideoEvaluation:
-    """Track, score the folders, then score the merge's grouping at each threshold."""
-    from ..tracking.stage import check_result, run_tracking
-    from ..tracking.videos import probe_video
-
-    tracking: TrackingConfig = args.tracking
-    matching: MatchingConfig = args.matching
-    thresholds = parse_thresholds(args.thresholds)
-    gt_all = read_mot(args.gt)
-    if not gt_all:
-        raise InputError(f"{args.gt} has no ground-truth boxes")
-    if any(r.conf == 0 for r in gt_all):  # MOTChallenge 16+ marks boxes to ignore so; MOT15 has none
-        log.warning("%s has rows with confidence 0; they are scored as people like every other row", args.gt)
-    info = probe_video(args.video)
-    started = time.monotonic()
-    result = run_tracking(
-        tracking, args.video, work / "persons", work / "status.json", mot_dir=work / "mot", show_progress=False
-    )
-    check_result(result)
-    video = result.videos[0]
+    """Track (or take the run ``--tracked`` names), score the folders, then score the merge's plan at
+    each threshold."""
+    gts = [_read_gt(path) for path in args.gt]
+    if args.tracked is not None:
+        run = video_tracking.load(args.tracked)
+        tracked = [run.find(video) for video in args.video]
+    else:
+        run = video_tracking.track(args.tracking, list(args.video), work, _detector(args.tracking))
+        tracked = [run.find(video) for video in args.video]
     tracked_at = time.monotonic()
-    gt = [r for r in gt_all if r.frame <= video.frames]
-    hypotheses = read_mot(video.mot_file) if video.mot_file else []
-    scored = score_folders(scan_folders(work / "persons"), gt, hypotheses)
+    timeline = Timeline([t.clip(run.folder, gt) for t, gt in zip(tracked, gts, strict=True)])
+    folders = _folders_of(scan_folders(run.persons), timeline, args.tracked)
+    scored = score_folders(folders, timeline)
     evaluation = VideoEvaluation(
-        settings=_settings(args, info, video.frames),
-        fps=info.fps,
-        gt=gt,
-        tracks={"seen": video.tracks, "too short": video.too_short, "not confident": video.not_confident},
+        settings=_settings(args, run, tracked),
+        timeline=timeline,
+        tracks={name: sum(t.tracks.get(name, 0) for t in tracked) for name in tracked[0].tracks},
         folders=scored,
-        before=Outcome([s.crops for s in scored], ident.mot_scores(gt, hypotheses)),
-        tracked=ident.tracked_share(gt, hypotheses),
+        before=Outcome([s.crops for s in scored], ident.mot_scores(timeline.gt, timeline.hypotheses)),
+        tracked=ident.tracked_share(timeline.gt, timeline.hypotheses),
     )
+    for clip in timeline.clips:
+        evaluation.per_video[clip.name] = ident.mot_scores(clip.gt, clip.hypotheses)
+        found = transfers(clip.gt, clip.hypotheses)
+        evaluation.transfers_per_video[clip.name] = len(found)
+        for frame, folder_id in found:
+            evaluation.transfers.setdefault(folder_id, []).append(frame)
     if scored:
-        from ..matching.features import load_extractor
-
-        evaluation.normalisation, evaluation.merges = merge_sweeps(
-            scored,
-            gt,
-            hypotheses,
-            lambda: load_extractor(matching),
-            thresholds,
-            matching.threshold_for,
-            variants(args),
-            not args.no_camera_normalisation,
-        )
-    evaluation.seconds = {"tracking": tracked_at - started, "scoring and merge sweep": time.monotonic() - tracked_at}
+        evaluation.normalisation, evaluation.merges, evaluation.default = _merge(args, scored, timeline, run.persons)
+    evaluation.seconds = {"tracking": run.seconds} if args.tracked is None else {}
+    evaluation.seconds["scoring and merge sweep"] = time.monotonic() - tracked_at
     return evaluation
 
 
-def _settings(args: argparse.Namespace, info: VideoInfo, frames: int) -> str:
-    t: TrackingConfig = args.tracking
-    m: MatchingConfig = args.matching
+def _merge(
+    args: argparse.Namespace, scored: list[FolderScore], timeline: Timeline, persons: Path
+) -> tuple[Normalisation, list[MergeSweep], Outcome | None]:
+    """The sweeps asked for, and the default plan (one of them, or scored on its own)."""
+    from ..matching.cache import EmbeddingCache
+    from ..matching.embedding import embed_folders
+    from ..matching.features import load_extractor
+    from ..matching.keys import model_key
+
+    matching: MatchingConfig = args.matching
+    cache = EmbeddingCache(persons, model_key(matching))
+    extractor = functools.cache(lambda: load_extractor(matching))  # loaded once, if a crop needs it
+    embed_folders(scan_folders(persons), extractor, cache)  # all, so that the cache keeps every video's crops
+
+    def sweep(
+        thresholds: list[float], chosen: list[Variant], normalise: bool
+    ) -> tuple[Normalisation, list[MergeSweep]]:
+        return merge_sweeps(
+            scored,
+            timeline.gt,
+            timeline.hypotheses,
+            extractor,
+            thresholds,
+            matching.threshold_for,
+            chosen,
+            normalise,
+            cache,
+        )
+
+    default = Variant(True, LINK_BONUS)
+    normalisation, sweeps = sweep(parse_thresholds(args.thresholds), variants(args), not args.no_camera_normalisation)
+    same = [s.default for s in sweeps if s.variant == default and not args.no_camera_normalisation]
+    return normalisation, sweeps, same[0] if same else sweep([], [default], True)[1][0].default
+
+
+def _read_gt(path: Path) -> list[MotRow]:
+    rows = read_mot(path)
+    if not rows:
+        raise InputError(f"{path} has no ground-truth boxes")
+    if any(r.conf == 0 for r in rows):  # MOTChallenge 16+ marks boxes to ignore so; MOT15 has none
+        log.warning("%s has rows with confidence 0; they are scored as people like every other row", path)
+    return rows
+
+
+def _folders_of(folders: list[Folder], timeline: Timeline, tracked: Path | None) -> list[Folder]:
+    """The folders of the timeline's videos. A folder a merge changed is refused: the evaluation
+    scores what tracking made, then what the merge would make of it."""
+    for folder in folders:
+        if is_merged(read_track_metadata(folder.path)):
+            raise InputError(f"{folder.path} was merged: --tracked needs the folders as tracking left them")
+    kept = [f for f in folders if timeline.offset_of(f.camera) is not None]
+    if tracked is None and len(kept) != len(folders):
+        raise InputError(f"{len(folders) - len(kept)} folders of the run are of no video tracked")
+    return kept
+
+
+def _detector(t: TrackingConfig) -> str:
     # ultralytics runs an exported model (.tflite, static .onnx) at its export size, whatever --imgsz says
     imgsz = f"imgsz {t.imgsz}" if t.model.endswith(".pt") else f"imgsz {t.imgsz} unless fixed by the export"
-    weights = m.weights_file.name if m.weights_file else m.weights
     return (
-        f"video `{args.video.name}`, {frames} of {info.frame_count} frames at {info.fps:g} fps, "
-        f"{info.width}x{info.height}; GT `{args.gt}`; detector `{Path(t.model).name}` ({t.tracker}, {imgsz}, "
+        f"detector `{Path(t.model).name}` ({t.tracker}, {imgsz}, "
         f"conf {t.conf}, min-track {t.min_track_seconds:g} s and {t.min_track_frames} frames, "
         f"max-crops {t.max_crops}, "
-        f"min-crop {t.min_crop_width}x{t.min_crop_height}{', edge crops kept' if t.keep_edge_crops else ''}); "
+        f"min-crop {t.min_crop_width}x{t.min_crop_height}{', edge crops kept' if t.keep_edge_crops else ''})"
+    )
+
+
+def _settings(args: argparse.Namespace, run: video_tracking.TrackedRun, tracked: list) -> str:
+    m: MatchingConfig = args.matching
+    weights = m.weights_file.name if m.weights_file else m.weights
+    videos = [
+        f"`{t.name}`, {t.frames} of {t.frame_count} frames at {t.fps:g} fps, {t.size[0]}x{t.size[1]}; GT `{gt}`"
+        for t, gt in zip(tracked, args.gt, strict=True)
+    ]
+    shown = (
+        f"video {videos[0]}"
+        if len(videos) == 1
+        else "videos " + "; ".join(f"({n}) {v}" for n, v in enumerate(videos, 1))
+    )
+    if args.tracked is not None:
+        shown += f"; tracked earlier into `{args.tracked}` (videos: {run.names()})"
+    return (
+        f"{shown}; {run.detector}; "
         f"re-ID {m.backbone}, weights `{weights}`, input {m.input_height}x{m.input_width}, "
         f"default threshold {m.threshold_for(True)} with per-camera normalisation, {m.threshold_for(False)} "
         f"without; IoU >= {ident.MIN_IOU}"

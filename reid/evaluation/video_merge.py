@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from ..matching import linking, proposals
 from ..matching.camera import Normalisation, normalise_per_camera
 from ..matching.decision import Decision, decide_at
-from ..matching.embedding import Extractor, NoCache, embed_folders
+from ..matching.embedding import Cache, Extractor, NoCache, embed_folders
 from ..matching.folders import Folder
 from ..matching.splitting import apply_splits
 from ..tracking.mot import MotRow
@@ -49,6 +50,12 @@ class Outcome:
     splits: int = 0  # folders the plan splits
     on_gt: tuple[float, float] = (float("nan"), float("nan"))  # (precision, recall) over folders on a GT person
     caused_mixing: int = 0  # merged groups mixing > 5% that join folders of different GT persons
+    wrong_merges: int = 0  # merged groups that join folders of different GT persons (``wrong_merges``)
+    wrong_groups: list[list[tuple[str, int | None]]] = field(default_factory=list)  # their (folder, GT id)s
+    # per folder split by the plan: (its last crop frame before, its first crop frame after) each switch,
+    # and whom each part shows
+    split_bounds: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    split_parts: dict[int, list[ident.Identity]] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,10 +98,10 @@ class Units:
                 label = spare
             self.ids.append(label)
             self.crop_ids.append([owner.by_file.get(p.name) for p in unit.images])
-            self.starts.setdefault(owner.person_id, []).append((min(unit.frames.values()), label))
+            self.starts.setdefault(owner.person_id, []).append((owner.offset + min(unit.frames.values()), label))
 
     def label_of(self, row: MotRow) -> int:
-        """The unit a track box belongs to (MOT frame k is crop frame k - 1)."""
+        """The unit a track box belongs to (MOT frame k is crop frame k - 1, both on the timeline)."""
         label = row.id
         for start, part in sorted(self.starts.get(row.id, [])):
             if row.frame - 1 >= start:
@@ -132,7 +139,33 @@ def score_plan(
     outcome.pairs, outcome.splits = ident.merged_pairs(labels, identities), len(decision.splits)
     outcome.on_gt = pairwise_scores([truth[n] for n in on], [labels[n] for n in on])
     outcome.caused_mixing = caused_mixing(identities, units.crop_ids, labels)
+    wrong = wrong_merges(identities, labels)
+    outcome.wrong_merges = len(wrong)
+    outcome.wrong_groups = [[(units.folders[n].name, identities[n].majority) for n in group] for group in wrong]
+    owners, index = {s.folder.name: s.person_id for s in scored}, {u.name: n for n, u in enumerate(units.folders)}
+    for split in decision.splits:
+        owner, parts = owners[split.folder.name], split.parts
+        outcome.split_bounds[owner] = [(max(a.frames.values()), min(b.frames.values())) for a, b in pairwise(parts)]
+        outcome.split_parts[owner] = [identities[index[part.name]] for part in parts]
     return outcome
+
+
+def wrong_merges(identities: Sequence[ident.Identity], labels: Sequence[int]) -> list[list[int]]:
+    """The merged groups (their members) that join folders of two or more GT persons: folders whose
+    majorities differ (folders mostly on nobody do not count: the GT cannot say whom they show).
+
+    >>> alice, bob, nobody = ident.Identity(4, 1, 4, 0), ident.Identity(4, 2, 3, 1), ident.Identity(2, None, 0, 2)
+    >>> wrong_merges([alice, bob, nobody, alice, nobody], [0, 0, 0, 3, 3])
+    [[0, 1, 2]]
+    """
+    groups: dict[int, list[int]] = {}
+    for n, label in enumerate(labels):
+        groups.setdefault(label, []).append(n)
+    return [
+        members
+        for members in groups.values()
+        if len({identities[n].majority for n in members if not identities[n].off_gt}) > 1
+    ]
 
 
 def caused_mixing(
@@ -160,11 +193,14 @@ def merge_sweeps(
     default_for: Callable[[bool], float],
     variants: Sequence[Variant] = (Variant(),),
     normalise: bool = True,
+    cache: Cache | None = None,
 ) -> tuple[Normalisation, list[MergeSweep]]:
     """The plan of each variant at each threshold, and at the default threshold of the mode applied.
-    Folders without an embedding (no readable crop) stay alone, as they do in a real merge."""
+    Folders without an embedding (no readable crop) stay alone, as they do in a real merge. The
+    folders are embedded again (from ``cache`` when given), so a normalisation of an earlier call
+    on some of them is undone."""
     folders: list[Folder] = [s.folder for s in scored]
-    embed_folders(folders, load_extractor, NoCache())
+    embed_folders(folders, load_extractor, NoCache() if cache is None else cache)
     readable = [f for f in folders if f.embedding is not None]
     off = Normalisation(False, "turned off (--no-camera-normalisation)")
     normalisation = normalise_per_camera(readable) if normalise else off
