@@ -6,15 +6,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..core.backbones import BACKBONES
 from ..core.cli import plural
 from ..core.config import MatchingConfig
 from ..merging import Group, Split
 from .camera import Normalisation, normalise_per_camera
 from .folders import Folder
+from .grouping import cannot_link_pairs
 from .linking import LINK_BONUS
 from .proposals import Comparison, ProposedGroup
 from .splitting import ProposedSplit, apply_splits, describe, find_splits, is_part, part_files
+from .threshold import ThresholdChoice, choose_threshold, seen_together_similarities
+from .uncertainty import MARGIN, CountRange, count_range
 
 
 @dataclass
@@ -24,10 +29,23 @@ class Decision:
     splits: list[ProposedSplit]
     comparison: Comparison
     proposals: list[ProposedGroup]
+    choice: ThresholdChoice | None = None  # how the threshold was chosen (None: given by the caller)
 
     @property
     def changes(self) -> bool:
         return bool(self.splits or self.proposals)
+
+    def count(self, folders_total: int) -> CountRange:
+        """The people the plan leaves of ``folders_total`` person folders (readable or not), with the
+        range its close calls allow (``uncertainty.py``)."""
+        folders = self.comparison.folders
+        index = {f.name: i for i, f in enumerate(folders)}
+        groups = [[index[f.name] for f in g.folders] for g in self.proposals]
+        people = folders_total + sum(len(s.parts) - 1 for s in self.splits) - sum(len(g) - 1 for g in groups)
+        misses = self.comparison.near_misses(self.proposals, self.threshold, margin=MARGIN, limit=len(folders) ** 2)
+        missed = [(index[m.first.name], index[m.second.name], m.similarity) for m in misses]
+        missed = [pair for pair, m in zip(missed, misses, strict=True) if m.reason == "under the threshold"]
+        return count_range(self.comparison.embeddings, groups, missed, people, self.threshold)
 
     def operations(self, allocate: Callable[[], str]) -> tuple[list[Group], list[Split]]:
         """The merge engine's groups and splits; ``allocate()`` names each split-off part's new folder."""
@@ -49,7 +67,24 @@ def decide(folders: Sequence[Folder], config: MatchingConfig, use_motion: bool =
     """The plan for the embedded ``folders`` (their vectors are normalised in place when it applies)."""
     readable = [f for f in folders if f.embedding is not None]
     normalisation = normalise_per_camera(readable)
-    return decide_at(readable, config.threshold_for(normalisation.applied), normalisation, use_motion)
+    choice = threshold_choice(readable, config, normalisation.applied)
+    decision = decide_at(readable, choice.value, normalisation, use_motion)
+    decision.choice = choice
+    return decision
+
+
+def threshold_choice(folders: Sequence[Folder], config: MatchingConfig, camera_normalised: bool) -> ThresholdChoice:
+    """``--threshold`` when given; else the footage's own (``threshold.py``), from the folders seen together
+    as they are now (before any split), or the backbone's default when too few were."""
+    if config.threshold is not None:
+        return ThresholdChoice(config.threshold, "given with --threshold")
+    default = config.threshold_for(camera_normalised)
+    if not folders:
+        return ThresholdChoice(default, f"{config.backbone}'s default")
+    embeddings = np.stack([f.embedding for f in folders])
+    pairs = cannot_link_pairs([f.appearances for f in folders])
+    similarities = seen_together_similarities(embeddings, [f.camera for f in folders], pairs)
+    return choose_threshold(similarities, default, f"{config.backbone}'s default")
 
 
 def decide_at(
@@ -68,6 +103,8 @@ def decide_at(
 def plan_lines(decision: Decision, backbone: str) -> list[str]:
     """The plan as printed before the question."""
     lines = [f"Features: {backbone}, threshold {decision.threshold:.3f}; {decision.normalisation.describe()}."]
+    if decision.choice is not None:
+        lines.append(f"Threshold: {decision.choice.basis}.")
     if BACKBONES[backbone].kind == "keras":
         lines.append(
             "Note: ImageNet features are not trained to tell people apart and find few of the same people; "

@@ -90,6 +90,7 @@ def render(
     threshold: float,
     backbone: str,
     persons_dir: Path,
+    threshold_basis: str | None = None,
     folders_total: int,
     dry_run: bool = False,
     splits: Sequence[ProposedSplit] = (),
@@ -107,6 +108,8 @@ def render(
         f"{len(proposals)} group{'' if len(proposals) == 1 else 's'} proposed ({involved} folders), "
         f"{html.escape(backbone)} features, threshold {threshold:.3f}; {now}. {_what_happens(dry_run)}</div>",
     ]
+    if threshold_basis:
+        parts.append(f'<div class="summary">Threshold: {html.escape(threshold_basis)}.</div>')
     if splits:
         parts.append(
             '<h2>Proposed splits</h2><p class="summary">A tracker sometimes hands one person\'s track to '
