@@ -2,6 +2,7 @@
 """Step 3: find person folders that show the same person and merge them, safely.
 
     python deeplearningg_reID.py              # show proposed merges, ask y/n, back up, merge
+    python deeplearningg_reID.py --review-each   # answer each proposed split and group
     python deeplearningg_reID.py --dry-run    # only show them
     python deeplearningg_reID.py --undo       # restore the folders of the last merge
 
@@ -22,11 +23,12 @@ from reid.core.config import DEFAULT_PERSONS, DEFAULT_STATUS
 from reid.matching.options import parse_args
 
 
-def confirm(question: str) -> bool:
+def ask(question: str) -> str:
+    """The line the person types after ``question`` ('' at the end of input)."""
     try:
-        return input(question).strip().lower() in ("y", "yes")
+        return input(question).strip()
     except EOFError:
-        return False
+        return ""
 
 
 def undo_command(args: argparse.Namespace) -> str:
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         args.ray,
     )
     can_ask = sys.stdin is not None and sys.stdin.isatty()
-    run_matching(request, confirm if can_ask else None)
+    run_matching(request, ask if can_ask else None)
     return EXIT_OK
 
 

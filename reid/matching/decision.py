@@ -93,9 +93,12 @@ def decide_at(
     normalisation: Normalisation,
     use_motion: bool = True,
     link_bonus: float = LINK_BONUS,
+    splits: list[ProposedSplit] | None = None,
 ) -> Decision:
-    """The plan at ``threshold`` for folders already embedded and normalised (an evaluation sweeps it)."""
-    splits = find_splits(folders, threshold)
+    """The plan at ``threshold`` for folders already embedded and normalised (an evaluation sweeps it);
+    ``splits``: those to make instead of the ones the splitter finds (the person answered each)."""
+    if splits is None:
+        splits = find_splits(folders, threshold)
     comparison = Comparison(apply_splits(folders, splits), use_motion=use_motion, link_bonus=link_bonus)
     return Decision(threshold, normalisation, splits, comparison, comparison.proposals(threshold))
 

@@ -101,6 +101,14 @@ def _add_mode_flags(parser: argparse.ArgumentParser) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--yes", "-y", action="store_const", dest="mode", const="yes", help="merge without asking")
     mode.add_argument(
+        "--review-each",
+        action="store_const",
+        dest="mode",
+        const="each",
+        help="ask y/n for each proposed split and group (or name a folder to leave out of a group), "
+        "then carry out the ones accepted",
+    )
+    mode.add_argument(
         "--dry-run",
         action="store_const",
         dest="mode",

@@ -83,15 +83,22 @@ class Comparison:
 
     def proposals(self, threshold: float) -> list[ProposedGroup]:
         """The groups as merge proposals: the survivor (most crops, then the lowest id) and its members."""
+        return [self.proposal(group) for group in self.groups(threshold)]
+
+    def proposal(self, group: Sequence[int]) -> ProposedGroup:
+        """The folders at these indices (two or more) as one proposal, with their similarity and evidence."""
         counts = [len(f.images) for f in self.folders]
         ids = [(f.sort_id, f.name) for f in self.folders]
-        proposals = []
-        for group in self.groups(threshold):
-            survivor = choose_survivor(group, counts, ids)
-            low, mean = group_similarity(self.embeddings, group)
-            members = sorted((self.folders[i] for i in group if i != survivor), key=lambda f: (f.sort_id, f.name))
-            proposals.append(ProposedGroup(self.folders[survivor], members, low, mean, self._evidence(group)))
-        return proposals
+        survivor = choose_survivor(group, counts, ids)
+        low, mean = group_similarity(self.embeddings, group)
+        members = sorted((self.folders[i] for i in group if i != survivor), key=lambda f: (f.sort_id, f.name))
+        return ProposedGroup(self.folders[survivor], members, low, mean, self._evidence(group))
+
+    def without(self, group: ProposedGroup, name: str) -> ProposedGroup | None:
+        """``group`` with the folder ``name`` left out (None when fewer than two folders remain)."""
+        index = {f.name: i for i, f in enumerate(self.folders)}
+        rest = [index[f.name] for f in group.folders if f.name != name]
+        return self.proposal(rest) if len(rest) >= 2 else None
 
     def _evidence(self, group: Sequence[int]) -> list[str]:
         found = []

@@ -27,11 +27,12 @@ from .decision import Decision, decide, plan_lines, question
 from .downloads import check_weights_file
 from .embedding import embed_folders
 from .folders import Folder, scan_folders
+from .review_each import review_each
 from .status import MatchingStatus
 
 log = logging.getLogger(__name__)
 
-Confirm = Callable[[str], bool]
+Ask = Callable[[str], str]  # shows a question, returns the line typed ('' at the end of input)
 
 
 @dataclass(frozen=True)
@@ -41,15 +42,15 @@ class MatchingRequest:
     persons_dir: Path
     status_file: Path
     config: MatchingConfig
-    mode: str = "ask"  # ask, yes, dry-run, undo
+    mode: str = "ask"  # ask, each (--review-each), yes, dry-run, undo
     report: Path | None = None  # the review page to write
     show_progress: bool | None = None
     undo_command: str = "deeplearningg_reID.py --undo"  # printed after a merge
     ray_address: str | None = None  # embed on Ray: "" a local instance, else the cluster's address
 
 
-def run_matching(request: MatchingRequest, confirm: Confirm | None) -> None:
-    """Run the stage; ``confirm(question)`` asks the person (None: nobody can be asked)."""
+def run_matching(request: MatchingRequest, ask: Ask | None) -> None:
+    """Run the stage; ``ask(question)`` asks the person (None: nobody can be asked)."""
     status = StatusFile(request.status_file)
     status.read()  # a malformed status file is reported before any work
     check_request(request)
@@ -65,7 +66,7 @@ def run_matching(request: MatchingRequest, confirm: Confirm | None) -> None:
             say_note(recover(request.persons_dir, lease=lease))
         folders = scan_folders(request.persons_dir)
         with_images = _with_images(folders, request.persons_dir, reporter)
-        if request.mode == "ask" and confirm is None:
+        if request.mode in ("ask", "each") and ask is None:
             raise InputError(
                 "cannot ask for confirmation: standard input is not a terminal. Nothing was merged; "
                 "pass --yes to merge, or --dry-run to only show the plan"
@@ -78,7 +79,7 @@ def run_matching(request: MatchingRequest, confirm: Confirm | None) -> None:
             device=request.config.device,
         )
         try:
-            _compare_and_merge(request, folders, with_images, reporter, lease, confirm)
+            _compare_and_merge(request, folders, with_images, reporter, lease, ask)
         except BaseException as exc:
             reporter.stopped(exc)
             raise
@@ -144,7 +145,7 @@ def _compare_and_merge(
     with_images: list[Folder],
     reporter: MatchingStatus,
     lease: Lease,
-    confirm: Confirm | None,
+    ask: Ask | None,
 ) -> None:
     embed(request, with_images, reporter)
     with reporter.step("comparing", len(with_images), "folder") as step:
@@ -166,8 +167,11 @@ def _compare_and_merge(
     print(f"{'After the merge' if decision.changes else 'Count'}: {count.describe()}.")
     if request.report is not None:
         write_review_page(request, decision, len(folders))
-    if not decision.changes or not _agreed(request, decision, reporter, confirm):
-        reporter.finish(folders_after=len(folders), groups_merged=0, images_moved=0, count_applies=not decision.changes)
+    planned = decision.changes
+    if planned and request.mode == "each":
+        decision = _review_each(decision, with_images, len(folders), reporter, ask)
+    if not decision.changes or (request.mode != "each" and not _agreed(request, decision, reporter, ask)):
+        reporter.finish(folders_after=len(folders), groups_merged=0, images_moved=0, count_applies=not planned)
         return
     apply_merge(request.persons_dir, request.undo_command, decision, len(folders), reporter, lease)
 
@@ -231,14 +235,31 @@ def write_review_page(request: MatchingRequest, decision: Decision, folders_tota
     print(f"Review page: {request.report.resolve().as_uri()} (open it in a browser)")
 
 
-def _agreed(request: MatchingRequest, decision: Decision, reporter: MatchingStatus, confirm: Confirm | None) -> bool:
+def _review_each(
+    decision: Decision, folders: list[Folder], folders_total: int, reporter: MatchingStatus, ask: Ask | None
+) -> Decision:
+    """The part of the plan the person accepts, one proposal at a time, and the count it leaves."""
+    with reporter.waiting_for_answer(len(decision.proposals) + len(decision.splits)):
+        accepted = review_each(decision, folders, ask)
+    if not accepted.changes:
+        print("Nothing was merged.")
+        return accepted
+    count = accepted.count(folders_total)
+    reporter.reid.update(
+        force=True, splits_proposed=len(accepted.splits), groups_proposed=len(accepted.proposals), **count.as_status()
+    )
+    print(f"After the merge: {count.describe()}.")
+    return accepted
+
+
+def _agreed(request: MatchingRequest, decision: Decision, reporter: MatchingStatus, ask: Ask | None) -> bool:
     if request.mode == "dry-run":
         print("Dry run: nothing was changed.")
         return False
     if request.mode == "yes":
         return True
     with reporter.waiting_for_answer(len(decision.proposals) + len(decision.splits)):
-        answer = confirm(question(decision))
+        answer = ask(question(decision)).strip().lower() in ("y", "yes")
     if not answer:
         print("Nothing was merged.")
     return answer
