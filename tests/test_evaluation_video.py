@@ -235,7 +235,7 @@ def test_the_command_on_a_real_clip(tmp_path, tud_clip, detector, reid_0287):
     proc = run_command(
         *("--video", video, "--gt", gt, "--model", detector, "--max-frames", 60),
         *("--backbone", "reid-0287", "--weights", reid_0287, "--thresholds", "0.2:0.6:0.2"),
-        *("--compare-motion", "--link-bonus", "0,0.1", "--output", out, "--keep", keep, "--quiet"),
+        *("--compare-motion", "--link-bonus", "0,0.2", "--output", out, "--keep", keep, "--quiet"),
     )
     assert proc.returncode == 0, proc.stderr
     report = out.read_text()
@@ -260,13 +260,13 @@ def test_the_command_on_a_real_clip(tmp_path, tud_clip, detector, reid_0287):
     default = f"{MERGE_THRESHOLDS['reid-0287'].raw:.2f}"
     plans = [line.split(" | ")[0] for line in report.splitlines() if line.startswith(("| before", "| after"))]
     assert plans == ["| before the merge", "| after, motion evidence off"] + [
-        f"| after, motion evidence on, LINK_BONUS {bonus}" for bonus in ("0", "0.1")
-    ] + ["| after, the default plan of deeplearningg_reID.py"]  # LINK_BONUS 0.05 is none of the two
+        f"| after, motion evidence on, LINK_BONUS {bonus}" for bonus in ("0", "0.2")
+    ] + ["| after, the default plan of deeplearningg_reID.py"]  # LINK_BONUS 0.1 is none of the two
     sweeps = report.split("##### Sweep, ")[1:]
     assert [s.splitlines()[0] for s in sweeps] == [
         "motion evidence off",
         "motion evidence on, LINK_BONUS 0",
-        "motion evidence on, LINK_BONUS 0.1",
+        "motion evidence on, LINK_BONUS 0.2",
     ]
     for sweep in sweeps:
         rows = [line for line in sweep.splitlines() if re.match(r"\| 0\.\d\d", line)]
