@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_matching_run import reid_0287, track_of  # noqa: F401 (a fixture)
 
-from conftest import REPO, run_script, tree_hashes
+from conftest import REPO, assert_clean_error, run_script, tree_hashes
 
 
 @pytest.fixture
@@ -100,11 +100,56 @@ def test_each_proposal_is_answered_and_only_the_accepted_are_carried_out(workdir
     status = json.loads((workdir / "status.json").read_text())["reid"]
     assert status["groups_merged"] == 1 and status["folders_after"] == 6 and status["people"] == 6
 
+    # after the merge, id_1 holds id_2's track too: still kept apart from id_9, and nothing else is proposed
+    merged = run_script(
+        "deeplearningg_reID.py", "--backbone", "reid-0287", "--weights", reid_0287, "--dry-run", cwd=workdir
+    )
+    assert merged.returncode == 0, merged.stderr
+    assert "Your earlier answers" in merged.stdout and "Proposed" not in merged.stdout
+    assert "nothing to merge" in merged.stdout
+
     undone = run_script("deeplearningg_reID.py", "--undo", cwd=workdir)
     assert undone.returncode == 0, undone.stderr
     assert {k: v for k, v in tree_hashes(persons).items() if k.startswith("id_")} == {
         k: v for k, v in before.items() if k.startswith("id_")
     }
+
+    # the answers outlive the merge and its undo: the next plan proposes none of what was refused
+    assert "Your answers are kept in persons/.answers.json" in out
+    again = run_script(
+        "deeplearningg_reID.py", "--backbone", "reid-0287", "--weights", reid_0287, "--dry-run", cwd=workdir
+    )
+    assert again.returncode == 0, again.stderr
+    assert "Your earlier answers (persons/.answers.json): 2 pairs kept apart, 1 folder kept whole." in again.stdout
+    assert "id_5 holds 2 people" not in again.stdout  # the split refused
+    assert "1. id_1 (4 crops)  <-  id_2 (4 crops)\n" in again.stdout  # id_9 stays out of it
+    assert "id_7" not in again.stdout.split("Proposed merges:")[1].split("After the merge")[0]
+
+    forgotten = run_script("deeplearningg_reID.py", "--forget-answers", cwd=workdir)
+    assert forgotten.returncode == 0, forgotten.stderr
+    copies = list((persons / "backup_before_merge").glob("answers-*.json"))
+    assert len(copies) == 1
+    assert f"Your answers are forgotten; a copy is in persons/backup_before_merge/{copies[0].name}." in forgotten.stdout
+    assert not (persons / ".answers.json").exists()
+    assert json.loads(copies[0].read_text())["apart"]  # the copy holds them
+    fresh = run_script(
+        "deeplearningg_reID.py", "--backbone", "reid-0287", "--weights", reid_0287, "--dry-run", cwd=workdir
+    )
+    assert "id_5 holds 2 people" in fresh.stdout and "Your earlier answers" not in fresh.stdout
+    assert (
+        run_script("deeplearningg_reID.py", "--forget-answers", cwd=workdir).stdout
+        == "No answers to forget in persons.\n"
+    )
+
+
+def test_unreadable_answers_are_one_clear_error_and_nothing_changes(tmp_path):
+    persons = tmp_path / "persons"
+    (persons / "id_1").mkdir(parents=True)
+    (persons / "id_2").mkdir()
+    (persons / ".answers.json").write_text("{not json")
+    proc = run_script("deeplearningg_reID.py", "--dry-run", cwd=tmp_path)
+    assert_clean_error(proc, 1, "persons/.answers.json (your earlier answers) cannot be read")
+    assert (persons / ".answers.json").read_text() == "{not json"
 
 
 @pytest.mark.slow

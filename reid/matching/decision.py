@@ -12,6 +12,7 @@ from ..core.backbones import BACKBONES
 from ..core.cli import plural
 from ..core.config import MatchingConfig
 from ..merging import Group, Split
+from .answers import Answers
 from .camera import Normalisation, normalise_per_camera
 from .folders import Folder
 from .grouping import cannot_link_pairs
@@ -63,12 +64,15 @@ class Decision:
         return groups, splits
 
 
-def decide(folders: Sequence[Folder], config: MatchingConfig, use_motion: bool = True) -> Decision:
-    """The plan for the embedded ``folders`` (their vectors are normalised in place when it applies)."""
+def decide(
+    folders: Sequence[Folder], config: MatchingConfig, use_motion: bool = True, answers: Answers | None = None
+) -> Decision:
+    """The plan for the embedded ``folders`` (their vectors are normalised in place when it applies),
+    obeying the person's earlier ``answers``."""
     readable = [f for f in folders if f.embedding is not None]
     normalisation = normalise_per_camera(readable)
     choice = threshold_choice(readable, config, normalisation.applied)
-    decision = decide_at(readable, choice.value, normalisation, use_motion)
+    decision = decide_at(readable, choice.value, normalisation, use_motion, answers=answers)
     decision.choice = choice
     return decision
 
@@ -94,12 +98,15 @@ def decide_at(
     use_motion: bool = True,
     link_bonus: float = LINK_BONUS,
     splits: list[ProposedSplit] | None = None,
+    answers: Answers | None = None,
 ) -> Decision:
     """The plan at ``threshold`` for folders already embedded and normalised (an evaluation sweeps it);
-    ``splits``: those to make instead of the ones the splitter finds (the person answered each)."""
+    ``splits``: those to make instead of the ones the splitter finds (the person answered each);
+    ``answers``: the person's earlier answers, obeyed (``answers.py``)."""
+    answers = answers or Answers()
     if splits is None:
-        splits = find_splits(folders, threshold)
-    comparison = Comparison(apply_splits(folders, splits), use_motion=use_motion, link_bonus=link_bonus)
+        splits = [s for s in find_splits(folders, threshold) if not answers.keeps_whole(s.folder)]
+    comparison = Comparison(apply_splits(folders, splits), use_motion, link_bonus, answers)
     return Decision(threshold, normalisation, splits, comparison, comparison.proposals(threshold))
 
 

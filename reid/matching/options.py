@@ -88,8 +88,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     add_logging_flags(parser)
     args = parser.parse_args(argv)
-    if args.report is not None and args.mode == "undo":
-        parser.error("--report shows a merge plan; it cannot be used with --undo")
+    if args.report is not None and args.mode in ("undo", "forget"):
+        flag = "--undo" if args.mode == "undo" else "--forget-answers"
+        parser.error(f"--report shows a merge plan; it cannot be used with {flag}")
     if args.report is REPORT_BESIDE_FOLDERS:
         args.report = args.persons / REPORT_NAME  # with the folders it shows, out of the code's folder
     args.config = config_from_args(parser, MatchingConfig, args, FLAGS, **input_size_fields(parser, args))
@@ -114,6 +115,13 @@ def _add_mode_flags(parser: argparse.ArgumentParser) -> None:
         dest="mode",
         const="dry-run",
         help="show the proposed merges and change nothing",
+    )
+    mode.add_argument(
+        "--forget-answers",
+        action="store_const",
+        dest="mode",
+        const="forget",
+        help="clear the answers --review-each kept in the persons folder (a copy goes to backup_before_merge)",
     )
     mode.add_argument(
         "--undo",

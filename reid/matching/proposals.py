@@ -8,6 +8,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .answers import Answers
 from .folders import Folder
 from .grouping import cannot_link_pairs, choose_survivor, group_similarity
 from .linking import LINK_BONUS, group_with_links
@@ -43,10 +44,17 @@ class Comparison:
     pairs can never be one person (seen in the same frame, or too far apart too soon after) and
     which continue one another (``motion.py``); then grouped at any threshold."""
 
-    def __init__(self, folders: Sequence[Folder], use_motion: bool = True, link_bonus: float = LINK_BONUS) -> None:
+    def __init__(
+        self,
+        folders: Sequence[Folder],
+        use_motion: bool = True,
+        link_bonus: float = LINK_BONUS,
+        answers: Answers | None = None,
+    ) -> None:
         self.folders = [f for f in folders if f.embedding is not None]
         self.use_motion = use_motion
         self.link_bonus = link_bonus
+        self.answers = answers or Answers()
 
     @cached_property
     def embeddings(self) -> np.ndarray:
@@ -63,8 +71,13 @@ class Comparison:
         return cannot_link_pairs([f.appearances for f in self.folders])
 
     @cached_property
+    def kept_apart(self) -> set[tuple[int, int]]:
+        """Pairs the person said are two people (``answers.py``)."""
+        return self.answers.cannot_link(self.folders)
+
+    @cached_property
     def cannot_link(self) -> set[tuple[int, int]]:
-        return self.seen_together | self.motion.vetoes
+        return self.seen_together | self.motion.vetoes | self.kept_apart
 
     @cached_property
     def crop_counts(self) -> list[int]:
@@ -83,7 +96,8 @@ class Comparison:
 
     def proposals(self, threshold: float) -> list[ProposedGroup]:
         """The groups as merge proposals: the survivor (most crops, then the lowest id) and its members."""
-        return [self.proposal(group) for group in self.groups(threshold)]
+        groups = [self.proposal(group) for group in self.groups(threshold)]
+        return [g for g in groups if not self.answers.refuses(g.folders)]  # refused as a whole before
 
     def proposal(self, group: Sequence[int]) -> ProposedGroup:
         """The folders at these indices (two or more) as one proposal, with their similarity and evidence."""
@@ -139,6 +153,8 @@ class Comparison:
     def _reason(self, i: int, j: int, similarity: float, threshold: float) -> str:
         if (i, j) in self.seen_together:
             return "seen at the same time in one video"
+        if (i, j) in self.kept_apart:
+            return "you said they are two people"
         if (i, j) in self.motion.vetoes:
             return "one appears too far from where the other was, too soon after, to be the same person"
         if similarity < threshold:

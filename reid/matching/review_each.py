@@ -10,41 +10,104 @@ plain y/n plan is (lease, verified backup, journal, undo).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ..core.cli import plural
+from ..core.paths import shown_path
+from .answers import Answers, answers_path, keep_answers, piece_keys
 from .decision import Decision, decide_at
 from .folders import Folder
 from .proposals import ProposedGroup
 from .splitting import describe
+from .status import MatchingStatus
 
 Ask = Callable[[str], str]  # shows the question, returns the line typed ('' at the end of input)
 
 YES = ("y", "yes")
 
 
-def review_each(decision: Decision, folders: Sequence[Folder], ask: Ask) -> Decision:
-    """The part of ``decision`` the person accepts, asked through ``ask``; ``folders`` are those the
-    decision was made from (before its splits)."""
-    splits, splits_asked = [], decision.splits
+def review_each(decision: Decision, folders: Sequence[Folder], ask: Ask) -> tuple[Decision, Answers]:
+    """The part of ``decision`` the person accepts, asked through ``ask``, and what the answers say
+    for later plans; ``folders`` are those the decision was made from (before its splits)."""
+    splits, splits_asked, said = [], decision.splits, Answers()
     for number, split in enumerate(splits_asked, 1):
         if ask(f"Split {number} of {len(splits_asked)}: {describe(split)}. Split it? [y/N] ").lower() in YES:
             splits.append(split)
+            parts = [piece_keys(p) for p in split.parts]
+            said.apart += [(a, b) for k, a in enumerate(parts) for b in parts[k + 1 :]]
+        else:
+            said.whole.append(piece_keys(split.folder))
     if len(splits) < len(splits_asked):
         comparison = decision.comparison
         regrouped = decide_at(
-            folders, decision.threshold, decision.normalisation, comparison.use_motion, comparison.link_bonus, splits
+            folders,
+            decision.threshold,
+            decision.normalisation,
+            comparison.use_motion,
+            comparison.link_bonus,
+            splits,
+            comparison.answers,
         )
         if _names(regrouped.proposals) != _names(decision.proposals):
             print("The folders not split are grouped again:")
         decision = regrouped
-    groups = [g for g in (_answer(decision, number, g, ask) for number, g in enumerate(decision.proposals, 1)) if g]
+    groups = []
+    for number, group in enumerate(decision.proposals, 1):
+        accepted_group = _answer(decision, number, group, ask)
+        _remember(group, accepted_group, said)
+        if accepted_group is not None:
+            groups.append(accepted_group)
     accepted = Decision(
         decision.threshold, decision.normalisation, splits, decision.comparison, groups, decision.choice
     )
     asked = len(splits_asked) + len(decision.proposals)
     taken = len(splits) + len(groups)
     print(f"Accepted {taken} of {plural(asked, 'proposal')}.")
+    return accepted, said
+
+
+def review_and_keep(
+    persons_dir: Path,
+    decision: Decision,
+    folders: list[Folder],
+    folders_total: int,
+    reporter: MatchingStatus,
+    ask: Ask,
+) -> Decision:
+    """The part of the plan the person accepts, one proposal at a time, and the count it leaves; the
+    answers are kept first, so a crash while carrying them out loses none."""
+    with reporter.waiting_for_answer(len(decision.proposals) + len(decision.splits)):
+        accepted, said = review_each(decision, folders, ask)
+    keep_answers(persons_dir, said)
+    if said:
+        shown = shown_path(answers_path(persons_dir))
+        print(f"Your answers are kept in {shown}: later plans follow them (--forget-answers clears them).")
+    if not accepted.changes:
+        print("Nothing was merged.")
+        return accepted
+    count = accepted.count(folders_total)
+    reporter.reid.update(
+        force=True, splits_proposed=len(accepted.splits), groups_proposed=len(accepted.proposals), **count.as_status()
+    )
+    print(f"After the merge: {count.describe()}.")
     return accepted
+
+
+def _remember(asked: ProposedGroup, accepted: ProposedGroup | None, said: Answers) -> None:
+    """What an answer to a group says for later plans: a refused pair is two people; a refused bigger
+    group is not all one person (who differs is unsaid); a folder left out is not the others' person."""
+    if accepted is asked:
+        return
+    if accepted is None:
+        if len(asked.folders) == 2:
+            said.apart.append((piece_keys(asked.folders[0]), piece_keys(asked.folders[1])))
+        else:
+            said.refused_groups.append([piece_keys(f) for f in asked.folders])
+        return
+    kept = {f.name for f in accepted.folders}
+    for left_out in (f for f in asked.folders if f.name not in kept):
+        rest = frozenset().union(*(piece_keys(f) for f in asked.folders if f.name != left_out.name))
+        said.apart.append((piece_keys(left_out), rest))
 
 
 def _answer(decision: Decision, number: int, group: ProposedGroup, ask: Ask) -> ProposedGroup | None:

@@ -18,16 +18,18 @@ from ..core.cli import plural
 from ..core.config import MatchingConfig
 from ..core.errors import InputError, OutputError
 from ..core.lease import Lease
+from ..core.paths import shown_path
 from ..core.persons_dir import require_persons_dir
 from ..core.status import StatusFile
 from ..merging import pending, recover
+from .answers import Answers, answers_path, forget_answers, load_answers
 from .cache import EmbeddingCache
 from .changes import apply_merge, say_note, undo
 from .decision import Decision, decide, plan_lines, question
 from .downloads import check_weights_file
 from .embedding import embed_folders
 from .folders import Folder, scan_folders
-from .review_each import review_each
+from .review_each import review_and_keep
 from .status import MatchingStatus
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ class MatchingRequest:
     persons_dir: Path
     status_file: Path
     config: MatchingConfig
-    mode: str = "ask"  # ask, each (--review-each), yes, dry-run, undo
+    mode: str = "ask"  # ask, each (--review-each), yes, dry-run, undo, forget (--forget-answers)
     report: Path | None = None  # the review page to write
     show_progress: bool | None = None
     undo_command: str = "deeplearningg_reID.py --undo"  # printed after a merge
@@ -58,6 +60,9 @@ def run_matching(request: MatchingRequest, ask: Ask | None) -> None:
     if request.mode == "undo":
         with Lease(request.persons_dir, "undoing the last merge").exclusive() as lease:
             return undo(request.persons_dir, reporter, lease)
+    if request.mode == "forget":
+        with Lease(request.persons_dir, "forgetting the answers").exclusive():
+            return _forget(request.persons_dir)
     lease = _take_lease(request)
     if lease is None:
         return
@@ -65,6 +70,7 @@ def run_matching(request: MatchingRequest, ask: Ask | None) -> None:
         if request.mode != "dry-run":
             say_note(recover(request.persons_dir, lease=lease))
         folders = scan_folders(request.persons_dir)
+        answers = load_answers(request.persons_dir)  # before any work: an unreadable file is one clear error
         with_images = _with_images(folders, request.persons_dir, reporter)
         if request.mode in ("ask", "each") and ask is None:
             raise InputError(
@@ -79,7 +85,7 @@ def run_matching(request: MatchingRequest, ask: Ask | None) -> None:
             device=request.config.device,
         )
         try:
-            _compare_and_merge(request, folders, with_images, reporter, lease, ask)
+            _compare_and_merge(request, folders, with_images, answers, reporter, lease, ask)
         except BaseException as exc:
             reporter.stopped(exc)
             raise
@@ -143,13 +149,14 @@ def _compare_and_merge(
     request: MatchingRequest,
     folders: list[Folder],
     with_images: list[Folder],
+    answers: Answers,
     reporter: MatchingStatus,
     lease: Lease,
     ask: Ask | None,
 ) -> None:
     embed(request, with_images, reporter)
     with reporter.step("comparing", len(with_images), "folder") as step:
-        decision = decide(with_images, request.config)
+        decision = decide(with_images, request.config, answers=answers)
         step.update(len(with_images))
     count = decision.count(len(folders))
     reporter.reid.update(
@@ -164,12 +171,14 @@ def _compare_and_merge(
         count_applies=False,  # until the plan is carried out (or changes nothing)
     )
     print("\n" + "\n".join(plan_lines(decision, request.config.backbone)))
+    if answers:
+        print(f"Your earlier answers ({shown_path(answers_path(request.persons_dir))}): {answers.describe()}.")
     print(f"{'After the merge' if decision.changes else 'Count'}: {count.describe()}.")
     if request.report is not None:
         write_review_page(request, decision, len(folders))
     planned = decision.changes
     if planned and request.mode == "each":
-        decision = _review_each(decision, with_images, len(folders), reporter, ask)
+        decision = review_and_keep(request.persons_dir, decision, with_images, len(folders), reporter, ask)
     if not decision.changes or (request.mode != "each" and not _agreed(request, decision, reporter, ask)):
         reporter.finish(folders_after=len(folders), groups_merged=0, images_moved=0, count_applies=not planned)
         return
@@ -235,21 +244,12 @@ def write_review_page(request: MatchingRequest, decision: Decision, folders_tota
     print(f"Review page: {request.report.resolve().as_uri()} (open it in a browser)")
 
 
-def _review_each(
-    decision: Decision, folders: list[Folder], folders_total: int, reporter: MatchingStatus, ask: Ask | None
-) -> Decision:
-    """The part of the plan the person accepts, one proposal at a time, and the count it leaves."""
-    with reporter.waiting_for_answer(len(decision.proposals) + len(decision.splits)):
-        accepted = review_each(decision, folders, ask)
-    if not accepted.changes:
-        print("Nothing was merged.")
-        return accepted
-    count = accepted.count(folders_total)
-    reporter.reid.update(
-        force=True, splits_proposed=len(accepted.splits), groups_proposed=len(accepted.proposals), **count.as_status()
-    )
-    print(f"After the merge: {count.describe()}.")
-    return accepted
+def _forget(persons_dir: Path) -> None:
+    copy = forget_answers(persons_dir)
+    if copy is None:
+        print(f"No answers to forget in {shown_path(persons_dir)}.")
+    else:
+        print(f"Your answers are forgotten; a copy is in {shown_path(copy)}.")
 
 
 def _agreed(request: MatchingRequest, decision: Decision, reporter: MatchingStatus, ask: Ask | None) -> bool:
