@@ -10,8 +10,8 @@ The y/n question is asked through the ``confirm`` callable the script passes in.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.cli import plural
@@ -23,10 +23,12 @@ from ..core.status import StatusFile
 from ..merging import pending, recover
 from .cache import EmbeddingCache
 from .changes import apply_merge, say_note, undo
+from .cross_camera import add_cross_camera_evidence
 from .decision import Decision, decide, plan_lines, question
 from .downloads import check_weights_file
 from .embedding import embed_folders
 from .folders import Folder, scan_folders
+from .start_times import match_videos
 from .status import MatchingStatus
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class MatchingRequest:
     show_progress: bool | None = None
     undo_command: str = "deeplearningg_reID.py --undo"  # printed after a merge
     ray_address: str | None = None  # embed on Ray: "" a local instance, else the cluster's address
+    start_times: Mapping[str, float] = field(default_factory=dict)  # --start-times: video name -> seconds
 
 
 def run_matching(request: MatchingRequest, confirm: Confirm | None) -> None:
@@ -64,6 +67,7 @@ def run_matching(request: MatchingRequest, confirm: Confirm | None) -> None:
         if request.mode != "dry-run":
             say_note(recover(request.persons_dir, lease=lease))
         folders = scan_folders(request.persons_dir)
+        start_times = _start_times(request, folders)
         with_images = _with_images(folders, request.persons_dir, reporter)
         if request.mode == "ask" and confirm is None:
             raise InputError(
@@ -78,7 +82,7 @@ def run_matching(request: MatchingRequest, confirm: Confirm | None) -> None:
             device=request.config.device,
         )
         try:
-            _compare_and_merge(request, folders, with_images, reporter, lease, confirm)
+            _compare_and_merge(request, folders, with_images, reporter, lease, confirm, start_times)
         except BaseException as exc:
             reporter.stopped(exc)
             raise
@@ -117,6 +121,17 @@ def _take_lease(request: MatchingRequest) -> Lease | None:
     return lease
 
 
+def _start_times(request: MatchingRequest, folders: Sequence[Folder]) -> dict[str, float]:
+    """``--start-times`` by the videos' paths as the folders' tracks give them; a name no folder's
+    video has is a mistake found before any work."""
+    if not request.start_times:
+        return {}
+    try:
+        return match_videos(dict(request.start_times), [t.video for f in folders for t in f.appearances])
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
 def _with_images(folders: Sequence[Folder], persons_dir: Path, reporter: MatchingStatus) -> list[Folder]:
     if not folders:
         raise InputError(f"no person folders in {persons_dir}: run obj_counting.py first")
@@ -145,10 +160,12 @@ def _compare_and_merge(
     reporter: MatchingStatus,
     lease: Lease,
     confirm: Confirm | None,
+    start_times: Mapping[str, float],
 ) -> None:
     embed(request, with_images, reporter)
     with reporter.step("comparing", len(with_images), "folder") as step:
         decision = decide(with_images, request.config)
+        add_cross_camera_evidence(decision.proposals, start_times)
         step.update(len(with_images))
     count = decision.count(len(folders))
     reporter.reid.update(
