@@ -124,6 +124,11 @@ def test_the_evidence_says_how_long_two_cameras_saw_a_group_together():
         "id_3 (c0.mp4) and id_41 (c1.mp4) were never in view at the same time "
         "(id_41 comes into view 42.3 s after id_3 left it)"
     ]
+    also = folder("id_4", "/v/c0.mp4", 300, 400, look)  # 30-40 s: the nearest to id_41
+    assert cross_camera_evidence([c0, also, later], starts) == [
+        "id_3, id_4 (c0.mp4) and id_41 (c1.mp4) were never in view at the same time "
+        "(nearest: id_41 comes into view 22.2 s after id_4 left it)"
+    ]
     assert cross_camera_evidence([c0, c1], {"/v/c0.mp4": 0.0}) == []  # c1's start unknown: nothing to say
     [group] = Comparison([c0, c1]).proposals(0.9)
     add_cross_camera_evidence([group], starts)

@@ -24,6 +24,7 @@ from .grouping import Appearance
 from .proposals import ProposedGroup
 
 Span = tuple[float, float]  # [start, end) in seconds on the common clock
+Side = Mapping[str, Sequence[Span]]  # one camera's folders in a group: name -> its seconds in view
 
 
 def time_spans(track: Appearance, start: float) -> list[Span]:
@@ -96,39 +97,42 @@ def camera_spans(folders: Sequence[Folder], start_times: Mapping[str, float]) ->
     return found
 
 
-def describe_together(
-    names_a: Sequence[str], video_a: str, names_b: Sequence[str], video_b: str, a: Sequence[Span], b: Sequence[Span]
-) -> str:
-    """One camera's folders and another's, and when they were in view.
+def describe_together(video_a: str, side_a: Side, video_b: str, side_b: Side) -> str:
+    """One camera's folders of a group and another camera's, and when they were in view: for how
+    long together, or else the two folders that came nearest in time.
 
-    >>> describe_together(["id_3"], "/v/c0.mp4", ["id_40"], "/v/c1.mp4", [(0.0, 20.0)], [(7.7, 30.0)])
+    >>> describe_together("/v/c0.mp4", {"id_3": [(0.0, 20.0)]}, "/v/c1.mp4", {"id_40": [(7.7, 30.0)]})
     'id_3 (c0.mp4) and id_40 (c1.mp4) were in view at the same time for 12.3 s'
-    >>> print(describe_together(["id_3"], "/v/a.mp4", ["id_40"], "/v/b.mp4", [(0.0, 10.0)], [(50.0, 60.0)]))
+    >>> print(describe_together("/v/a.mp4", {"id_3": [(0.0, 10.0)]}, "/v/b.mp4", {"id_40": [(50.0, 60.0)]}))
     id_3 (a.mp4) and id_40 (b.mp4) were never in view at the same time (id_40 comes into view 40.0 s after id_3 left it)
     """
-    first = f"{', '.join(names_a)} ({PurePath(video_a).name})"
-    second = f"{', '.join(names_b)} ({PurePath(video_b).name})"
-    together = overlap_seconds(a, b)
+    first = f"{', '.join(side_a)} ({PurePath(video_a).name})"
+    second = f"{', '.join(side_b)} ({PurePath(video_b).name})"
+    together = overlap_seconds(
+        [s for spans in side_a.values() for s in spans], [s for spans in side_b.values() for s in spans]
+    )
     if together > 0:
         return f"{first} and {second} were in view at the same time for {together:.1f} s"
-    gap, b_later = nearest_gap(a, b)
-    later, earlier = (names_b, names_a) if b_later else (names_a, names_b)
+    nearest = []
+    for name_a, spans_a in side_a.items():
+        for name_b, spans_b in side_b.items():
+            gap, b_later = nearest_gap(spans_a, spans_b)
+            nearest.append((gap, *((name_b, name_a) if b_later else (name_a, name_b))))
+    gap, later, earlier = min(nearest)
+    nearest_pair = "" if len(nearest) == 1 else "nearest: "
     return (
         f"{first} and {second} were never in view at the same time "
-        f"({', '.join(later)} comes into view {gap:.1f} s after {', '.join(earlier)} left it)"
+        f"({nearest_pair}{later} comes into view {gap:.1f} s after {earlier} left it)"
     )
 
 
 def cross_camera_evidence(folders: Sequence[Folder], start_times: Mapping[str, float]) -> list[str]:
     """For a proposed group's folders: a line for each pair of its videos with start times."""
     by_video = camera_spans(folders, start_times)
-    lines = []
-    for video_a, video_b in combinations(sorted(by_video), 2):
-        side_a, side_b = by_video[video_a], by_video[video_b]
-        spans_a = [s for spans in side_a.values() for s in spans]
-        spans_b = [s for spans in side_b.values() for s in spans]
-        lines.append(describe_together(list(side_a), video_a, list(side_b), video_b, spans_a, spans_b))
-    return lines
+    return [
+        describe_together(video_a, by_video[video_a], video_b, by_video[video_b])
+        for video_a, video_b in combinations(sorted(by_video), 2)
+    ]
 
 
 def add_cross_camera_evidence(groups: Sequence[ProposedGroup], start_times: Mapping[str, float]) -> None:
