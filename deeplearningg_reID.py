@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         False if args.no_progress or args.quiet else None,
         undo_command(args),
         args.ray,
+        args.start_times,
     )
     can_ask = sys.stdin is not None and sys.stdin.isatty()
     run_matching(request, ask if can_ask else None)

@@ -427,6 +427,7 @@ def test_help_documents_every_flag(tmp_path):
         "--dry-run",
         "--undo",
         "--input-size",
+        "--start-times",
     ):
         assert flag in proc.stdout
 

@@ -18,6 +18,7 @@ from ..core.cli import (
     input_size_fields,
 )
 from ..core.config import DEFAULT_THRESHOLDS, MatchingConfig
+from .start_times import parse_start_times
 
 KERAS = [name for name, spec in BACKBONES.items() if spec.kind == "keras"]
 REID = [name for name, spec in BACKBONES.items() if spec.kind == "openvino"]
@@ -84,6 +85,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also write a review page of the proposed merges (contact sheets, scores, near-misses) to open "
         f"before answering; works with --dry-run. Without FILE.html: {REPORT_NAME} in the persons folder",
     )
+    parser.add_argument(
+        "--start-times",
+        action="append",
+        default=[],
+        metavar="VIDEO=TIME",
+        help="when each video started, so that the plan can say whether folders of two cameras were in view at the "
+        "same time (never a reason not to merge: cameras whose views overlap show one person at once). VIDEO: its "
+        "file name as in track.json; TIME: an ISO 8601 date-time (2026-03-01T10:00:00) or seconds (0, 12.5). "
+        "Repeat it, or separate several with commas",
+    )
     add_ray_flag(parser, "embed the crops (for large crop sets)", "the comparison and the merge stay here")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     add_logging_flags(parser)
@@ -91,6 +102,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.report is not None and args.mode in ("undo", "forget"):
         flag = "--undo" if args.mode == "undo" else "--forget-answers"
         parser.error(f"--report shows a merge plan; it cannot be used with {flag}")
+    if args.start_times and args.mode in ("undo", "forget"):
+        flag = "--undo" if args.mode == "undo" else "--forget-answers"
+        parser.error(f"--start-times describes the plan; it cannot be used with {flag}")
+    try:
+        args.start_times = parse_start_times(args.start_times)
+    except ValueError as exc:
+        parser.error(f"--start-times: {exc}")
     if args.report is REPORT_BESIDE_FOLDERS:
         args.report = args.persons / REPORT_NAME  # with the folders it shows, out of the code's folder
     args.config = config_from_args(parser, MatchingConfig, args, FLAGS, **input_size_fields(parser, args))

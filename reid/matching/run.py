@@ -4,14 +4,14 @@ person's answer -> the merge (or the undo of the last one).
 ``run_matching`` reads like the stage: check the request, take the persons folder's lease
 (shared for a dry run, which may show a provisional plan while tracking still runs;
 exclusive otherwise), finish an interrupted merge, embed, compare, show the plan, ask, merge.
-The y/n question is asked through the ``confirm`` callable the script passes in.
+The questions are asked through the ``ask`` callable the script passes in.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.cli import plural
@@ -25,11 +25,13 @@ from ..merging import pending, recover
 from .answers import Answers, answers_path, forget_answers, load_answers
 from .cache import EmbeddingCache
 from .changes import apply_merge, say_note, undo
+from .cross_camera import add_cross_camera_evidence
 from .decision import Decision, decide, plan_lines, question
 from .downloads import check_weights_file
 from .embedding import embed_folders
 from .folders import Folder, scan_folders
 from .review_each import review_and_keep
+from .start_times import match_videos
 from .status import MatchingStatus
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class MatchingRequest:
     show_progress: bool | None = None
     undo_command: str = "deeplearningg_reID.py --undo"  # printed after a merge
     ray_address: str | None = None  # embed on Ray: "" a local instance, else the cluster's address
+    start_times: Mapping[str, float] = field(default_factory=dict)  # --start-times: video name -> seconds
 
 
 def run_matching(request: MatchingRequest, ask: Ask | None) -> None:
@@ -71,6 +74,7 @@ def run_matching(request: MatchingRequest, ask: Ask | None) -> None:
             say_note(recover(request.persons_dir, lease=lease))
         folders = scan_folders(request.persons_dir)
         answers = load_answers(request.persons_dir)  # before any work: an unreadable file is one clear error
+        start_times = _start_times(request, folders)
         with_images = _with_images(folders, request.persons_dir, reporter)
         if request.mode in ("ask", "each") and ask is None:
             raise InputError(
@@ -85,7 +89,7 @@ def run_matching(request: MatchingRequest, ask: Ask | None) -> None:
             device=request.config.device,
         )
         try:
-            _compare_and_merge(request, folders, with_images, answers, reporter, lease, ask)
+            _compare_and_merge(request, folders, with_images, answers, reporter, lease, ask, start_times)
         except BaseException as exc:
             reporter.stopped(exc)
             raise
@@ -124,6 +128,17 @@ def _take_lease(request: MatchingRequest) -> Lease | None:
     return lease
 
 
+def _start_times(request: MatchingRequest, folders: Sequence[Folder]) -> dict[str, float]:
+    """``--start-times`` by the videos' paths as the folders' tracks give them; a name no folder's
+    video has is a mistake found before any work."""
+    if not request.start_times:
+        return {}
+    try:
+        return match_videos(dict(request.start_times), [t.video for f in folders for t in f.appearances])
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
 def _with_images(folders: Sequence[Folder], persons_dir: Path, reporter: MatchingStatus) -> list[Folder]:
     if not folders:
         raise InputError(f"no person folders in {persons_dir}: run obj_counting.py first")
@@ -153,10 +168,12 @@ def _compare_and_merge(
     reporter: MatchingStatus,
     lease: Lease,
     ask: Ask | None,
+    start_times: Mapping[str, float],
 ) -> None:
     embed(request, with_images, reporter)
     with reporter.step("comparing", len(with_images), "folder") as step:
         decision = decide(with_images, request.config, answers=answers)
+        add_cross_camera_evidence(decision.proposals, start_times)
         step.update(len(with_images))
     count = decision.count(len(folders))
     reporter.reid.update(
