@@ -18,7 +18,7 @@ from .grouping import cannot_link_pairs
 from .linking import LINK_BONUS
 from .proposals import Comparison, ProposedGroup
 from .splitting import ProposedSplit, apply_splits, describe, find_splits, is_part, part_files
-from .threshold import ThresholdChoice, choose_threshold, seen_together_similarities
+from .threshold import ThresholdChoice, choose_threshold, seen_together_similarities, unlike_levels
 
 
 @dataclass
@@ -68,10 +68,16 @@ def threshold_choice(folders: Sequence[Folder], config: MatchingConfig, camera_n
     default = config.threshold_for(camera_normalised)
     if not folders:
         return ThresholdChoice(default, f"{config.backbone}'s default")
+    return choose_threshold(_seen_together(folders), default, f"{config.backbone}'s default")
+
+
+def _seen_together(folders: Sequence[Folder]) -> dict[str, np.ndarray]:
+    """Each video's similarities of its folders seen in the same frames: pairs of different people."""
+    if not folders:
+        return {}
     embeddings = np.stack([f.embedding for f in folders])
     pairs = cannot_link_pairs([f.appearances for f in folders])
-    similarities = seen_together_similarities(embeddings, [f.camera for f in folders], pairs)
-    return choose_threshold(similarities, default, f"{config.backbone}'s default")
+    return seen_together_similarities(embeddings, [f.camera for f in folders], pairs)
 
 
 def decide_at(
@@ -81,8 +87,10 @@ def decide_at(
     use_motion: bool = True,
     link_bonus: float = LINK_BONUS,
 ) -> Decision:
-    """The plan at ``threshold`` for folders already embedded and normalised (an evaluation sweeps it)."""
-    splits = find_splits(folders, threshold)
+    """The plan at ``threshold`` for folders already embedded and normalised (an evaluation sweeps it).
+    A track is split where its two sides look as unlike as most people seen together in its video
+    do (``unlike_levels``), or, in a video with too few of them, under the threshold."""
+    splits = find_splits(folders, threshold, unlike_levels(_seen_together(folders)))
     comparison = Comparison(apply_splits(folders, splits), use_motion=use_motion, link_bonus=link_bonus)
     return Decision(threshold, normalisation, splits, comparison, comparison.proposals(threshold))
 
