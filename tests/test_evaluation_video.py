@@ -168,7 +168,7 @@ def test_the_plan_relabels_the_tracks_by_group(tmp_path):
     scored.append(folder_score(tmp_path, 3, "cc", [2, 2], 300))
     assert ident.mot_scores(GT, hyp)["num_switches"] == 1
     normalisation, (sweep,) = merge_sweeps(
-        scored, GT, hyp, FakeExtractor, [0.9], lambda applied: 0.999, normalise=False
+        scored, GT, hyp, FakeExtractor, [0.9], lambda folders, applied: 0.999, normalise=False
     )
     low, high = sweep.rows[0], sweep.default
     assert not normalisation.applied and high.threshold == 0.999
@@ -189,7 +189,7 @@ def test_a_split_part_is_a_folder_of_its_own_and_can_join_its_person(tmp_path):
     before = ident.mot_scores(gt, hyp)
     assert before["num_switches"] == 1 and ident.identity_of(scored[0].crop_ids).purity == 0.5
     for motion in (Variant(False), Variant(True, 0.1)):
-        _, (sweep,) = merge_sweeps(scored, gt, hyp, FakeExtractor, [0.5], lambda _: 0.5, [motion], normalise=False)
+        _, (sweep,) = merge_sweeps(scored, gt, hyp, FakeExtractor, [0.5], lambda *_: 0.5, [motion], normalise=False)
         after = sweep.default
         assert after.splits == 1 and sorted(i.boxes for i in after.identities) == [3, 6]
         assert all(i.purity == 1.0 and mixing(i) == 0.0 for i in after.identities)
@@ -427,7 +427,7 @@ def test_the_plan_on_two_videos_scores_merges_across_them(two_cameras):
         vectors = {"a": [1.0, 0.0], "c": [0.0, 1.0]}
 
     _, (sweep,) = merge_sweeps(
-        scored, timeline.gt, timeline.hypotheses, Letters, [], lambda _: 0.5, [Variant(False)], normalise=False
+        scored, timeline.gt, timeline.hypotheses, Letters, [], lambda *_: 0.5, [Variant(False)], normalise=False
     )
     after = sweep.default
     assert len(after.identities) == 2 and after.wrong_merges == 1 and after.pairwise == (0.5, 1.0)

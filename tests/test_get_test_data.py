@@ -132,7 +132,7 @@ def test_a_misspelt_flag_gets_a_suggestion(tmp_path):
 
 def test_without_the_data_the_skip_says_how_to_get_it(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "CI"} | {"REID_TEST_DATA": str(tmp_path / "nowhere")}
-    test = "tests/test_example_clip.py::test_the_quick_start_on_the_example_clip_finds_the_person"
+    test = "tests/test_example_clip.py::test_the_quick_start_on_the_example_clip_finds_each_visit_in_a_folder_of_its_own"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", test],
         cwd=REPO,

@@ -215,3 +215,20 @@ def test_some_videos_failed_is_a_warning(work):
     answer = client_for(work, "persons").get("/health")
     assert answer.status_code == 200 and answer.get_json()["status"] == "warn"
     assert answer.get_json()["output"] == "counting: 1 of 3 videos failed"
+
+
+def test_persons_gives_the_merges_count_of_people_while_it_describes_the_folders(work):
+    """After a merge carried out: the count and its range; once the folders change (tracking made
+    another, or the plan was only shown), no count: it would describe other folders."""
+    reporter = MatchingStatus(StatusFile(work / "status.json"), 0.0, False, Path("persons"))
+    reporter.start(threshold=0.45, backbone="reid-0287", folders_before=3, dry_run=False)
+    count = {"people": 2, "people_low": 1, "people_high": 3, "uncertain_pairs": 2}
+    reporter.reid.update(force=True, **count, count_applies=False)
+    reporter.finish(folders_after=2, groups_merged=1, images_moved=4, count_applies=True)
+    people = client_for(work, "persons").get("/health/persons").get_json()["people"]
+    assert {k: people[k] for k in count} == count
+    (work / "persons" / "id_3").mkdir()  # tracking added a folder since: the count is stale
+    assert client_for(work, "persons").get("/health/persons").get_json()["people"] is None
+    (work / "persons" / "id_3").rmdir()
+    reporter.finish(folders_after=2, groups_merged=0, images_moved=0, count_applies=False)  # answered n
+    assert client_for(work, "persons").get("/health/persons").get_json()["people"] is None

@@ -69,3 +69,19 @@ def test_a_threshold_given_with_the_flag_is_used_as_given():
         crowd("/v/square.mp4", 12, rng), MatchingConfig(backbone="reid-0287", threshold=0.6), False
     )
     assert choice.value == 0.6 and choice.basis == "given with --threshold"
+
+
+def test_the_count_is_said_with_the_pairs_that_could_have_gone_either_way():
+    """Three folders: two merged well above the threshold, the third just under it with one of them."""
+    from reid.matching.uncertainty import count_range
+
+    e = np.array([[1.0, 0.0, 0.0], [0.995, 0.1, 0.0], [0.6, 0.0, 0.8]])
+    e = e / np.linalg.norm(e, axis=1, keepdims=True)
+    near = float(e[0] @ e[2])  # 0.6: 0.02 under a threshold of 0.62
+    sure = count_range(e, [[0, 1]], [], people=2, threshold=0.62)
+    assert (sure.low, sure.high, sure.uncertain) == (2, 2, 0)
+    close = count_range(e, [[0, 1]], [(0, 2, near)], people=2, threshold=0.62)
+    assert (close.low, close.high, close.uncertain) == (1, 2, 1)
+    assert close.describe() == "2 people; between 1 and 2: 1 pair is uncertain"
+    barely = count_range(e, [[0, 1]], [], people=2, threshold=0.96)  # the merged pair only just clears it
+    assert (barely.low, barely.high, barely.uncertain) == (2, 3, 1)

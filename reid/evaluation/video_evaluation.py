@@ -105,6 +105,7 @@ def _merge(
 ) -> tuple[Normalisation, list[MergeSweep], Outcome | None]:
     """The sweeps asked for, and the default plan (one of them, or scored on its own)."""
     from ..matching.cache import EmbeddingCache
+    from ..matching.decision import threshold_choice
     from ..matching.embedding import embed_folders
     from ..matching.features import load_extractor
     from ..matching.keys import model_key
@@ -123,7 +124,7 @@ def _merge(
             timeline.hypotheses,
             extractor,
             thresholds,
-            matching.threshold_for,
+            lambda folders, applied: threshold_choice(folders, matching, applied).value,
             chosen,
             normalise,
             cache,

@@ -190,12 +190,13 @@ def merge_sweeps(
     hypotheses: list[MotRow],
     load_extractor: Callable[[], Extractor],
     thresholds: Sequence[float],
-    default_for: Callable[[bool], float],
+    default_for: Callable[[Sequence[Folder], bool], float],
     variants: Sequence[Variant] = (Variant(),),
     normalise: bool = True,
     cache: Cache | None = None,
 ) -> tuple[Normalisation, list[MergeSweep]]:
-    """The plan of each variant at each threshold, and at the default threshold of the mode applied.
+    """The plan of each variant at each threshold, and at the threshold a real merge would choose
+    (``default_for(folders, normalised)``: the footage's, or the default of the mode applied).
     Folders without an embedding (no readable crop) stay alone, as they do in a real merge. The
     folders are embedded again (from ``cache`` when given), so a normalisation of an earlier call
     on some of them is undone."""
@@ -214,6 +215,6 @@ def merge_sweeps(
         motion = proposals.Comparison(readable, use_motion=variant.motion).motion
         sweep = MergeSweep(variant, len(motion.continuations), len(motion.vetoes))
         sweep.rows = [plan(float(t)) for t in thresholds]
-        sweep.default = plan(default_for(normalisation.applied))
+        sweep.default = plan(default_for(readable, normalisation.applied))  # as decide() chooses it
         sweeps.append(sweep)
     return normalisation, sweeps

@@ -65,6 +65,7 @@ def apply_merge(
         for video, persons in per_video:
             print(f"  {video:<{width}}  {plural(persons, 'person')}")
     reporter.finish(
+        count_applies=True,
         folders_after=folders_after,
         groups_merged=result.groups,
         splits_made=len(splits),

@@ -19,6 +19,7 @@ from .linking import LINK_BONUS
 from .proposals import Comparison, ProposedGroup
 from .splitting import ProposedSplit, apply_splits, describe, find_splits, is_part, part_files
 from .threshold import ThresholdChoice, choose_threshold, seen_together_similarities, unlike_levels
+from .uncertainty import MARGIN, CountRange, count_range
 
 
 @dataclass
@@ -33,6 +34,18 @@ class Decision:
     @property
     def changes(self) -> bool:
         return bool(self.splits or self.proposals)
+
+    def count(self, folders_total: int) -> CountRange:
+        """The people the plan leaves of ``folders_total`` person folders (readable or not), with the
+        range its close calls allow (``uncertainty.py``)."""
+        folders = self.comparison.folders
+        index = {f.name: i for i, f in enumerate(folders)}
+        groups = [[index[f.name] for f in g.folders] for g in self.proposals]
+        people = folders_total + sum(len(s.parts) - 1 for s in self.splits) - sum(len(g) - 1 for g in groups)
+        misses = self.comparison.near_misses(self.proposals, self.threshold, margin=MARGIN, limit=len(folders) ** 2)
+        missed = [(index[m.first.name], index[m.second.name], m.similarity) for m in misses]
+        missed = [pair for pair, m in zip(missed, misses, strict=True) if m.reason == "under the threshold"]
+        return count_range(self.comparison.embeddings, groups, missed, people, self.threshold)
 
     def operations(self, allocate: Callable[[], str]) -> tuple[list[Group], list[Split]]:
         """The merge engine's groups and splits; ``allocate()`` names each split-off part's new folder."""

@@ -150,6 +150,7 @@ def _compare_and_merge(
     with reporter.step("comparing", len(with_images), "folder") as step:
         decision = decide(with_images, request.config)
         step.update(len(with_images))
+    count = decision.count(len(folders))
     reporter.reid.update(
         force=True,
         threshold=decision.threshold,
@@ -158,12 +159,15 @@ def _compare_and_merge(
         splits_proposed=len(decision.splits),
         groups_proposed=len(decision.proposals),
         errors=reporter.errors.entries,
+        **count.as_status(),
+        count_applies=False,  # until the plan is carried out (or changes nothing)
     )
     print("\n" + "\n".join(plan_lines(decision, request.config.backbone)))
+    print(f"{'After the merge' if decision.changes else 'Count'}: {count.describe()}.")
     if request.report is not None:
         write_review_page(request, decision, len(folders))
     if not decision.changes or not _agreed(request, decision, reporter, confirm):
-        reporter.finish(folders_after=len(folders), groups_merged=0, images_moved=0)
+        reporter.finish(folders_after=len(folders), groups_merged=0, images_moved=0, count_applies=not decision.changes)
         return
     apply_merge(request.persons_dir, request.undo_command, decision, len(folders), reporter, lease)
 

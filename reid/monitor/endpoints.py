@@ -92,9 +92,26 @@ def persons() -> Response:
         "offset": offset,
         "limit": limit,
         "count": len(page),
+        "people": people(seen, len(folders)),
         "persons": page,
     }
     return json_response(body, verdict.http_status)
+
+
+PEOPLE_FIELDS = ("people", "people_low", "people_high", "uncertain_pairs")
+
+
+def people(seen: Snapshot, folders: int) -> dict[str, Any] | None:
+    """The last merge's count of people with its range, while it still describes these folders (its
+    plan carried out, or nothing to change; no folder made or removed since); else None."""
+    if seen.doc is None or "reid" not in seen.owned:
+        return None
+    section = seen.doc["reid"]
+    if section.get("state") != "done" or not section.get("count_applies") or section.get("folders_after") != folders:
+        return None
+    if not all(isinstance(section.get(name), int) for name in PEOPLE_FIELDS):
+        return None
+    return {name: section[name] for name in PEOPLE_FIELDS} | {"run_id": section.get("run_id")}
 
 
 @route(bp, "/metrics")
