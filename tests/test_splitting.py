@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from reid.matching.camera import Normalisation
+from reid.matching.decision import decide_at
 from reid.matching.embedding import set_vectors
 from reid.matching.folders import Folder
 from reid.matching.grouping import Appearance, normalize_rows
@@ -140,3 +142,20 @@ def test_the_footage_level_replaces_the_threshold_in_its_video():
     assert "under the merge threshold 0.50" in describe(split)
     (split,) = find_splits([mixed], 0.5, {"v.mp4": 0.45})
     assert "under 0.45, which only 10% of the pairs of people seen together in its video reach)" in describe(split)
+
+
+def test_the_plan_splits_at_the_footages_level_not_the_merge_threshold():
+    # Nine people seen together in v.mp4 (45 pairs with the folder below): different people there
+    # are about orthogonal. A track whose two sides are 0.3 alike (under the merge threshold 0.5) is
+    # then not as unlike as people seen together, and stays whole; sides at -0.9 are split.
+    basis = np.eye(16)
+    people = [folder([basis[k]] * 3, f"id_{k + 10}") for k in range(9)]
+    alike = folder([basis[9]] * 5 + [0.3 * basis[9] + 0.954 * basis[10]] * 4)
+    unlike = folder([basis[11]] * 5 + [-0.9 * basis[11] + 0.436 * basis[12]] * 4, "id_6")
+    for f in [*people, alike, unlike]:
+        f.camera = "v.mp4"
+    off = Normalisation(False, "off")
+    assert [s.folder.name for s in find_splits([alike, unlike], threshold=0.5)] == ["id_5", "id_6"]
+    decision = decide_at([*people, alike, unlike], 0.5, off)
+    assert [s.folder.name for s in decision.splits] == ["id_6"]
+    assert "which only 10% of the pairs of people seen together in its video reach" in describe(decision.splits[0])

@@ -33,8 +33,9 @@ from .grouping import Appearance
 from .switches import Step, steps
 from .threshold import UNLIKE_RATE
 
-# Crops each part needs where the tracker's record doubts the step and the looks change: one. On TUD,
-# Venice and Terrace most switches the crops show are a single crop of the other person at a break.
+# Crops each part needs where the tracker's record doubts the step and the looks change: one. Most
+# switches the crops show are a single crop of the other person. With 2, TUD had 1 of 2 mixed folders
+# split (with 1: 2), Terrace 20 of 38 (24) and 72 folders after the merge (71); Venice the same.
 MIN_PART = 1
 # Crops each side needs where only the looks change (no break, no jump): 2 split one more mixed
 # Terrace folder than 3 but cut 2 more pure ones; TUD and Venice were the same (measured on all three).
