@@ -9,6 +9,11 @@ then found again), boxes that *jump* farther than anyone walks in the time betwe
 *resizes* (much taller or shorter than the one before: the other person is nearer the camera).
 None proves a switch (a track breaks behind a pillar and the person walks on), so the splitter
 asks the crops' looks as well (``splitting.py``); this module only says what happened at each step.
+
+On TUD, Venice and Terrace, breaks were at 21 of the 73 steps where the crops change person and at
+86 of the 1687 others; resizes at 11 and 31; jumps at none of either (people who cross are close).
+A change of speed told them apart too little to use (Terrace: a median change of 0.23 body heights
+a second at a switch, 0.15 elsewhere).
 """
 
 from __future__ import annotations
