@@ -19,7 +19,7 @@ from .grouping import cannot_link_pairs
 from .linking import LINK_BONUS
 from .proposals import Comparison, ProposedGroup
 from .splitting import ProposedSplit, apply_splits, describe, find_splits, is_part, part_files
-from .threshold import ThresholdChoice, choose_threshold, seen_together_similarities
+from .threshold import ThresholdChoice, choose_threshold, seen_together_similarities, unlike_levels
 from .uncertainty import MARGIN, CountRange, count_range
 
 
@@ -85,10 +85,16 @@ def threshold_choice(folders: Sequence[Folder], config: MatchingConfig, camera_n
     default = config.threshold_for(camera_normalised)
     if not folders:
         return ThresholdChoice(default, f"{config.backbone}'s default")
+    return choose_threshold(_seen_together(folders), default, f"{config.backbone}'s default")
+
+
+def _seen_together(folders: Sequence[Folder]) -> dict[str, np.ndarray]:
+    """Each video's similarities of its folders seen in the same frames: pairs of different people."""
+    if not folders:
+        return {}
     embeddings = np.stack([f.embedding for f in folders])
     pairs = cannot_link_pairs([f.appearances for f in folders])
-    similarities = seen_together_similarities(embeddings, [f.camera for f in folders], pairs)
-    return choose_threshold(similarities, default, f"{config.backbone}'s default")
+    return seen_together_similarities(embeddings, [f.camera for f in folders], pairs)
 
 
 def decide_at(
@@ -100,12 +106,15 @@ def decide_at(
     splits: list[ProposedSplit] | None = None,
     answers: Answers | None = None,
 ) -> Decision:
-    """The plan at ``threshold`` for folders already embedded and normalised (an evaluation sweeps it);
-    ``splits``: those to make instead of the ones the splitter finds (the person answered each);
-    ``answers``: the person's earlier answers, obeyed (``answers.py``)."""
+    """The plan at ``threshold`` for folders already embedded and normalised (an evaluation sweeps it).
+    A track is split where its two sides look as unlike as most people seen together in its video
+    do (``unlike_levels``), or, in a video with too few of them, under the threshold. ``splits``:
+    those to make instead (the person answered each); ``answers``: the person's earlier answers,
+    obeyed (``answers.py``)."""
     answers = answers or Answers()
     if splits is None:
-        splits = [s for s in find_splits(folders, threshold) if not answers.keeps_whole(s.folder)]
+        found = find_splits(folders, threshold, unlike_levels(_seen_together(folders)))
+        splits = [s for s in found if not answers.keeps_whole(s.folder)]
     comparison = Comparison(apply_splits(folders, splits), use_motion, link_bonus, answers)
     return Decision(threshold, normalisation, splits, comparison, comparison.proposals(threshold))
 

@@ -66,10 +66,20 @@ def transition(earlier: Appearance, later: Appearance) -> Transition | None:
     fps = earlier.fps or later.fps
     if not (fps and earlier.last_box and later.first_box):
         return None
-    (ax1, _, ax2, ay2), (bx1, _, bx2, by2) = earlier.last_box, later.first_box
-    height = ((earlier.last_box[3] - earlier.last_box[1]) + (later.first_box[3] - later.first_box[1])) / 2
-    feet = math.hypot((ax1 + ax2) / 2 - (bx1 + bx2) / 2, ay2 - by2)
-    return Transition(round((later.first - earlier.last) / fps, 3), round(feet / max(height, 1.0), 3))
+    heights = feet_distance(earlier.last_box, later.first_box)
+    return Transition(round((later.first - earlier.last) / fps, 3), round(heights, 3))
+
+
+def feet_distance(a: Sequence[float], b: Sequence[float]) -> float:
+    """How far apart the feet (bottom centres) of boxes ``a`` and ``b`` (x1, y1, x2, y2) are, in body
+    heights (the mean height of the two boxes).
+
+    >>> feet_distance((0, 0, 10, 40), (30, 10, 40, 50))
+    0.791
+    """
+    height = ((a[3] - a[1]) + (b[3] - b[1])) / 2
+    feet = math.hypot((a[0] + a[2]) / 2 - (b[0] + b[2]) / 2, a[3] - b[3])
+    return round(feet / max(height, 1.0), 3)
 
 
 @dataclass

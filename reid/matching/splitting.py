@@ -1,38 +1,79 @@
 """Folders that hold two people: a tracker sometimes hands one person's id to another when they
 cross, and the folder then holds crops of one person, then of the other.
 
-The crops of a one-track folder are clustered by appearance with DBSCAN (scikit-learn; with one
-sample per core point it joins crops whose similarity reaches the merge threshold, directly or
-through others): one person's crops chain together, two people's do not. A folder is proposed
-for a split only when the clusters are also separated in time (each a run of consecutive crops,
-as an id switch makes them) and each part has at least ``MIN_PART`` crops. The parts then take
-part in the grouping like folders, so a part can be merged with another folder of its person in
-the same plan. A split is applied like a merge: journaled, backed up, undoable.
+A one-track folder's crops are taken in frame order, and at each step between two consecutive
+crops the tracker's own record (``track.json``, see ``switches.py``) is asked whether it may have
+switched people there: it lost the track and found it again (a break between its segments), the
+box moved farther than a person walks, or it became much taller or shorter. Such a step is cut
+where the crops either side also look unlike (``cuts.cut_at_doubts``); each part may then be a single
+crop. So a cut needs both a doubt of the tracker's and a change of look. A tracker also slides from
+one person to another without losing either (their boxes overlap), which leaves no trace but the
+looks: each part is also cut where its crops form groups of looks one after the other, each at least
+``LOOKS_MIN_PART`` crops (``cuts.cut_by_looks``; one odd crop is not enough).
+
+"Unlike" is the footage's own measure (``threshold.unlike_levels``): the similarity that only 1 in 10
+pairs of people seen together in the folder's video reach, so the two sides of a cut look as unlike
+as 9 in 10 pairs of different people there. A video with too few people seen together has none, and
+the merge threshold stands in. The parts then take part in the grouping like folders, so a part can
+be merged with another folder of its person (or with another part) in the same plan. A split is
+applied like a merge: journaled, backed up, undoable.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from sklearn.cluster import DBSCAN
-
 from ..core.cli import plural
+from .cuts import cut_at_doubts, cut_by_looks, mean_similarity
 from .folders import Folder
 from .grouping import Appearance
+from .switches import Step, steps
+from .threshold import UNLIKE_RATE
 
-# Crops each part needs: fewer is too little evidence that a second person is there.
-MIN_PART = 3
+# Crops each part needs where the tracker's record doubts the step and the looks change: two. With one
+# (measured on the kept runs of all three clips), more mixed folders were split (TUD 2 of 2 against 1,
+# Terrace 24 of 38 against 20, Venice the same) and fewer stayed mixed after the merge (TUD 0 against 2,
+# Terrace 18 against 20), but a one-crop part is rarely like enough to its person's other folders to be
+# merged back, so it counts as one more person (TUD 11 folders after the merge against 10, Terrace 65
+# against 64); and on the example clip it cut off the first crop of a woman entering the frame (her box
+# grew 60%): 3 people where there are 2.
+MIN_PART = 2
+# Crops each side needs where only the looks change (no break, no jump): 2 split one more mixed
+# Terrace folder than 3 but cut 2 more pure ones; TUD and Venice were the same (measured on all three).
+LOOKS_MIN_PART = 3
 PART_MARK = "~"  # names a split-off part until it gets its folder number: id_5~2
+DEFAULT_FPS = 25.0  # a track whose frame rate was not recorded
+_TIMES = {1: "once", 2: "twice"}
+
+
+@dataclass(frozen=True)
+class SplitRule:
+    """Which evidence may cut a track (the evaluation compares rules; the merge uses the default)."""
+
+    breaks: bool = True  # a break of the track (lost, then found) and a change of look
+    jumps: bool = True  # a move faster than a person walks and a change of look
+    resizes: bool = True  # a box much taller or shorter than the one before and a change of look
+    looks_alone: bool = True  # a change of look alone, each side at least looks_min_part crops
+    min_part: int = MIN_PART
+    looks_min_part: int = LOOKS_MIN_PART
+
+    def doubts(self, step: Step) -> bool:
+        """Whether the tracker's record at ``step`` allows a cut."""
+        return (self.breaks and step.broken) or (self.jumps and step.too_fast) or (self.resizes and step.resized)
+
+
+DEFAULT_RULE = SplitRule()
 
 
 @dataclass
 class ProposedSplit:
     folder: Folder  # as it is now
     parts: list[Folder]  # in time order; the first keeps the folder's name
-    similarity: float  # the mean similarity between consecutive parts: under the threshold
+    similarity: float  # the highest similarity of the two sides of a cut: under the level
+    reasons: list[str] = field(default_factory=list)  # why each part after the first begins
 
     @property
     def switch_frames(self) -> list[int]:
@@ -40,30 +81,66 @@ class ProposedSplit:
         return [min(part.frames[p.name] for p in part.images) for part in self.parts[1:]]
 
 
-def find_splits(folders: Sequence[Folder], threshold: float, min_part: int = MIN_PART) -> list[ProposedSplit]:
-    """The folders to split (see the module docstring), given the merge threshold."""
+def find_splits(
+    folders: Sequence[Folder],
+    threshold: float,
+    levels: Mapping[str, float] | None = None,
+    rule: SplitRule = DEFAULT_RULE,
+) -> list[ProposedSplit]:
+    """The folders to split (see the module docstring): ``levels`` by camera (a folder's video), the
+    merge ``threshold`` for a camera without one."""
     found = []
     for folder in folders:
-        order = _time_order(folder, min_part)
-        if order is None:
-            continue
-        labels = (
-            DBSCAN(eps=max(1e-6, 1.0 - threshold), min_samples=1, metric="cosine").fit(folder.vectors[order]).labels_
-        )
-        runs = [list(run) for _, run in itertools.groupby(range(len(order)), key=lambda k: labels[k])]
-        if len(runs) < 2 or len(runs) != len(set(labels)) or min(len(run) for run in runs) < min_part:
-            continue  # one person, or clusters that interleave in time: not an id switch
-        parts = [_part(folder, [order[k] for k in run], number) for number, run in enumerate(runs, 1)]
-        similarity = min(float(a.embedding @ b.embedding) for a, b in itertools.pairwise(parts))
-        if similarity < threshold:
-            found.append(ProposedSplit(folder, parts, similarity))
+        level = (levels or {}).get(folder.camera)
+        split = _split(folder, threshold if level is None else level, level is not None, rule)
+        if split is not None:
+            found.append(split)
     return found
+
+
+def _split(folder: Folder, level: float, footage: bool, rule: SplitRule) -> ProposedSplit | None:
+    """``folder`` cut where it changes person, or None; ``footage``: whether ``level`` is the
+    footage's (else the merge threshold)."""
+    order = _time_order(folder, rule.min_part)
+    if order is None:
+        return None
+    track = folder.appearances[0]
+    fps = track.fps or DEFAULT_FPS
+    frames = [folder.frames[folder.images[k].name] for k in order]
+    between = steps(frames, [folder.boxes.get(folder.images[k].name) for k in order], track.segments, fps)
+    vectors = folder.vectors[order]
+    doubts = [rule.doubts(step) for step in between]
+    runs = cut_at_doubts(vectors, doubts, level, rule.min_part)
+    if rule.looks_alone:
+        runs = [piece for run in runs for piece in cut_by_looks(vectors, run, level, rule.looks_min_part)]
+    if len(runs) < 2:
+        return None
+    sides = [mean_similarity(vectors, a, b) for a, b in itertools.pairwise(runs)]
+    under = (
+        f"under {level:.2f}, which only {UNLIKE_RATE:.0%} of the pairs of people seen together in its video reach"
+        if footage
+        else f"under the merge threshold {level:.2f}"
+    )
+    reasons = [
+        _reason(between[run[0] - 1], doubts[run[0] - 1], similarity, under, fps)
+        for run, similarity in zip(runs[1:], sides, strict=True)
+    ]
+    parts = [_part(folder, [order[k] for k in run], number) for number, run in enumerate(runs, 1)]
+    return ProposedSplit(folder, parts, max(sides), reasons)
+
+
+def _reason(step: Step, doubted: bool, similarity: float, under: str, fps: float) -> str:
+    """Why a part begins after ``step``, in the user's words."""
+    looks = f"the crops after look unlike those before (similarity {similarity:.2f}, {under})"
+    if doubted:
+        return f"{step.describe(fps)}, and {looks}"
+    return f"{looks}, though the tracker followed it from frame {step.start} to {step.end} without a break"
 
 
 def _time_order(folder: Folder, min_part: int) -> list[int] | None:
     """Indices of the folder's crop vectors in frame order; None when it cannot be split (merged
     folders, crops without frames, too few crops)."""
-    if folder.vectors is None or len(folder.appearances) != 1 or len(folder.vectors) < 2 * min_part:
+    if folder.vectors is None or len(folder.appearances) != 1 or len(folder.vectors) < max(2, 2 * min_part):
         return None
     if len(folder.vectors) != len(folder.images) or any(p.name not in folder.frames for p in folder.images):
         return None
@@ -109,12 +186,14 @@ def part_files(part: Folder) -> list[str]:
 
 
 def describe(split: ProposedSplit) -> str:
-    parts = ", ".join(
-        f"{plural(len(part.images), 'crop')} from frame {start}"
-        for part, start in zip(split.parts[1:], split.switch_frames, strict=True)
+    """The split in the plan's words: where the track changes person, and why."""
+    parts = " ".join(
+        f"From frame {start}, {plural(len(part.images), 'crop')} {'becomes' if len(part.images) == 1 else 'become'} "
+        f"a new folder: {reason}."
+        for part, start, reason in zip(split.parts[1:], split.switch_frames, split.reasons, strict=True)
     )
+    first, times = len(split.parts[0].images), len(split.parts) - 1
     return (
-        f"{split.folder.name} holds {len(split.parts)} people: it keeps its first "
-        f"{plural(len(split.parts[0].images), 'crop')}; {parts} become a new folder "
-        f"(similarity between them {split.similarity:.3f})"
+        f"{split.folder.name} seems to change person {_TIMES.get(times, f'{times} times')}: it keeps its "
+        f"first {'crop' if first == 1 else plural(first, 'crop')}. {parts}"
     )

@@ -24,6 +24,12 @@ from ..core.paths import shown_path
 # none of the clips with ground truth (TUD, Venice, Terrace's two cameras) got a wrong merge (BENCHMARKS.md).
 WRONG_RATE = 0.02
 MIN_PAIRS = 30  # pairs of people seen together a camera needs before its footage decides
+# A split needs the crops either side of a cut as unlike as all but this share of the pairs of people
+# seen together: as unlike as 9 in 10 pairs of different people in the same video (splitting.py).
+# Measured on TUD, Venice and Terrace: 0.15 split 3 fewer of Terrace's 38 mixed folders (TUD, Venice:
+# the same) and no fewer wrongly (the 3 "pure" folders it left whole lose crops of no annotated person
+# or one crop of a second one); 0.05 split 2 more mixed folders and made 11 more wrong cuts.
+UNLIKE_RATE = 0.10
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,20 @@ def camera_threshold(similarities: np.ndarray, rate: float = WRONG_RATE) -> floa
     ordered = np.sort(similarities)[::-1]
     allowed = int(np.floor(rate * len(ordered)))  # pairs that may still reach it
     return float(np.nextafter(ordered[allowed], np.inf))  # just above the first pair that may not
+
+
+def unlike_levels(
+    similarities: dict[str, np.ndarray], rate: float = UNLIKE_RATE, min_pairs: int = MIN_PAIRS
+) -> dict[str, float]:
+    """Per camera with ``min_pairs`` pairs of people seen together or more: the similarity that only
+    ``rate`` of them reach. Two sides of a track less alike than that look as unlike as two different
+    people there mostly do; a camera with fewer pairs has none (the splitter then uses the threshold).
+
+    >>> levels = unlike_levels({"a.mp4": np.linspace(-0.5, 0.49, 100), "b.mp4": np.zeros(5)})
+    >>> {camera: round(level, 2) for camera, level in levels.items()}  # the 10 pairs from 0.40 reach it
+    {'a.mp4': 0.39}
+    """
+    return {camera: camera_threshold(s, rate) for camera, s in similarities.items() if len(s) >= min_pairs}
 
 
 def choose_threshold(
