@@ -31,7 +31,8 @@ def review_each(decision: Decision, folders: Sequence[Folder], ask: Ask) -> tupl
     for later plans; ``folders`` are those the decision was made from (before its splits)."""
     splits, splits_asked, said = [], decision.splits, Answers()
     for number, split in enumerate(splits_asked, 1):
-        if ask(f"Split {number} of {len(splits_asked)}: {describe(split)}. Split it? [y/N] ").lower() in YES:
+        question = f"Split {number} of {len(splits_asked)}: {describe(split).rstrip('.')}. Split it? [y/N] "
+        if ask(question).lower() in YES:
             splits.append(split)
             parts = [piece_keys(p) for p in split.parts]
             said.apart += [(a, b) for k, a in enumerate(parts) for b in parts[k + 1 :]]
