@@ -299,3 +299,43 @@ def test_host_and_port_need_the_review_server(tmp_path):
         proc = run_script("deeplearningg_reID.py", *flags, cwd=tmp_path)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, (flags, proc.stderr)
         assert ("needs --review-server" in proc.stderr) or ("0 to 65535" in proc.stderr)
+
+
+@pytest.mark.slow
+def test_the_browser_and_the_terminal_make_the_same_of_the_same_answers(tmp_path, labelled_crops, reid_0287):  # noqa: F811
+    """The same answers (the split refused, id_9 left out of its group, the other group refused), typed
+    at --review-each and sent to --review-server: the same folders after, the same answers kept."""
+    from test_review_each import make_workdir, review_each
+
+    terminal = make_workdir(tmp_path / "terminal", labelled_crops)
+    browser_side = tmp_path / "browser"
+    shutil.copytree(terminal, browser_side)
+
+    typed = review_each(terminal, reid_0287, ["n", "id_9", "n"])
+    assert typed.returncode == 0, typed.stderr
+
+    server = Server(browser_side, reid_0287)
+    try:
+        groups = server.page_groups()
+        first, second = groups[("id_1", "id_2", "id_9")], groups[("id_3", "id_7")]
+        answers = {"split-1": "no", f"group-{first}": "yes", f"leave-{first}": "id_9", f"group-{second}": "no"}
+        status, page = server.request("POST", "/apply", {**answers, "token": server.token})
+        assert status == 200, page
+    except BaseException:
+        server.process.kill()
+        raise
+    proc = server.finish()
+    assert proc.returncode == 0, proc.stderr
+    assert "Accepted 1 of 3 proposals in the browser." in proc.stdout
+
+    assert crops(browser_side / "persons") == crops(terminal / "persons")
+
+    def kept(workdir: Path) -> dict:
+        data = json.loads((workdir / "persons" / ".answers.json").read_text())
+        return {
+            k: [{f: v for f, v in e.items() if f != "answered"} for e in entries]
+            for k, entries in data.items()
+            if isinstance(entries, list)
+        }
+
+    assert kept(browser_side) == kept(terminal) and kept(terminal)["whole"] and kept(terminal)["apart"]
