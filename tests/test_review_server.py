@@ -75,7 +75,7 @@ class Server:
 
         threading.Thread(target=read, daemon=True).start()
         assert found.wait(600), "hang guard: no address after 600 s"
-        match = re.search(r"Review the plan at (http://127\.0\.0\.1:(\d+)/\?token=(\S+)) \(Ctrl-C", "".join(self.lines))
+        match = re.search(r"Review the plan at (http://[^:]+:(\d+)/\?token=(\S+)) \(Ctrl-C", "".join(self.lines))
         assert match, "".join(self.lines) + self.process.stderr.read()
         self.url, self.port, self.token = match.group(1), int(match.group(2)), match.group(3)
 
@@ -339,3 +339,37 @@ def test_the_browser_and_the_terminal_make_the_same_of_the_same_answers(tmp_path
         }
 
     assert kept(browser_side) == kept(terminal) and kept(terminal)["whole"] and kept(terminal)["apart"]
+
+
+@pytest.mark.slow
+def test_a_plan_whose_folders_changed_meanwhile_is_not_carried_out(workdir, reid_0287):  # noqa: F811
+    persons = workdir / "persons"
+    server = Server(workdir, reid_0287)
+    try:
+        number = server.page_groups()[("id_1", "id_11")]
+        shutil.copy2(persons / "id_11" / "hall_f000410.png", persons / "id_11" / "hall_f000450.png")  # a new crop
+        before = folders(persons)
+        status, page = server.request("POST", "/apply", {f"group-{number}": "yes", "token": server.token})
+        assert status == 409 and "the folders changed since the plan was made (id_11)" in page, page
+    except BaseException:
+        server.process.kill()
+        raise
+    proc = server.finish()
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "Error: the folders changed since the plan was made (id_11); nothing was merged" in proc.stderr
+    assert folders(persons) == before and not (persons / ".answers.json").exists()
+
+
+@pytest.mark.slow
+def test_another_host_is_listened_on_only_when_asked_and_still_needs_the_token(workdir, reid_0287):  # noqa: F811
+    server = Server(workdir, reid_0287, "--host", "0.0.0.0")
+    try:
+        assert server.url.startswith("http://0.0.0.0:")
+        assert listening_addresses(server.port) == ["00000000"]  # every interface
+        assert server.request("GET", "/")[0] == 403
+        assert server.request("GET", f"/?token={server.token}")[0] == 200
+    except BaseException:
+        server.process.kill()
+        raise
+    proc = server.stop()
+    assert proc.returncode == 0 and "listening on 0.0.0.0" in proc.stderr, proc.stderr
