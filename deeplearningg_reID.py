@@ -3,6 +3,7 @@
 
     python deeplearningg_reID.py              # show proposed merges, ask y/n, back up, merge
     python deeplearningg_reID.py --review-each   # answer each proposed split and group
+    python deeplearningg_reID.py --review-server # answer them in a browser
     python deeplearningg_reID.py --dry-run    # only show them
     python deeplearningg_reID.py --undo       # restore the folders of the last merge
 
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         undo_command(args),
         args.ray,
         args.start_times,
+        (args.host, args.port),
     )
     can_ask = sys.stdin is not None and sys.stdin.isatty()
     run_matching(request, ask if can_ask else None)

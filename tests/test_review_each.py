@@ -19,6 +19,10 @@ from conftest import REPO, assert_clean_error, run_script, tree_hashes
 
 @pytest.fixture
 def workdir(tmp_path, labelled_crops):
+    return make_workdir(tmp_path, labelled_crops)
+
+
+def make_workdir(tmp_path: Path, labelled_crops: Path) -> Path:
     """id_1, id_2, id_9: three fragments of person 022 (id_9 repeats id_1's views later on); id_3, id_7:
     two of person 003 (id_7 repeats id_3's views); id_4: person 008; id_5: person 011's track handed over
     to person 019."""

@@ -61,6 +61,8 @@ FLAGS = [
 # --report without a file name: the page goes into the persons folder, beside the folders it shows
 REPORT_NAME = "review.html"
 REPORT_BESIDE_FOLDERS = Path(REPORT_NAME)
+DEFAULT_HOST = "127.0.0.1"  # --review-server: this machine only, unless told otherwise
+DEFAULT_PORT = 5002  # the monitor's is 5001
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -95,6 +97,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "file name as in track.json; TIME: an ISO 8601 date-time (2026-03-01T10:00:00) or seconds (0, 12.5). "
         "Repeat it, or separate several with commas",
     )
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"where --review-server listens (default {DEFAULT_HOST}: this machine only); another address lets "
+        "other machines answer, with the token",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        metavar="N",
+        help=f"the port of --review-server (default {DEFAULT_PORT}; 0: a free one)",
+    )
     add_ray_flag(parser, "embed the crops (for large crop sets)", "the comparison and the merge stay here")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     add_logging_flags(parser)
@@ -105,6 +120,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.start_times and args.mode in ("undo", "forget"):
         flag = "--undo" if args.mode == "undo" else "--forget-answers"
         parser.error(f"--start-times describes the plan; it cannot be used with {flag}")
+    for flag, given in (("--host", args.host != DEFAULT_HOST), ("--port", args.port != DEFAULT_PORT)):
+        if given and args.mode != "server":
+            parser.error(f"{flag} is where --review-server listens; it needs --review-server")
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port {args.port}: a port is 0 to 65535 (0: a free one)")
     try:
         args.start_times = parse_start_times(args.start_times)
     except ValueError as exc:
@@ -126,6 +146,14 @@ def _add_mode_flags(parser: argparse.ArgumentParser) -> None:
         const="each",
         help="ask y/n for each proposed split and group (or name a folder to leave out of a group), "
         "then carry out the ones accepted",
+    )
+    mode.add_argument(
+        "--review-server",
+        action="store_const",
+        dest="mode",
+        const="server",
+        help="serve the review page on --host:--port with yes / no on every split, group and folder, and a "
+        "button that carries out the approved ones; the address printed holds a token every request needs",
     )
     mode.add_argument(
         "--dry-run",

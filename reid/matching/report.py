@@ -3,6 +3,7 @@
 One row per proposed group (a contact sheet of each folder, its crop count and its
 similarity to the survivor), then the near-misses. Thumbnails are inlined as small JPEGs, so
 the page opens from disk in any browser, copied anywhere, with no network and no script.
+``--review-server`` serves the same page with a form to answer each proposal (``review_controls.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..core.files import atomic_write_bytes
 from .folders import Folder
 from .images import decode_image
 from .proposals import NearMiss, ProposedGroup
+from .review_controls import choice_html, form_end, form_start, leave_out_html
 from .splitting import ProposedSplit, describe
 
 THUMB_HEIGHT = 112
@@ -64,7 +66,7 @@ def spread(items: Sequence[Path], count: int) -> list[Path]:
     return [items[round(k * (len(items) - 1) / (count - 1))] for k in range(count)]
 
 
-def _folder_html(folder: Folder, note: str, crops: int, survivor: bool = False) -> str:
+def _folder_html(folder: Folder, note: str, crops: int, survivor: bool = False, control: str = "") -> str:
     images = []
     for path in spread(folder.images, crops):
         uri = thumbnail(path)
@@ -75,7 +77,7 @@ def _folder_html(folder: Folder, note: str, crops: int, survivor: bool = False) 
         f'<div class="folder{" survivor" if survivor else ""}" data-folder="{html.escape(folder.name)}">'
         f'<div class="name">{html.escape(folder.name)}</div>'
         f'<div class="meta">{count} crop{"" if count == 1 else "s"}{html.escape(note)}</div>'
-        f'<div class="sheet">{"".join(images) or "<em>no readable crop</em>"}</div></div>'
+        f'<div class="sheet">{"".join(images) or "<em>no readable crop</em>"}</div>{control}</div>'
     )
 
 
@@ -95,7 +97,10 @@ def render(
     dry_run: bool = False,
     splits: Sequence[ProposedSplit] = (),
     crops_per_folder: int = CROPS_PER_FOLDER,
+    review_token: str | None = None,
 ) -> str:
+    """The page; with ``review_token`` (``--review-server``) it is also a form that answers each proposal."""
+    answering = review_token is not None
     involved = sum(len(g.folders) for g in proposals)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
@@ -106,17 +111,20 @@ def render(
         "<h1>Proposed merges</h1>",
         f'<div class="summary">{html.escape(str(persons_dir))}: {folders_total} person folders; '
         f"{len(proposals)} group{'' if len(proposals) == 1 else 's'} proposed ({involved} folders), "
-        f"{html.escape(backbone)} features, threshold {threshold:.3f}; {now}. {_what_happens(dry_run)}</div>",
+        f"{html.escape(backbone)} features, threshold {threshold:.3f}; {now}. "
+        f"{_what_happens(dry_run, answering)}</div>",
     ]
     if threshold_basis:
         parts.append(f'<div class="summary">Threshold: {html.escape(threshold_basis)}.</div>')
+    if answering:
+        parts.append(form_start(review_token))
     if splits:
         parts.append(
             '<h2>Proposed splits</h2><p class="summary">A tracker sometimes hands one person\'s track to '
             "another: these folders hold two people one after the other. The later part becomes a new "
             "folder (and may be merged below).</p>"
         )
-        parts += [_split_html(split, crops_per_folder) for split in splits]
+        parts += [_split_html(n, split, crops_per_folder, answering) for n, split in enumerate(splits, 1)]
     if proposals:
         parts.append("<h2>Proposed merges</h2>")
     elif not splits:
@@ -124,31 +132,40 @@ def render(
             "<p>No two folders are similar enough: nothing to merge. The most similar pairs are below, "
             "to show where the threshold sits.</p>"
         )
-    parts += [_group_html(number, group, crops_per_folder) for number, group in enumerate(proposals, 1)]
+    parts += [_group_html(number, group, crops_per_folder, answering) for number, group in enumerate(proposals, 1)]
+    if answering:
+        parts.append(form_end(len(splits) + len(proposals)))
     parts.append(_near_misses_html(misses))
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
 
-def _group_html(number: int, group: ProposedGroup, crops_per_folder: int) -> str:
+def _group_html(number: int, group: ProposedGroup, crops_per_folder: int, answering: bool = False) -> str:
     survivor = group.survivor
+
+    def control(folder: Folder) -> str:
+        return leave_out_html(f"leave-{number}", folder.name) if answering else ""
+
     parts = [
         f'<div class="group" id="group-{number}"><h3>{number}. {html.escape(survivor.name)} '
         f"&larr; {html.escape(', '.join(m.name for m in group.members))} "
         f'<span class="score">(similarity min {group.min_similarity:.3f}, mean '
         f"{group.mean_similarity:.3f})</span></h3>",
-        _folder_html(survivor, "", crops_per_folder, survivor=True),
+        choice_html(f"group-{number}", f"Merge group {number}?") if answering else "",
+        _folder_html(survivor, "", crops_per_folder, survivor=True, control=control(survivor)),
     ]
     for member in group.members:
         note = f", {_similarity(member, survivor):.3f} to {survivor.name}"
-        parts.append(_folder_html(member, note, crops_per_folder))
+        parts.append(_folder_html(member, note, crops_per_folder, control=control(member)))
     parts += [f'<p class="reason">{html.escape(line)}</p>' for line in group.evidence]
     parts.append("</div>")
     return "\n".join(parts)
 
 
-def _split_html(split: ProposedSplit, crops_per_folder: int) -> str:
-    parts = [f'<div class="group split"><h3>{html.escape(describe(split))}</h3>']
+def _split_html(number: int, split: ProposedSplit, crops_per_folder: int, answering: bool = False) -> str:
+    parts = [f'<div class="group split" id="split-{number}"><h3>{html.escape(describe(split))}</h3>']
+    if answering:
+        parts.append(choice_html(f"split-{number}", f"Split {split.folder.name}?"))
     for number, part in enumerate(split.parts):
         note = " (stays)" if number == 0 else f", from frame {split.switch_frames[number - 1]}"
         parts.append(_folder_html(part, note, crops_per_folder, survivor=number == 0))
@@ -174,7 +191,9 @@ def _near_misses_html(misses: Sequence[NearMiss]) -> str:
     return "\n".join(parts)
 
 
-def _what_happens(dry_run: bool) -> str:
+def _what_happens(dry_run: bool, answering: bool = False) -> str:
+    if answering:
+        return "Nothing is merged until you carry out the approved proposals (a backup is kept first)."
     if dry_run:
         return "A dry run: nothing is merged; run without --dry-run to be asked."
     return "Nothing is merged until you answer y (and a backup is kept in backup_before_merge)."

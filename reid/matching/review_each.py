@@ -14,8 +14,9 @@ from pathlib import Path
 
 from ..core.cli import plural
 from ..core.paths import shown_path
-from .answers import Answers, answers_path, keep_answers, piece_keys
-from .decision import Decision, decide_at
+from .accepting import accepted_plan, names_of, regroup, remember_group, remember_split
+from .answers import Answers, answers_path, keep_answers
+from .decision import Decision
 from .folders import Folder
 from .proposals import ProposedGroup
 from .splitting import describe
@@ -32,35 +33,22 @@ def review_each(decision: Decision, folders: Sequence[Folder], ask: Ask) -> tupl
     splits, splits_asked, said = [], decision.splits, Answers()
     for number, split in enumerate(splits_asked, 1):
         question = f"Split {number} of {len(splits_asked)}: {describe(split).rstrip('.')}. Split it? [y/N] "
-        if ask(question).lower() in YES:
+        accepted_split = ask(question).lower() in YES
+        remember_split(split, accepted_split, said)
+        if accepted_split:
             splits.append(split)
-            parts = [piece_keys(p) for p in split.parts]
-            said.apart += [(a, b) for k, a in enumerate(parts) for b in parts[k + 1 :]]
-        else:
-            said.whole.append(piece_keys(split.folder))
     if len(splits) < len(splits_asked):
-        comparison = decision.comparison
-        regrouped = decide_at(
-            folders,
-            decision.threshold,
-            decision.normalisation,
-            comparison.use_motion,
-            comparison.link_bonus,
-            splits,
-            comparison.answers,
-        )
-        if _names(regrouped.proposals) != _names(decision.proposals):
+        regrouped = regroup(decision, folders, splits)
+        if names_of(regrouped.proposals) != names_of(decision.proposals):
             print("The folders not split are grouped again:")
         decision = regrouped
     groups = []
     for number, group in enumerate(decision.proposals, 1):
         accepted_group = _answer(decision, number, group, ask)
-        _remember(group, accepted_group, said)
+        remember_group(group, accepted_group, said)
         if accepted_group is not None:
             groups.append(accepted_group)
-    accepted = Decision(
-        decision.threshold, decision.normalisation, splits, decision.comparison, groups, decision.choice
-    )
+    accepted = accepted_plan(decision, splits, groups)
     asked = len(splits_asked) + len(decision.proposals)
     taken = len(splits) + len(groups)
     print(f"Accepted {taken} of {plural(asked, 'proposal')}.")
@@ -94,23 +82,6 @@ def review_and_keep(
     return accepted
 
 
-def _remember(asked: ProposedGroup, accepted: ProposedGroup | None, said: Answers) -> None:
-    """What an answer to a group says for later plans: a refused pair is two people; a refused bigger
-    group is not all one person (who differs is unsaid); a folder left out is not the others' person."""
-    if accepted is asked:
-        return
-    if accepted is None:
-        if len(asked.folders) == 2:
-            said.apart.append((piece_keys(asked.folders[0]), piece_keys(asked.folders[1])))
-        else:
-            said.refused_groups.append([piece_keys(f) for f in asked.folders])
-        return
-    kept = {f.name for f in accepted.folders}
-    for left_out in (f for f in asked.folders if f.name not in kept):
-        rest = frozenset().union(*(piece_keys(f) for f in asked.folders if f.name != left_out.name))
-        said.apart.append((piece_keys(left_out), rest))
-
-
 def _answer(decision: Decision, number: int, group: ProposedGroup, ask: Ask) -> ProposedGroup | None:
     members = ", ".join(f.name for f in group.members)
     names = [f.name for f in group.folders]
@@ -132,7 +103,3 @@ def _answer(decision: Decision, number: int, group: ProposedGroup, ask: Ask) -> 
         if answer.lower() in ("", "n", "no"):
             return None
         print(f"Answer y, n or one of {', '.join(names)}.")
-
-
-def _names(groups: Sequence[ProposedGroup]) -> list[list[str]]:
-    return [[f.name for f in g.folders] for g in groups]

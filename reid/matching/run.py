@@ -31,6 +31,7 @@ from .downloads import check_weights_file
 from .embedding import embed_folders
 from .folders import Folder, scan_folders
 from .review_each import review_and_keep
+from .review_form import order_for_review
 from .start_times import match_videos
 from .status import MatchingStatus
 
@@ -46,12 +47,13 @@ class MatchingRequest:
     persons_dir: Path
     status_file: Path
     config: MatchingConfig
-    mode: str = "ask"  # ask, each (--review-each), yes, dry-run, undo, forget (--forget-answers)
+    mode: str = "ask"  # ask, each (--review-each), server (--review-server), yes, dry-run, undo, forget
     report: Path | None = None  # the review page to write
     show_progress: bool | None = None
     undo_command: str = "deeplearningg_reID.py --undo"  # printed after a merge
     ray_address: str | None = None  # embed on Ray: "" a local instance, else the cluster's address
     start_times: Mapping[str, float] = field(default_factory=dict)  # --start-times: video name -> seconds
+    review_at: tuple[str, int] = ("127.0.0.1", 5002)  # --review-server's --host and --port
 
 
 def run_matching(request: MatchingRequest, ask: Ask | None) -> None:
@@ -174,6 +176,8 @@ def _compare_and_merge(
     with reporter.step("comparing", len(with_images), "folder") as step:
         decision = decide(with_images, request.config, answers=answers)
         add_cross_camera_evidence(decision.proposals, start_times)
+        if request.mode == "server":
+            order_for_review(decision)  # the answers that matter most first, in the plan printed and on the page
         step.update(len(with_images))
     count = decision.count(len(folders))
     reporter.reid.update(
@@ -194,6 +198,12 @@ def _compare_and_merge(
     if request.report is not None:
         write_review_page(request, decision, len(folders))
     planned = decision.changes
+    if planned and request.mode == "server":
+        from .review_server import serve_review  # the HTTP server only when asked for
+
+        where, backbone = request.review_at, request.config.backbone
+        serve = (request.persons_dir, request.undo_command, where, backbone, decision, with_images, len(folders))
+        return serve_review(*serve, reporter, lease)
     if planned and request.mode == "each":
         decision = review_and_keep(request.persons_dir, decision, with_images, len(folders), reporter, ask)
     if not decision.changes or (request.mode != "each" and not _agreed(request, decision, reporter, ask)):

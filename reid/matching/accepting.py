@@ -1,0 +1,73 @@
+"""What the person's answers to a plan make of it, whether typed (``--review-each``) or clicked
+(``--review-server``): the splits made, the groups formed again when a split is refused, the groups
+carried out, and what the answers say for later plans (``answers.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .answers import Answers, piece_keys
+from .decision import Decision, decide_at
+from .folders import Folder
+from .proposals import ProposedGroup
+from .splitting import ProposedSplit
+
+
+def remember_split(split: ProposedSplit, accepted: bool, said: Answers) -> None:
+    """An accepted split says its parts are different people; a refused one, that the folder is one."""
+    if accepted:
+        parts = [piece_keys(p) for p in split.parts]
+        said.apart += [(a, b) for k, a in enumerate(parts) for b in parts[k + 1 :]]
+    else:
+        said.whole.append(piece_keys(split.folder))
+
+
+def regroup(decision: Decision, folders: Sequence[Folder], splits: list[ProposedSplit]) -> Decision:
+    """The plan with only ``splits`` made: the folders not split are grouped again (``folders``: those
+    the decision was made from, before its splits)."""
+    comparison = decision.comparison
+    return decide_at(
+        folders,
+        decision.threshold,
+        decision.normalisation,
+        comparison.use_motion,
+        comparison.link_bonus,
+        splits,
+        comparison.answers,
+    )
+
+
+def leave_out(decision: Decision, group: ProposedGroup, names: Sequence[str]) -> ProposedGroup | None:
+    """``group`` without the folders ``names`` (None when fewer than two remain)."""
+    rest: ProposedGroup | None = group
+    for name in names:
+        if rest is None:
+            break
+        rest = decision.comparison.without(rest, name)
+    return rest
+
+
+def remember_group(asked: ProposedGroup, accepted: ProposedGroup | None, said: Answers) -> None:
+    """What an answer to a group says for later plans: a refused pair is two people; a refused bigger
+    group is not all one person (who differs is unsaid); a folder left out is not the others' person."""
+    if accepted is asked:
+        return
+    if accepted is None:
+        if len(asked.folders) == 2:
+            said.apart.append((piece_keys(asked.folders[0]), piece_keys(asked.folders[1])))
+        else:
+            said.refused_groups.append([piece_keys(f) for f in asked.folders])
+        return
+    kept = {f.name for f in accepted.folders}
+    for left_out in (f for f in asked.folders if f.name not in kept):
+        rest = frozenset().union(*(piece_keys(f) for f in asked.folders if f.name != left_out.name))
+        said.apart.append((piece_keys(left_out), rest))
+
+
+def accepted_plan(decision: Decision, splits: list[ProposedSplit], groups: list[ProposedGroup]) -> Decision:
+    """One plan of the splits and groups accepted, carried out as the plain y/n plan is."""
+    return Decision(decision.threshold, decision.normalisation, splits, decision.comparison, groups, decision.choice)
+
+
+def names_of(groups: Sequence[ProposedGroup]) -> list[list[str]]:
+    return [[f.name for f in g.folders] for g in groups]
