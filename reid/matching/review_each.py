@@ -17,8 +17,9 @@ from ..core.paths import shown_path
 from .answers import Answers, answers_path, keep_answers, piece_keys
 from .decision import Decision, decide_at
 from .folders import Folder
+from .ordering import order_proposals
 from .proposals import ProposedGroup
-from .splitting import describe
+from .splitting import ProposedSplit, describe
 from .status import MatchingStatus
 
 Ask = Callable[[str], str]  # shows the question, returns the line typed ('' at the end of input)
@@ -31,12 +32,9 @@ def review_each(decision: Decision, folders: Sequence[Folder], ask: Ask) -> tupl
     for later plans; ``folders`` are those the decision was made from (before its splits)."""
     splits, splits_asked, said = [], decision.splits, Answers()
     for number, split in enumerate(splits_asked, 1):
-        if ask(f"Split {number} of {len(splits_asked)}: {describe(split)}. Split it? [y/N] ").lower() in YES:
-            splits.append(split)
-            parts = [piece_keys(p) for p in split.parts]
-            said.apart += [(a, b) for k, a in enumerate(parts) for b in parts[k + 1 :]]
-        else:
-            said.whole.append(piece_keys(split.folder))
+        accepted = ask(f"Split {number} of {len(splits_asked)}: {describe(split)}. Split it? [y/N] ").lower() in YES
+        remember_split(split, accepted, said)
+        splits += [split] if accepted else []
     if len(splits) < len(splits_asked):
         comparison = decision.comparison
         regrouped = decide_at(
@@ -52,9 +50,9 @@ def review_each(decision: Decision, folders: Sequence[Folder], ask: Ask) -> tupl
             print("The folders not split are grouped again:")
         decision = regrouped
     groups = []
-    for number, group in enumerate(decision.proposals, 1):
+    for number, group in enumerate(order_proposals(decision.proposals, decision.threshold), 1):
         accepted_group = _answer(decision, number, group, ask)
-        _remember(group, accepted_group, said)
+        remember(group, accepted_group, said)
         if accepted_group is not None:
             groups.append(accepted_group)
     accepted = Decision(
@@ -93,21 +91,34 @@ def review_and_keep(
     return accepted
 
 
-def _remember(asked: ProposedGroup, accepted: ProposedGroup | None, said: Answers) -> None:
-    """What an answer to a group says for later plans: a refused pair is two people; a refused bigger
-    group is not all one person (who differs is unsaid); a folder left out is not the others' person."""
+def remember_split(split: ProposedSplit, accepted: bool, said: Answers) -> None:
+    """An accepted split's parts are two people each; a refused split's folder is kept whole."""
+    if not accepted:
+        said.whole.append(piece_keys(split.folder))
+        return
+    for k, part in enumerate(split.parts):
+        for other in split.parts[k + 1 :]:
+            said.add(part, other, same=False)
+
+
+def remember(asked: ProposedGroup, accepted: ProposedGroup | None, said: Answers) -> None:
+    """What an answer to a group says for later plans: each accepted member is its survivor's person;
+    a refused pair is two people; a refused bigger group is not all one person (who differs is
+    unsaid); a folder left out is not the others' person."""
+    if accepted is not None:
+        for member in accepted.members:
+            said.add(member, accepted.survivor, same=True)
     if accepted is asked:
         return
     if accepted is None:
         if len(asked.folders) == 2:
-            said.apart.append((piece_keys(asked.folders[0]), piece_keys(asked.folders[1])))
+            said.add(asked.folders[0], asked.folders[1], same=False)
         else:
             said.refused_groups.append([piece_keys(f) for f in asked.folders])
         return
     kept = {f.name for f in accepted.folders}
     for left_out in (f for f in asked.folders if f.name not in kept):
-        rest = frozenset().union(*(piece_keys(f) for f in asked.folders if f.name != left_out.name))
-        said.apart.append((piece_keys(left_out), rest))
+        said.add(left_out, [f for f in asked.folders if f.name != left_out.name], same=False)
 
 
 def _answer(decision: Decision, number: int, group: ProposedGroup, ask: Ask) -> ProposedGroup | None:
