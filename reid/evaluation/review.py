@@ -31,13 +31,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     own = argparse.ArgumentParser(add_help=False)
     own.add_argument("--answers", type=int, default=30, help="answers to give (default: %(default)s)")
     own.add_argument("--every", type=int, default=5, help="report the count after every N answers")
+    own.add_argument(
+        "--per-plan",
+        type=int,
+        metavar="N",
+        help="make the plan again after every N answers (default: ask each plan through, as --review-each does)",
+    )
     mine, rest = own.parse_known_args(argv)
     args = video.parse_args(rest)
     if args.tracked is None:
         raise SystemExit("python -m reid.evaluation.review: --tracked DIR is required (a run --keep DIR kept)")
     if mine.answers < 0 or mine.every < 1:
         raise SystemExit("python -m reid.evaluation.review: --answers must be >= 0 and --every >= 1")
-    args.answers, args.every = mine.answers, mine.every
+    args.answers, args.every, args.per_plan = mine.answers, mine.every, mine.per_plan
     return args
 
 
@@ -58,7 +64,8 @@ def curve(args: argparse.Namespace) -> tuple[list[Point], int]:
     cache = EmbeddingCache(run.persons, model_key(args.matching))
     embed_folders(folders, functools.cache(lambda: load_extractor(args.matching)), cache)
     truth = {image: s.by_file.get(image.name) for s in scored for image in s.folder.images}
-    return review(folders, truth, args.matching, args.answers, args.every, not args.no_motion), len(timeline.visible)
+    points = review(folders, truth, args.matching, args.answers, args.every, not args.no_motion, args.per_plan)
+    return points, len(timeline.visible)
 
 
 def format_curve(points: list[Point], visible: int, title: str) -> str:

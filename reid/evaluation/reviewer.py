@@ -170,9 +170,12 @@ def review(
     answers_wanted: int = 30,
     every: int = 5,
     use_motion: bool = True,
+    per_plan: int | None = None,
 ) -> list[Point]:
     """The count after 0, ``every``, 2 ``every``, ... answers up to ``answers_wanted`` (module docstring);
-    ``folders`` are embedded (raw crop vectors, not normalised)."""
+    ``folders`` are embedded (raw crop vectors, not normalised). ``per_plan``: answers after which the
+    plan is made again from all the answers so far (None: each plan is asked through, as
+    ``--review-each`` asks it)."""
     state = State([fresh(f) for f in folders if f.vectors is not None])
     said, points, asked = Answers(), [], 0
 
@@ -198,7 +201,7 @@ def review(
             asked += 1
             if asked % every == 0 or asked == answers_wanted:
                 record(carry_out(state, splits, groups))
-            if asked >= answers_wanted:
+            if asked >= answers_wanted or (per_plan is not None and asked - before >= per_plan):
                 break
         state = carry_out(state, splits, groups)
         if asked == before:

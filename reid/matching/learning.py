@@ -119,7 +119,7 @@ def choose_learned_threshold(
     camera, value = max(cameras.items(), key=lambda item: item[1])
     seen = len(similarities.get(camera, ()))
     where = shown_path(camera) if camera else "the folders without track metadata"
-    taught = f"from your {plural(said[camera], 'answer')} and " if said[camera] else "from "
+    taught = f"from {plural(said[camera], 'pair')} in your answers and " if said[camera] else "from "
     prior = (
         f"{plural(seen, 'pair')} of people seen together"
         if seen >= min_pairs

@@ -102,12 +102,12 @@ def remember_split(split: ProposedSplit, accepted: bool, said: Answers) -> None:
 
 
 def remember(asked: ProposedGroup, accepted: ProposedGroup | None, said: Answers) -> None:
-    """What an answer to a group says for later plans: each accepted member is its survivor's person;
+    """What an answer to a group says for later plans: each accepted member is the person of the rest;
     a refused pair is two people; a refused bigger group is not all one person (who differs is
     unsaid); a folder left out is not the others' person."""
-    if accepted is not None:
+    if accepted is not None:  # each member beside the rest: the similarity the grouping weighed
         for member in accepted.members:
-            said.add(member, accepted.survivor, same=True)
+            said.add(member, [f for f in accepted.folders if f is not member], same=True)
     if accepted is asked:
         return
     if accepted is None:
