@@ -14,7 +14,7 @@ For each camera:
 A pair said to be two people over the threshold does not raise it: the plan already keeps that pair
 apart, and counting such pairs with the seen-together ones (the threshold then reached by at most
 ``WRONG_RATE`` of both) left Venice-2 with 45 folders after 30 simulated answers instead of 42, with
-no fewer wrong merges, and changed nothing on TUD and Terrace (BENCHMARKS.md, "Answers teach the merge").
+no fewer wrong merges, and Terrace no better (BENCHMARKS.md, "Answers teach the merge").
 
 A pair of folders from two cameras teaches both. The run takes the highest camera's, as before.
 """
