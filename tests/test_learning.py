@@ -119,3 +119,13 @@ def test_making_the_plan_again_after_each_answer_learns_sooner():
     config = MatchingConfig(backbone="reid-0287")
     points = review(folders, truth, config, answers_wanted=12, every=3, per_plan=1)
     assert points[-1].folders == 3 and all(p.wrong_merges == 0 for p in points)
+
+
+def test_the_review_benchmark_needs_a_kept_run_and_takes_its_own_flags():
+    from reid.evaluation.review import parse_args
+
+    given = ["--video", "v.mp4", "--gt", "gt.txt", "--backbone", "reid-0287"]
+    with pytest.raises(SystemExit, match="--tracked DIR is required"):
+        parse_args(given)
+    args = parse_args([*given, "--tracked", "kept", "--answers", "12", "--every", "3", "--per-plan", "1"])
+    assert (args.answers, args.every, args.per_plan, str(args.tracked)) == (12, 3, 1, "kept")

@@ -23,12 +23,12 @@ from ..matching.folders import scan_folders
 from . import video, video_tracking
 from .reviewer import Point, review
 from .timeline import Timeline
-from .video_evaluation import _folders_of, _read_gt
+from .video_evaluation import folders_of, read_gt
 from .video_folders import score_folders
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    own = argparse.ArgumentParser(add_help=False)
+    own = argparse.ArgumentParser(prog="python -m reid.evaluation.review", add_help=False)
     own.add_argument("--answers", type=int, default=30, help="answers to give (default: %(default)s)")
     own.add_argument("--every", type=int, default=5, help="report the count after every N answers")
     own.add_argument(
@@ -38,6 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="make the plan again after every N answers (default: ask each plan through, as --review-each does)",
     )
     mine, rest = own.parse_known_args(argv)
+    if {"-h", "--help"} & set(rest):  # this command's own flags first, then those of reid.evaluation.video
+        print(__doc__.split("\n\n")[0] + "\n\n" + own.format_help().split("\n", 2)[2])
     args = video.parse_args(rest)
     if args.tracked is None:
         raise SystemExit("python -m reid.evaluation.review: --tracked DIR is required (a run --keep DIR kept)")
@@ -56,8 +58,8 @@ def curve(args: argparse.Namespace) -> tuple[list[Point], int]:
 
     video.check_inputs(args)
     run = video_tracking.load(args.tracked)
-    timeline = Timeline([run.find(v).clip(run.folder, _read_gt(gt)) for v, gt in zip(args.video, args.gt, strict=True)])
-    scored = score_folders(_folders_of(scan_folders(run.persons), timeline, args.tracked), timeline)
+    timeline = Timeline([run.find(v).clip(run.folder, read_gt(gt)) for v, gt in zip(args.video, args.gt, strict=True)])
+    scored = score_folders(folders_of(scan_folders(run.persons), timeline, args.tracked), timeline)
     if not scored:
         raise InputError(f"no person folder of {shown_path(args.tracked)} is of the videos named")
     folders = [s.folder for s in scored]
