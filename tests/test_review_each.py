@@ -124,7 +124,11 @@ def test_each_proposal_is_answered_and_only_the_accepted_are_carried_out(workdir
         "deeplearningg_reID.py", "--backbone", "reid-0287", "--weights", reid_0287, "--dry-run", cwd=workdir
     )
     assert again.returncode == 0, again.stderr
-    assert "Your earlier answers (persons/.answers.json): 2 pairs kept apart, 1 folder kept whole." in again.stdout
+    earlier = "2 pairs kept apart, 1 folder kept whole, 1 pair said to be one person"
+    assert f"Your earlier answers (persons/.answers.json): {earlier}." in again.stdout
+    together = json.loads((persons / ".answers.json").read_text())["together"]  # id_2 merged into id_1
+    assert len(together) == 1 and -1 <= together[0]["similarity"] <= 1
+    assert together[0]["cameras"] == ["/videos/hall.mp4", "/videos/hall.mp4"]
     assert "id_5 seems to change person" not in again.stdout  # the split refused
     assert "1. id_1 (4 crops)  <-  id_2 (4 crops)\n" in again.stdout  # id_9 stays out of it
     assert "id_7" not in again.stdout.split("Proposed merges:")[1].split("After the merge")[0]

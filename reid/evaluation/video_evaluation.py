@@ -68,7 +68,7 @@ class VideoEvaluation:
 def evaluate(args: argparse.Namespace, work: Path) -> VideoEvaluation:
     """Track (or take the run ``--tracked`` names), score the folders, then score the merge's plan at
     each threshold."""
-    gts = [_read_gt(path) for path in args.gt]
+    gts = [read_gt(path) for path in args.gt]
     if args.tracked is not None:
         run = video_tracking.load(args.tracked)
         tracked = [run.find(video) for video in args.video]
@@ -77,7 +77,7 @@ def evaluate(args: argparse.Namespace, work: Path) -> VideoEvaluation:
         tracked = [run.find(video) for video in args.video]
     tracked_at = time.monotonic()
     timeline = Timeline([t.clip(run.folder, gt) for t, gt in zip(tracked, gts, strict=True)])
-    folders = _folders_of(scan_folders(run.persons), timeline, args.tracked)
+    folders = folders_of(scan_folders(run.persons), timeline, args.tracked)
     scored = score_folders(folders, timeline)
     evaluation = VideoEvaluation(
         settings=_settings(args, run, tracked),
@@ -136,7 +136,7 @@ def _merge(
     return normalisation, sweeps, same[0] if same else sweep([], [default], True)[1][0].default
 
 
-def _read_gt(path: Path) -> list[MotRow]:
+def read_gt(path: Path) -> list[MotRow]:
     rows = read_mot(path)
     if not rows:
         raise InputError(f"{path} has no ground-truth boxes")
@@ -145,7 +145,7 @@ def _read_gt(path: Path) -> list[MotRow]:
     return rows
 
 
-def _folders_of(folders: list[Folder], timeline: Timeline, tracked: Path | None) -> list[Folder]:
+def folders_of(folders: list[Folder], timeline: Timeline, tracked: Path | None) -> list[Folder]:
     """The folders of the timeline's videos. A folder a merge changed is refused: the evaluation
     scores what tracking made, then what the merge would make of it."""
     for folder in folders:

@@ -14,12 +14,13 @@ from .splitting import ProposedSplit
 
 
 def remember_split(split: ProposedSplit, accepted: bool, said: Answers) -> None:
-    """An accepted split says its parts are different people; a refused one, that the folder is one."""
-    if accepted:
-        parts = [piece_keys(p) for p in split.parts]
-        said.apart += [(a, b) for k, a in enumerate(parts) for b in parts[k + 1 :]]
-    else:
+    """An accepted split's parts are two people each; a refused split's folder is kept whole."""
+    if not accepted:
         said.whole.append(piece_keys(split.folder))
+        return
+    for k, part in enumerate(split.parts):
+        for other in split.parts[k + 1 :]:
+            said.add(part, other, same=False)
 
 
 def regroup(decision: Decision, folders: Sequence[Folder], splits: list[ProposedSplit]) -> Decision:
@@ -48,20 +49,23 @@ def leave_out(decision: Decision, group: ProposedGroup, names: Sequence[str]) ->
 
 
 def remember_group(asked: ProposedGroup, accepted: ProposedGroup | None, said: Answers) -> None:
-    """What an answer to a group says for later plans: a refused pair is two people; a refused bigger
-    group is not all one person (who differs is unsaid); a folder left out is not the others' person."""
+    """What an answer to a group says for later plans: each accepted member is the person of the rest;
+    a refused pair is two people; a refused bigger group is not all one person (who differs is
+    unsaid); a folder left out is not the others' person."""
+    if accepted is not None:  # each member beside the rest: the similarity the grouping weighed
+        for member in accepted.members:
+            said.add(member, [f for f in accepted.folders if f is not member], same=True)
     if accepted is asked:
         return
     if accepted is None:
         if len(asked.folders) == 2:
-            said.apart.append((piece_keys(asked.folders[0]), piece_keys(asked.folders[1])))
+            said.add(asked.folders[0], asked.folders[1], same=False)
         else:
             said.refused_groups.append([piece_keys(f) for f in asked.folders])
         return
     kept = {f.name for f in accepted.folders}
     for left_out in (f for f in asked.folders if f.name not in kept):
-        rest = frozenset().union(*(piece_keys(f) for f in asked.folders if f.name != left_out.name))
-        said.apart.append((piece_keys(left_out), rest))
+        said.add(left_out, [f for f in asked.folders if f.name != left_out.name], same=False)
 
 
 def accepted_plan(decision: Decision, splits: list[ProposedSplit], groups: list[ProposedGroup]) -> Decision:

@@ -12,6 +12,10 @@ or the new, never half of them):
 * ``whole``: the pieces of a folder whose proposed split was refused: it is not proposed again.
 * ``refused_groups``: groups of three or more refused as a whole (the person did not say which
   member is wrong): no later group holding all of them is proposed.
+* ``together``: two sets of pieces the person said are one person (each member of an accepted group
+  beside its survivor). Nothing is enforced by them; with the ``apart`` pairs they teach each
+  camera its threshold (``learning.py``), by the similarity each pair had when it was answered
+  (``measured``; a file written before it was kept has none, and teaches nothing).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from ..core.config import BACKUP_DIRNAME
 from ..core.errors import InputError
 from ..core.files import atomic_write_bytes, atomic_write_json
@@ -31,6 +37,15 @@ from .folders import Folder
 ANSWERS_FILENAME = ".answers.json"
 Piece = tuple[str, str, int, int]  # tracking run, video, first frame, last frame
 Pieces = frozenset[Piece]
+Pair = tuple[Pieces, Pieces]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What an answered pair looked like to the plan that asked: its similarity and its two cameras."""
+
+    similarity: float
+    cameras: tuple[str, str]
 
 
 def piece_keys(folder: Folder) -> Pieces:
@@ -40,12 +55,25 @@ def piece_keys(folder: Folder) -> Pieces:
 
 @dataclass
 class Answers:
-    apart: list[tuple[Pieces, Pieces]] = field(default_factory=list)
+    apart: list[Pair] = field(default_factory=list)
     whole: list[Pieces] = field(default_factory=list)
     refused_groups: list[list[Pieces]] = field(default_factory=list)
+    together: list[Pair] = field(default_factory=list)
+    measured: dict[Pair, Measured] = field(default_factory=dict)  # apart and together pairs, as answered
 
     def __bool__(self) -> bool:
-        return bool(self.apart or self.whole or self.refused_groups)
+        return bool(self.apart or self.whole or self.refused_groups or self.together)
+
+    def add(self, first: Folder, second: Folder | Sequence[Folder], same: bool) -> None:
+        """Keep the answer that ``first`` is (``same``) or is not the person of ``second`` (a folder, or
+        the rest of a group: then their crops' mean is what ``first`` is compared with)."""
+        rest = [second] if isinstance(second, Folder) else list(second)
+        pair = (piece_keys(first), frozenset().union(*(piece_keys(f) for f in rest)))
+        (self.together if same else self.apart).append(pair)
+        if first.embedding is not None and all(f.embedding is not None for f in rest):
+            crops = np.array([len(f.vectors) if f.vectors is not None else 1 for f in rest], dtype=np.float64)
+            mean = np.average(np.stack([f.embedding for f in rest]), axis=0, weights=crops)
+            self.measured[pair] = Measured(float(first.embedding @ mean), (first.camera, rest[0].camera))
 
     def cannot_link(self, folders: Sequence[Folder]) -> set[tuple[int, int]]:
         """Pairs (i, j), i < j, of ``folders`` the answers keep apart.
@@ -84,6 +112,8 @@ class Answers:
         if self.refused_groups:
             count = len(self.refused_groups)
             parts.append(f"{count} group{'' if count == 1 else 's'} not proposed again")
+        if self.together:
+            parts.append(f"{len(self.together)} pair{'' if len(self.together) == 1 else 's'} said to be one person")
         return ", ".join(parts)
 
 
@@ -104,11 +134,18 @@ def load_answers(persons_dir: Path) -> Answers:
             "move it away, or clear it with --forget-answers"
         ) from exc
     try:
-        return Answers(
-            apart=[(_pieces(a["first"]), _pieces(a["second"])) for a in data.get("apart", [])],
+        answers = Answers(
             whole=[_pieces(w["pieces"]) for w in data.get("whole", [])],
             refused_groups=[[_pieces(m) for m in g["members"]] for g in data.get("refused_groups", [])],
         )
+        for kind, pairs in (("apart", answers.apart), ("together", answers.together)):
+            for entry in data.get(kind, []):
+                pair = (_pieces(entry["first"]), _pieces(entry["second"]))
+                pairs.append(pair)
+                if "similarity" in entry:
+                    cameras = tuple(str(c) for c in entry["cameras"])
+                    answers.measured[pair] = Measured(float(entry["similarity"]), (cameras[0], cameras[1]))
+        return answers
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise InputError(
             f"{shown_path(path)} (your earlier answers) is not in the expected form ({exc!r}); "
@@ -126,9 +163,8 @@ def keep_answers(persons_dir: Path, new: Answers) -> None:
     except FileNotFoundError:
         data = {"schema": 1}
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    data.setdefault("apart", []).extend(
-        {"first": _listed(a), "second": _listed(b), "answered": stamp} for a, b in new.apart
-    )
+    for kind, pairs in (("apart", new.apart), ("together", new.together)):
+        data.setdefault(kind, []).extend(_pair_entry(pair, new.measured.get(pair), stamp) for pair in pairs)
     data.setdefault("whole", []).extend({"pieces": _listed(w), "answered": stamp} for w in new.whole)
     data.setdefault("refused_groups", []).extend(
         {"members": [_listed(m) for m in g], "answered": stamp} for g in new.refused_groups
@@ -149,6 +185,13 @@ def forget_answers(persons_dir: Path) -> Path | None:
     atomic_write_bytes(copy, path.read_bytes())  # durable before the original goes
     path.unlink()
     return copy
+
+
+def _pair_entry(pair: Pair, measured: Measured | None, stamp: str) -> dict:
+    entry: dict = {"first": _listed(pair[0]), "second": _listed(pair[1]), "answered": stamp}
+    if measured is not None:
+        entry.update(similarity=round(measured.similarity, 6), cameras=list(measured.cameras))
+    return entry
 
 
 def _listed(pieces: Pieces) -> list[list]:

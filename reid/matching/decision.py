@@ -16,10 +16,11 @@ from .answers import Answers
 from .camera import Normalisation, normalise_per_camera
 from .folders import Folder
 from .grouping import cannot_link_pairs
+from .learning import choose_learned_threshold
 from .linking import LINK_BONUS
 from .proposals import Comparison, ProposedGroup
 from .splitting import ProposedSplit, apply_splits, describe, find_splits, is_part, part_files
-from .threshold import ThresholdChoice, choose_threshold, seen_together_similarities, unlike_levels
+from .threshold import ThresholdChoice, seen_together_similarities, unlike_levels
 from .uncertainty import MARGIN, CountRange, count_range
 
 
@@ -71,21 +72,26 @@ def decide(
     obeying the person's earlier ``answers``."""
     readable = [f for f in folders if f.embedding is not None]
     normalisation = normalise_per_camera(readable)
-    choice = threshold_choice(readable, config, normalisation.applied)
+    choice = threshold_choice(readable, config, normalisation.applied, answers)
     decision = decide_at(readable, choice.value, normalisation, use_motion, answers=answers)
     decision.choice = choice
     return decision
 
 
-def threshold_choice(folders: Sequence[Folder], config: MatchingConfig, camera_normalised: bool) -> ThresholdChoice:
+def threshold_choice(
+    folders: Sequence[Folder], config: MatchingConfig, camera_normalised: bool, answers: Answers | None = None
+) -> ThresholdChoice:
     """``--threshold`` when given; else the footage's own (``threshold.py``), from the folders seen together
-    as they are now (before any split), or the backbone's default when too few were."""
+    as they are now (before any split), or the backbone's default when too few were; taught by the
+    person's ``answers`` where they have some (``learning.py``)."""
     if config.threshold is not None:
         return ThresholdChoice(config.threshold, "given with --threshold")
     default = config.threshold_for(camera_normalised)
     if not folders:
         return ThresholdChoice(default, f"{config.backbone}'s default")
-    return choose_threshold(_seen_together(folders), default, f"{config.backbone}'s default")
+    return choose_learned_threshold(
+        _seen_together(folders), answers or Answers(), default, f"{config.backbone}'s default"
+    )
 
 
 def _seen_together(folders: Sequence[Folder]) -> dict[str, np.ndarray]:

@@ -1,0 +1,132 @@
+"""Each camera's threshold learned from the person's answers (pure numpy).
+
+The footage alone knows only pairs of different people (folders seen in the same frames,
+``threshold.py``). The answers add labelled pairs from the same cameras, with the similarity each
+had when it was asked (``answers.Measured``): pairs said to be two people and pairs said to be one.
+For each camera:
+
+1. It starts where the footage alone puts it: the lowest threshold that at most ``WRONG_RATE`` of
+   the pairs seen together reach (with fewer than ``MIN_PAIRS`` of them, the backbone's default).
+2. From there it comes down to the answered same-person pairs under it, one after the other, most
+   similar first, as long as no pair said to be two people lies between: the person has shown that
+   these similarities are one person's, and nothing that they are not.
+
+A pair said to be two people over the threshold does not raise it: the plan already keeps that pair
+apart, and counting such pairs with the seen-together ones (the threshold then reached by at most
+``WRONG_RATE`` of both) left Venice-2 with 45 folders after 30 simulated answers instead of 42, with
+no fewer wrong merges, and Terrace no better (BENCHMARKS.md, "Answers teach the merge").
+
+A pair of folders from two cameras teaches both. The run takes the highest camera's, as before.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.cli import plural
+from ..core.paths import shown_path
+from .answers import Answers
+from .threshold import MIN_PAIRS, WRONG_RATE, ThresholdChoice, camera_threshold, choose_threshold
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """An answered pair: its similarity when it was asked, and whether the person said it is one person."""
+
+    similarity: float
+    same: bool
+
+
+def answered_by_camera(answers: Answers) -> dict[str, list[Labelled]]:
+    """Each camera's answered pairs that have a similarity (a pair of two cameras counts for both).
+
+    >>> from .answers import Measured
+    >>> a, b, c = (frozenset({(r, "v", 0, 1)}) for r in "abc")
+    >>> answers = Answers(apart=[(a, b)], together=[(a, c)])
+    >>> answers.measured = {(a, b): Measured(0.4, ("v1", "v2")), (a, c): Measured(0.3, ("v1", "v1"))}
+    >>> answered_by_camera(answers)
+    {'v1': [Labelled(similarity=0.4, same=False), Labelled(similarity=0.3, same=True)], \
+'v2': [Labelled(similarity=0.4, same=False)]}
+    """
+    found: dict[str, list[Labelled]] = defaultdict(list)
+    for pairs, same in ((answers.apart, False), (answers.together, True)):
+        for pair in pairs:
+            measured = answers.measured.get(pair)
+            if measured is not None:
+                for camera in dict.fromkeys(measured.cameras):
+                    found[camera].append(Labelled(measured.similarity, same))
+    return dict(found)
+
+
+def fit_threshold(
+    seen_together: np.ndarray,
+    answered: Sequence[Labelled],
+    default: float,
+    rate: float = WRONG_RATE,
+    min_pairs: int = MIN_PAIRS,
+) -> float:
+    """One camera's threshold from its pairs seen together and its answered pairs (module docstring).
+
+    >>> seen = np.linspace(-0.5, 0.49, 100)  # alone: just above 0.48 (the pair at 0.49 reaches it: 1%)
+    >>> round(fit_threshold(seen, [], 0.6), 3)
+    0.48
+    >>> said = [Labelled(0.44, True), Labelled(0.40, True), Labelled(0.38, False), Labelled(0.35, True)]
+    >>> fit_threshold(seen, said, 0.6)  # down to 0.40; the pair at 0.38 said to be two people stops it
+    0.4
+    >>> round(fit_threshold(seen, [Labelled(0.6, False)], 0.6), 3)  # two people over it: kept apart, no raise
+    0.48
+    >>> fit_threshold(seen[:10], [Labelled(0.2, True)], 0.6)  # too few pairs of different people: the default
+    0.2
+    """
+    seen = np.asarray(seen_together, dtype=float)
+    threshold = camera_threshold(seen, rate) if len(seen) >= min_pairs else default
+    for pair in sorted((a for a in answered if a.similarity < threshold), key=lambda a: -a.similarity):
+        if not pair.same:
+            break
+        threshold = pair.similarity
+    return float(threshold)
+
+
+def choose_learned_threshold(
+    similarities: dict[str, np.ndarray],
+    answers: Answers,
+    default: float,
+    default_name: str,
+    rate: float = WRONG_RATE,
+    min_pairs: int = MIN_PAIRS,
+) -> ThresholdChoice:
+    """The footage's threshold (``threshold.choose_threshold``) taught by the ``answers``: each camera's
+    with answered pairs is fitted on them (``fit_threshold``); the highest camera's is taken.
+
+    >>> seen = {"a.mp4": np.linspace(-0.5, 0.49, 100)}
+    >>> choose_learned_threshold(seen, Answers(), 0.6, "default").basis
+    'chosen from 100 pairs of people seen together in a.mp4: 1% of them reach it'
+    """
+    answered = answered_by_camera(answers)
+    if not answered:
+        return choose_threshold(similarities, default, default_name, rate, min_pairs)
+    cameras, said = {}, {}
+    for camera in sorted(set(similarities) | set(answered)):
+        seen = similarities.get(camera, np.zeros(0))
+        labelled = answered.get(camera, [])
+        if labelled or len(seen) >= min_pairs:
+            cameras[camera] = fit_threshold(seen, labelled, default, rate, min_pairs)
+            said[camera] = len(labelled)
+    camera, value = max(cameras.items(), key=lambda item: item[1])
+    seen = len(similarities.get(camera, ()))
+    where = shown_path(camera) if camera else "the folders without track metadata"
+    taught = f"from {plural(said[camera], 'pair')} in your answers and " if said[camera] else "from "
+    prior = (
+        f"{plural(seen, 'pair')} of people seen together"
+        if seen >= min_pairs
+        else f"{default_name} (too few people seen together: {plural(seen, 'pair')}; {min_pairs} needed)"
+    )
+    basis = f"{value:.3f} for camera {where}, {taught}{prior}"
+    if len(cameras) > 1:
+        basis += f"; the highest of {len(cameras)} videos'"
+    total = sum(len(s) for s in similarities.values())
+    return ThresholdChoice(value, basis, cameras, total)
