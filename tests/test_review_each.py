@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -49,7 +50,9 @@ def make_workdir(tmp_path: Path, labelled_crops: Path) -> Path:
     return tmp_path
 
 
-def review_each(workdir: Path, model: Path, answers: list[str]) -> subprocess.CompletedProcess:
+def review_each(
+    workdir: Path, model: Path, answers: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """The script at a pseudo-terminal, with ``answers`` typed one per line."""
     primary, secondary = os.openpty()
     try:
@@ -57,6 +60,7 @@ def review_each(workdir: Path, model: Path, answers: list[str]) -> subprocess.Co
             [sys.executable, str(REPO / "deeplearningg_reID.py"), "--backbone", "reid-0287", "--weights", str(model)]
             + ["--no-progress", "--review-each"],
             cwd=workdir,
+            env=env,
             stdin=secondary,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -180,3 +184,25 @@ def test_review_each_without_a_terminal_is_a_clean_error(tmp_path):
     (tmp_path / "persons").mkdir()
     proc = run_script("deeplearningg_reID.py", "--review-each", "--yes", cwd=tmp_path)
     assert proc.returncode == 2 and "not allowed with argument" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_killed_while_carrying_out_the_answers_the_next_run_finishes_it_and_no_answer_is_lost(
+    workdir,
+    reid_0287,  # noqa: F811
+):
+    persons = workdir / "persons"
+    crops_before = crops(persons)
+    # SIGKILLed in the middle of the accepted merge (id_2's second crop moved into id_1)
+    killed = review_each(workdir, reid_0287, ["n", "id_9", "n"], env=os.environ | {"REID_FAULT_AT": "moved:1"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    kept = json.loads((persons / ".answers.json").read_text())  # written before anything was moved
+    assert (len(kept["apart"]), len(kept["whole"]), len(kept["together"])) == (2, 1, 1)
+
+    again = run_script("deeplearningg_reID.py", "--backbone", "reid-0287", "--weights", reid_0287, "--yes", cwd=workdir)
+    assert again.returncode == 0, again.stderr
+    assert "Note: " in again.stdout  # the interrupted merge was finished (or rolled back) first, and said so
+    after = crops(persons)
+    assert after["id_1"] == sorted(crops_before["id_1"] + crops_before["id_2"]) and "id_2" not in after
+    for untouched in ("id_3", "id_4", "id_5", "id_7", "id_9"):  # the answers still keep them as they were
+        assert after[untouched] == crops_before[untouched], untouched
