@@ -41,6 +41,16 @@ def track_of(person_id: int, files: list[str], first: int, video: str = "/videos
     }
 
 
+def write_folder(persons: Path, name: str, person_id: int, crops: list[Path], first: int) -> None:
+    """A person folder of ``crops`` (one every 10 frames from ``first``) with its track.json."""
+    (persons / name).mkdir(parents=True)
+    files = []
+    for k, crop in enumerate(crops):
+        files.append(f"hall_f{first + 10 * k:06d}.png")
+        shutil.copy2(crop, persons / name / files[-1])
+    (persons / name / "track.json").write_text(json.dumps(track_of(person_id, files, first)))
+
+
 @pytest.fixture
 def workdir(tmp_path, labelled_crops):
     """id_1 and id_2: two fragments of person 022 (different views, one after the other); id_3 and
@@ -48,12 +58,7 @@ def workdir(tmp_path, labelled_crops):
     persons = tmp_path / "persons"
 
     def folder(name: str, person_id: int, crops: list[Path], first: int) -> None:
-        (persons / name).mkdir(parents=True)
-        files = []
-        for k, crop in enumerate(crops):
-            files.append(f"hall_f{first + 10 * k:06d}.png")
-            shutil.copy2(crop, persons / name / files[-1])
-        (persons / name / "track.json").write_text(json.dumps(track_of(person_id, files, first)))
+        write_folder(persons, name, person_id, crops, first)
 
     def views(pid: str) -> list[Path]:
         return sorted((labelled_crops / pid).glob("01_*.png"))

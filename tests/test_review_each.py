@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from test_matching_run import reid_0287, track_of  # noqa: F401 (a fixture)
+from test_matching_run import reid_0287, write_folder  # noqa: F401 (a fixture)
 
 from conftest import REPO, assert_clean_error, run_script, tree_hashes
 
@@ -30,12 +29,7 @@ def make_workdir(tmp_path: Path, labelled_crops: Path) -> Path:
     persons = tmp_path / "persons"
 
     def folder(name: str, person_id: int, crops: list[Path], first: int) -> None:
-        (persons / name).mkdir(parents=True)
-        files = []
-        for k, crop in enumerate(crops):
-            files.append(f"hall_f{first + 10 * k:06d}.png")
-            shutil.copy2(crop, persons / name / files[-1])
-        (persons / name / "track.json").write_text(json.dumps(track_of(person_id, files, first)))
+        write_folder(persons, name, person_id, crops, first)
 
     def views(pid: str) -> list[Path]:
         return sorted((labelled_crops / pid).glob("01_*.png"))

@@ -17,6 +17,7 @@ from .accepting import accepted_plan, leave_out, regroup, remember_group, rememb
 from .answers import Answers
 from .decision import Decision
 from .folders import Folder
+from .ordering import order_proposals
 from .proposals import ProposedGroup
 
 CHOICES = ("yes", "no", "later")
@@ -46,7 +47,7 @@ def order_for_review(decision: Decision) -> None:
     """The answers that change the count most come first, then the least certain: splits (each adds a
     person), then groups by folders merged away, then by how near their weakest link is to the threshold."""
     decision.splits.sort(key=lambda s: -len(s.parts))
-    decision.proposals.sort(key=lambda g: (-len(g.folders), abs(g.min_similarity - decision.threshold)))
+    decision.proposals[:] = order_proposals(decision.proposals, decision.threshold)  # as --review-each asks
 
 
 def parse_answers(form: Mapping[str, Sequence[str]], decision: Decision) -> PageAnswers:
