@@ -22,13 +22,13 @@ from reid.matching.threshold import camera_threshold
 
 def test_with_no_answers_the_footage_decides_alone():
     seen = np.random.default_rng(0).uniform(-0.3, 0.4, 200)
-    assert fit_threshold(seen, [], 0.6) == camera_threshold(seen)
+    assert fit_threshold(seen, [], 0.6) == camera_threshold(seen, len(seen))
     assert fit_threshold(seen[:5], [], 0.6) == 0.6  # too few pairs: the default
 
 
 def test_same_person_answers_lower_it_until_a_pair_said_to_be_two_people():
     seen = np.random.default_rng(1).uniform(-0.3, 0.4, 200)
-    start = camera_threshold(seen)
+    start = camera_threshold(seen, len(seen))
     same = [Labelled(start - d, True) for d in (0.02, 0.05, 0.08)]
     assert fit_threshold(seen, same, 0.6) == pytest.approx(start - 0.08)
     blocked = [*same, Labelled(start - 0.04, False)]
@@ -39,7 +39,7 @@ def test_same_person_answers_lower_it_until_a_pair_said_to_be_two_people():
 
 def test_each_camera_learns_from_its_own_answers_and_the_plan_says_so():
     rng = np.random.default_rng(2)
-    seen = {"c0.mp4": rng.uniform(-0.3, 0.3, 300), "c1.mp4": rng.uniform(-0.3, 0.5, 300)}
+    seen = {"c0.mp4": rng.normal(0.0, 0.05, 300), "c1.mp4": rng.normal(0.1, 0.1, 300)}
     a, b, c = (frozenset({("run", "c1.mp4", k, k + 9)}) for k in (0, 20, 40))
     answers = Answers(together=[(a, b), (b, c)], apart=[(a, c)])
     answers.measured = {
@@ -49,7 +49,7 @@ def test_each_camera_learns_from_its_own_answers_and_the_plan_says_so():
     }
     choice = choose_learned_threshold(seen, answers, 0.6, "reid-0287's default")
     assert choice.cameras["c1.mp4"] == pytest.approx(0.32)
-    assert choice.cameras["c0.mp4"] == camera_threshold(seen["c0.mp4"])
+    assert choice.cameras["c0.mp4"] == camera_threshold(seen["c0.mp4"], 300)
     assert choice.value == max(choice.cameras.values())
     said = "0.320 for camera c1.mp4, from 3 pairs in your answers and 300 pairs of people seen together"
     assert choice.basis.startswith(said)

@@ -145,7 +145,7 @@ def test_the_footage_level_replaces_the_threshold_in_its_video():
     (split,) = find_splits([mixed], 0.5, {"other.mp4": -0.9})
     assert "under the merge threshold 0.50" in describe(split)
     (split,) = find_splits([mixed], 0.5, {"v.mp4": 0.45})
-    assert "under 0.45, which only 10% of the pairs of people seen together in its video reach)" in describe(split)
+    assert "under 0.45, which only 5% of the pairs of people seen together in its video reach)" in describe(split)
 
 
 def test_the_plan_splits_at_the_footages_level_not_the_merge_threshold():
@@ -162,4 +162,4 @@ def test_the_plan_splits_at_the_footages_level_not_the_merge_threshold():
     assert [s.folder.name for s in find_splits([alike, unlike], threshold=0.5)] == ["id_5", "id_6"]
     decision = decide_at([*people, alike, unlike], 0.5, off)
     assert [s.folder.name for s in decision.splits] == ["id_6"]
-    assert "which only 10% of the pairs of people seen together in its video reach" in describe(decision.splits[0])
+    assert "which only 5% of the pairs of people seen together in its video reach" in describe(decision.splits[0])

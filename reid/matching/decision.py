@@ -19,8 +19,9 @@ from .grouping import cannot_link_pairs
 from .learning import choose_learned_threshold
 from .linking import LINK_BONUS
 from .proposals import Comparison, ProposedGroup
+from .seen_together import pairs_compared, seen_together_similarities
 from .splitting import ProposedSplit, apply_splits, describe, find_splits, is_part, part_files
-from .threshold import ThresholdChoice, seen_together_similarities, unlike_levels
+from .threshold import ThresholdChoice, unlike_levels
 from .uncertainty import MARGIN, CountRange, count_range
 
 
@@ -89,18 +90,19 @@ def threshold_choice(
     default = config.threshold_for(camera_normalised)
     if not folders:
         return ThresholdChoice(default, f"{config.backbone}'s default")
+    pairs = cannot_link_pairs([f.appearances for f in folders])
     return choose_learned_threshold(
-        _seen_together(folders), answers or Answers(), default, f"{config.backbone}'s default"
+        seen_together_similarities(folders, pairs),
+        answers or Answers(),
+        default,
+        f"{config.backbone}'s default",
+        pairs_compared(folders, pairs),
     )
 
 
 def _seen_together(folders: Sequence[Folder]) -> dict[str, np.ndarray]:
     """Each video's similarities of its folders seen in the same frames: pairs of different people."""
-    if not folders:
-        return {}
-    embeddings = np.stack([f.embedding for f in folders])
-    pairs = cannot_link_pairs([f.appearances for f in folders])
-    return seen_together_similarities(embeddings, [f.camera for f in folders], pairs)
+    return seen_together_similarities(folders, cannot_link_pairs([f.appearances for f in folders]))
 
 
 def decide_at(

@@ -5,16 +5,17 @@ The footage alone knows only pairs of different people (folders seen in the same
 had when it was asked (``answers.Measured``): pairs said to be two people and pairs said to be one.
 For each camera:
 
-1. It starts where the footage alone puts it: the lowest threshold that at most ``WRONG_RATE`` of
-   the pairs seen together reach (with fewer than ``MIN_PAIRS`` of them, the backbone's default).
+1. It starts where the footage alone puts it (``threshold.camera_threshold``: where ``EXPECTED_WRONG``
+   of the pairs it compares are expected to be two people over it; with fewer than ``MIN_PAIRS``
+   pairs seen together, the backbone's default).
 2. From there it comes down to the answered same-person pairs under it, one after the other, most
    similar first, as long as no pair said to be two people lies between: the person has shown that
    these similarities are one person's, and nothing that they are not.
 
 A pair said to be two people over the threshold does not raise it: the plan already keeps that pair
 apart, and counting such pairs with the seen-together ones (the threshold then reached by at most
-``WRONG_RATE`` of both) left Venice-2 with 45 folders after 30 simulated answers instead of 42, with
-no fewer wrong merges, and Terrace no better (BENCHMARKS.md, "Answers teach the merge").
+1% of both, as the footage's own was chosen then) left Venice-2 with 45 folders after 30 simulated
+answers instead of 42, with no fewer wrong merges, and Terrace no better (BENCHMARKS.md, "Answers teach the merge").
 
 A pair of folders from two cameras teaches both. The run takes the highest camera's, as before.
 """
@@ -30,7 +31,14 @@ import numpy as np
 from ..core.cli import plural
 from ..core.paths import shown_path
 from .answers import Answers
-from .threshold import MIN_PAIRS, WRONG_RATE, ThresholdChoice, camera_threshold, choose_threshold
+from .threshold import (
+    EXPECTED_WRONG,
+    MIN_PAIRS,
+    ThresholdChoice,
+    camera_threshold,
+    choose_threshold,
+    compared_pairs,
+)
 
 
 @dataclass(frozen=True)
@@ -66,24 +74,26 @@ def fit_threshold(
     seen_together: np.ndarray,
     answered: Sequence[Labelled],
     default: float,
-    rate: float = WRONG_RATE,
+    compared: int = 0,
+    expected: float = EXPECTED_WRONG,
     min_pairs: int = MIN_PAIRS,
 ) -> float:
-    """One camera's threshold from its pairs seen together and its answered pairs (module docstring).
+    """One camera's threshold from its pairs seen together, the pairs of folders it ``compared`` (at least
+    those) and its answered pairs (module docstring).
 
-    >>> seen = np.linspace(-0.5, 0.49, 100)  # alone: just above 0.48 (the pair at 0.49 reaches it: 1%)
-    >>> round(fit_threshold(seen, [], 0.6), 3)
-    0.48
-    >>> said = [Labelled(0.44, True), Labelled(0.40, True), Labelled(0.38, False), Labelled(0.35, True)]
-    >>> fit_threshold(seen, said, 0.6)  # down to 0.40; the pair at 0.38 said to be two people stops it
-    0.4
-    >>> round(fit_threshold(seen, [Labelled(0.6, False)], 0.6), 3)  # two people over it: kept apart, no raise
-    0.48
+    >>> seen = np.random.default_rng(0).normal(0.0, 0.1, 100)
+    >>> round(fit_threshold(seen, [], 0.6, compared=1000), 3)  # alone: 0.1 of 1000 pairs expected over it
+    0.368
+    >>> said = [Labelled(0.34, True), Labelled(0.30, True), Labelled(0.28, False), Labelled(0.25, True)]
+    >>> fit_threshold(seen, said, 0.6, compared=1000)  # down to 0.30; the pair at 0.28 said to be two people stops it
+    0.3
+    >>> round(fit_threshold(seen, [Labelled(0.6, False)], 0.6, 1000), 3)  # two people over it: kept apart, no raise
+    0.368
     >>> fit_threshold(seen[:10], [Labelled(0.2, True)], 0.6)  # too few pairs of different people: the default
     0.2
     """
     seen = np.asarray(seen_together, dtype=float)
-    threshold = camera_threshold(seen, rate) if len(seen) >= min_pairs else default
+    threshold = camera_threshold(seen, max(compared, len(seen)), expected) if len(seen) >= min_pairs else default
     for pair in sorted((a for a in answered if a.similarity < threshold), key=lambda a: -a.similarity):
         if not pair.same:
             break
@@ -96,25 +106,29 @@ def choose_learned_threshold(
     answers: Answers,
     default: float,
     default_name: str,
-    rate: float = WRONG_RATE,
+    compared: dict[str, int] | None = None,
+    expected: float = EXPECTED_WRONG,
     min_pairs: int = MIN_PAIRS,
 ) -> ThresholdChoice:
     """The footage's threshold (``threshold.choose_threshold``) taught by the ``answers``: each camera's
     with answered pairs is fitted on them (``fit_threshold``); the highest camera's is taken.
+    ``compared``: the pairs of folders each camera compares.
 
     >>> seen = {"a.mp4": np.linspace(-0.5, 0.49, 100)}
-    >>> choose_learned_threshold(seen, Answers(), 0.6, "default").basis
-    'chosen from 100 pairs of people seen together in a.mp4: 1% of them reach it'
+    >>> choose_learned_threshold(seen, Answers(), 0.6, "default", {"a.mp4": 400}).basis
+    'chosen from 100 pairs of people seen together in a.mp4, so that 0.1 of the 400 pairs of folders it \
+compares are expected to be two people over it'
     """
     answered = answered_by_camera(answers)
     if not answered:
-        return choose_threshold(similarities, default, default_name, rate, min_pairs)
+        return choose_threshold(similarities, default, default_name, compared, expected, min_pairs)
+    pairs_of = compared_pairs(similarities, compared)
     cameras, said = {}, {}
     for camera in sorted(set(similarities) | set(answered)):
         seen = similarities.get(camera, np.zeros(0))
         labelled = answered.get(camera, [])
         if labelled or len(seen) >= min_pairs:
-            cameras[camera] = fit_threshold(seen, labelled, default, rate, min_pairs)
+            cameras[camera] = fit_threshold(seen, labelled, default, pairs_of.get(camera, 0), expected, min_pairs)
             said[camera] = len(labelled)
     camera, value = max(cameras.items(), key=lambda item: item[1])
     seen = len(similarities.get(camera, ()))

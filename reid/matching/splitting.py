@@ -11,12 +11,12 @@ one person to another without losing either (their boxes overlap), which leaves 
 looks: each part is also cut where its crops form groups of looks one after the other, each at least
 ``LOOKS_MIN_PART`` crops (``cuts.cut_by_looks``; one odd crop is not enough).
 
-"Unlike" is the footage's own measure (``threshold.unlike_levels``): the similarity that only 1 in 10
-pairs of people seen together in the folder's video reach, so the two sides of a cut look as unlike
-as 9 in 10 pairs of different people there. A video with too few people seen together has none, and
-the merge threshold stands in. The parts then take part in the grouping like folders, so a part can
-be merged with another folder of its person (or with another part) in the same plan. A split is
-applied like a merge: journaled, backed up, undoable.
+"Unlike" is the footage's own measure (``threshold.unlike_levels``): the similarity that only 1 in 20
+pairs of people seen together in the folder's video reach (``seen_together.py``), so the two sides of
+a cut look as unlike as 19 in 20 pairs of different people there. A video with too few people seen
+together has none, and the merge threshold stands in. The parts then take part in the grouping like
+folders, so a part can be merged with another folder of its person (or with another part) in the
+same plan. A split is applied like a merge: journaled, backed up, undoable.
 """
 
 from __future__ import annotations
