@@ -311,7 +311,8 @@ def build_merge_workdir(labelled: Path, workdir: Path) -> Path:
 def warm_cache(workdir: Path, weights: Path) -> None:
     """A dry run fills persons/.reid_cache, so later runs skip the network (seconds, not tens)."""
     dry = run_reid(workdir, weights, "--dry-run")
-    if dry.returncode != 0 or "2. id_3" not in dry.stdout:
+    groups = (r"id_1 \(\d+ crops\)  <-  id_2 \(", r"id_3 \(\d+ crops\)  <-  id_4 \(")  # in either order
+    if dry.returncode != 0 or not all(re.search(group, dry.stdout) for group in groups):
         raise RuntimeError(f"the dry run did not propose the expected plan:\n{dry.stdout}\n{dry.stderr[-2000:]}")
 
 

@@ -132,8 +132,8 @@ def test_bad_files_in_person_folders_are_named_once_and_skipped(corpus, mobilene
     )
     # 56 crops + the renamed copy + grey, rgba and huge; not the link, the nested or the bad files
     assert "embedded 60 images" in proc.stderr
-    assert "1. id_1 (11 crops)  <-  id_2 (9 crops)" in proc.stdout  # listed: the bad files, but not embedded
-    assert "2. id_3" in proc.stdout and "id_99" not in proc.stdout
+    assert ". id_1 (11 crops)  <-  id_2 (9 crops)" in proc.stdout  # listed: the bad files, but not embedded
+    assert ". id_3 (8 crops)  <-  id_4 (8 crops)" in proc.stdout and "id_99" not in proc.stdout
     status = json.loads((corpus / "status.json").read_text())["reid"]
     assert {Path(e["path"]).name for e in status["errors"]} == {"empty.png", "corrupt.jpg", "bomb.png"}
 

@@ -28,7 +28,6 @@ from ..matching.accepting import remember_split
 from ..matching.answers import Answers
 from ..matching.decision import Decision, decide, decide_at
 from ..matching.folders import Folder
-from ..matching.ordering import order_proposals
 from ..matching.proposals import ProposedGroup
 from ..matching.splitting import ProposedSplit, apply_splits
 from . import identity as ident
@@ -232,7 +231,7 @@ def _one_round(
         decision = decide_at(
             working, decision.threshold, decision.normalisation, c.use_motion, c.link_bonus, splits, said
         )
-    for group in order_proposals(decision.proposals, decision.threshold):
+    for group in decision.proposals:  # as --review-each asks them (the plan's order, ``order_proposals``)
         answer = answer_group(group, truth)
         accepted = group if answer == "y" else None if answer is None else decision.comparison.without(group, answer)
         remember(group, accepted, said)

@@ -18,6 +18,7 @@ from .folders import Folder
 from .grouping import cannot_link_pairs
 from .learning import choose_learned_threshold
 from .linking import LINK_BONUS
+from .ordering import order_proposals
 from .proposals import Comparison, ProposedGroup
 from .seen_together import pairs_compared, seen_together_similarities
 from .splitting import ProposedSplit, apply_splits, describe, find_splits, is_part, part_files
@@ -124,7 +125,8 @@ def decide_at(
         found = find_splits(folders, threshold, unlike_levels(_seen_together(folders)))
         splits = [s for s in found if not answers.keeps_whole(s.folder)]
     comparison = Comparison(apply_splits(folders, splits), use_motion, link_bonus, answers)
-    return Decision(threshold, normalisation, splits, comparison, comparison.proposals(threshold))
+    proposals = order_proposals(comparison.proposals(threshold), threshold)  # numbered as they are asked
+    return Decision(threshold, normalisation, splits, comparison, proposals)
 
 
 def plan_lines(decision: Decision, backbone: str) -> list[str]:

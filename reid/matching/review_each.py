@@ -18,7 +18,6 @@ from .accepting import accepted_plan, names_of, regroup, remember_group, remembe
 from .answers import Answers, answers_path, keep_answers
 from .decision import Decision
 from .folders import Folder
-from .ordering import order_proposals
 from .proposals import ProposedGroup
 from .splitting import describe
 from .status import MatchingStatus
@@ -44,7 +43,7 @@ def review_each(decision: Decision, folders: Sequence[Folder], ask: Ask) -> tupl
             print("The folders not split are grouped again:")
         decision = regrouped
     groups = []
-    for number, group in enumerate(order_proposals(decision.proposals, decision.threshold), 1):
+    for number, group in enumerate(decision.proposals, 1):  # in the plan's order (``order_proposals``)
         accepted_group = _answer(decision, number, group, ask)
         remember_group(group, accepted_group, said)
         if accepted_group is not None:

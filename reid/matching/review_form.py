@@ -17,7 +17,6 @@ from .accepting import accepted_plan, leave_out, regroup, remember_group, rememb
 from .answers import Answers
 from .decision import Decision
 from .folders import Folder
-from .ordering import order_proposals
 from .proposals import ProposedGroup
 
 CHOICES = ("yes", "no", "later")
@@ -44,10 +43,10 @@ class Outcome:
 
 
 def order_for_review(decision: Decision) -> None:
-    """The answers that change the count most come first, then the least certain: splits (each adds a
-    person), then groups by folders merged away, then by how near their weakest link is to the threshold."""
+    """The answers that change the count most come first: splits (each adds a person), the most parts
+    first; the groups are in the plan's order already (``order_proposals``: by folders merged away,
+    then by how near their weakest link is to the threshold)."""
     decision.splits.sort(key=lambda s: -len(s.parts))
-    decision.proposals[:] = order_proposals(decision.proposals, decision.threshold)  # as --review-each asks
 
 
 def parse_answers(form: Mapping[str, Sequence[str]], decision: Decision) -> PageAnswers:
