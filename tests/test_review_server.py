@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import shutil
 import signal
@@ -53,11 +54,12 @@ def workdir(tmp_path, labelled_crops):
 class Server:
     """The script serving its review page on a free loopback port, as a user starts it."""
 
-    def __init__(self, workdir: Path, model: Path, *extra: str) -> None:
+    def __init__(self, workdir: Path, model: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         command = [sys.executable, str(REPO / "deeplearningg_reID.py"), "--backbone", "reid-0287", "--weights"]
         self.process = subprocess.Popen(
             [*command, str(model), "--no-progress", "--review-server", "--port", "0", *extra],
             cwd=workdir,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
@@ -340,6 +342,35 @@ def test_the_browser_and_the_terminal_make_the_same_of_the_same_answers(tmp_path
         }
 
     assert kept(browser_side) == kept(terminal) and kept(terminal)["whole"] and kept(terminal)["apart"]
+
+
+def test_killed_while_carrying_out_the_approved_plan_the_next_run_finishes_it_and_no_answer_is_lost(
+    workdir,
+    reid_0287,  # noqa: F811
+):
+    persons = workdir / "persons"
+    crops_before = crops(persons)
+    # SIGKILLed in the middle of the approved merge (id_11's second crop moved into id_1)
+    server = Server(workdir, reid_0287, env=os.environ | {"REID_FAULT_AT": "moved:1"})
+    try:
+        groups = server.page_groups()
+        approved, refused = groups[("id_1", "id_11")], groups[("id_13", "id_3")]
+        answers = {f"group-{approved}": "yes", f"group-{refused}": "no", "token": server.token}
+        with pytest.raises((ConnectionError, http.client.HTTPException)):  # the server died answering
+            server.request("POST", "/apply", answers)
+    except BaseException:
+        server.process.kill()
+        raise
+    assert server.finish().returncode == -signal.SIGKILL
+    kept = json.loads((persons / ".answers.json").read_text())  # written before anything was moved
+    assert (len(kept["together"]), len(kept["apart"])) == (1, 1)
+
+    again = run_script("deeplearningg_reID.py", "--backbone", "reid-0287", "--weights", reid_0287, "--yes", cwd=workdir)
+    assert again.returncode == 0, again.stderr
+    assert "Note: " in again.stdout  # the interrupted merge was finished (or rolled back) first, and said so
+    after = crops(persons)
+    assert after["id_1"] == sorted(crops_before["id_1"] + crops_before["id_11"]) and "id_11" not in after
+    assert after["id_3"] == crops_before["id_3"] and after["id_13"] == crops_before["id_13"]  # refused: kept apart
 
 
 @pytest.mark.slow
