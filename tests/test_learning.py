@@ -16,7 +16,7 @@ from reid.matching.answers import Answers, Measured, keep_answers, load_answers,
 from reid.matching.decision import decide
 from reid.matching.folders import Folder
 from reid.matching.grouping import Appearance
-from reid.matching.learning import Labelled, choose_learned_threshold, fit_threshold
+from reid.matching.learning import TAUGHT_WRONG, Labelled, choose_learned_threshold, fit_threshold
 from reid.matching.threshold import camera_threshold
 
 
@@ -37,21 +37,30 @@ def test_same_person_answers_lower_it_until_a_pair_said_to_be_two_people():
     assert fit_threshold(seen, above, 0.6) == start
 
 
+def test_answers_never_bring_it_below_where_the_footage_expects_one_pair_of_two_people():
+    seen = np.random.default_rng(1).normal(0.0, 0.1, 200)
+    floor = camera_threshold(seen, 5000, TAUGHT_WRONG)
+    assert floor < camera_threshold(seen, 5000)
+    far_under = [Labelled(floor - 0.2, True)]  # one pair of one person, far under: not the many pairs between
+    assert fit_threshold(seen, far_under, 0.6, compared=5000) == pytest.approx(floor)
+    assert fit_threshold(seen[:10], far_under, 0.6) == pytest.approx(floor - 0.2)  # no footage, no floor
+
+
 def test_each_camera_learns_from_its_own_answers_and_the_plan_says_so():
     rng = np.random.default_rng(2)
-    seen = {"c0.mp4": rng.normal(0.0, 0.05, 300), "c1.mp4": rng.normal(0.1, 0.1, 300)}
+    seen = {"c0.mp4": rng.normal(0.0, 0.05, 300), "c1.mp4": rng.normal(0.0, 0.1, 300)}
     a, b, c = (frozenset({("run", "c1.mp4", k, k + 9)}) for k in (0, 20, 40))
     answers = Answers(together=[(a, b), (b, c)], apart=[(a, c)])
     answers.measured = {
-        (a, b): Measured(0.35, ("c1.mp4", "c1.mp4")),
-        (b, c): Measured(0.32, ("c1.mp4", "c1.mp4")),
+        (a, b): Measured(0.32, ("c1.mp4", "c1.mp4")),
+        (b, c): Measured(0.30, ("c1.mp4", "c1.mp4")),
         (a, c): Measured(0.1, ("c1.mp4", "c1.mp4")),
     }
     choice = choose_learned_threshold(seen, answers, 0.6, "reid-0287's default")
-    assert choice.cameras["c1.mp4"] == pytest.approx(0.32)
+    assert choice.cameras["c1.mp4"] == pytest.approx(0.30)
     assert choice.cameras["c0.mp4"] == camera_threshold(seen["c0.mp4"], 300)
     assert choice.value == max(choice.cameras.values())
-    said = "0.320 for camera c1.mp4, from 3 pairs in your answers and 300 pairs of people seen together"
+    said = "0.300 for camera c1.mp4, from 3 pairs in your answers and 300 pairs of people seen together"
     assert choice.basis.startswith(said)
 
 

@@ -10,7 +10,9 @@ For each camera:
    pairs seen together, the backbone's default).
 2. From there it comes down to the answered same-person pairs under it, one after the other, most
    similar first, as long as no pair said to be two people lies between: the person has shown that
-   these similarities are one person's, and nothing that they are not.
+   these similarities are one person's, and nothing that they are not. But not below where the
+   footage expects ``TAUGHT_WRONG`` pairs of two people over it among the pairs it compares: the
+   person answered a few pairs there, not the many others the next plan would merge.
 
 A pair said to be two people over the threshold does not raise it: the plan already keeps that pair
 apart, and counting such pairs with the seen-together ones (the threshold then reached by at most
@@ -39,6 +41,11 @@ from .threshold import (
     choose_threshold,
     compared_pairs,
 )
+
+# Pairs of two people expected over a threshold that answers taught, of all the pairs a camera compares:
+# its floor. With no floor, Terrace's next plan after 30 simulated answers, accepted as it is, joined two
+# people 3 times (4 with the plan made again after each answer; BENCHMARKS.md, "Answers teach the merge").
+TAUGHT_WRONG = 1.0
 
 
 @dataclass(frozen=True)
@@ -84,20 +91,24 @@ def fit_threshold(
     >>> seen = np.random.default_rng(0).normal(0.0, 0.1, 100)
     >>> round(fit_threshold(seen, [], 0.6, compared=1000), 3)  # alone: 0.1 of 1000 pairs expected over it
     0.368
-    >>> said = [Labelled(0.34, True), Labelled(0.30, True), Labelled(0.28, False), Labelled(0.25, True)]
-    >>> fit_threshold(seen, said, 0.6, compared=1000)  # down to 0.30; the pair at 0.28 said to be two people stops it
-    0.3
+    >>> said = [Labelled(0.34, True), Labelled(0.32, True), Labelled(0.31, False), Labelled(0.25, True)]
+    >>> fit_threshold(seen, said, 0.6, compared=1000)  # down to 0.32; the pair at 0.31 said to be two people stops it
+    0.32
+    >>> round(fit_threshold(seen, [Labelled(0.1, True)], 0.6, 1000), 3)  # far under: to where 1 pair is expected
+    0.307
     >>> round(fit_threshold(seen, [Labelled(0.6, False)], 0.6, 1000), 3)  # two people over it: kept apart, no raise
     0.368
     >>> fit_threshold(seen[:10], [Labelled(0.2, True)], 0.6)  # too few pairs of different people: the default
     0.2
     """
     seen = np.asarray(seen_together, dtype=float)
-    threshold = camera_threshold(seen, max(compared, len(seen)), expected) if len(seen) >= min_pairs else default
+    footage = len(seen) >= min_pairs
+    threshold = camera_threshold(seen, max(compared, len(seen)), expected) if footage else default
+    floor = camera_threshold(seen, max(compared, len(seen)), TAUGHT_WRONG) if footage else -np.inf
     for pair in sorted((a for a in answered if a.similarity < threshold), key=lambda a: -a.similarity):
         if not pair.same:
             break
-        threshold = pair.similarity
+        threshold = max(pair.similarity, min(floor, threshold))
     return float(threshold)
 
 
