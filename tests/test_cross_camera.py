@@ -1,12 +1,15 @@
 """Across cameras: folders of two videos seen at the same time may be one person (never a veto), and
-with ``--start-times`` the plan says when a group's cameras saw its folders."""
+with ``--start-times``, or the start times the video files recorded, the plan says when a group's
+cameras saw its folders."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -14,10 +17,43 @@ from benchmarks.reliability import DUPLICATE_THRESHOLD
 from conftest import assert_clean_error, run_script
 from reid.matching.cross_camera import add_cross_camera_evidence, cross_camera_evidence, overlap_seconds, time_spans
 from reid.matching.embedding import set_vectors
+from reid.matching.file_times import QUICKTIME_EPOCH, creation_time, recorded_start_times
 from reid.matching.folders import Folder
 from reid.matching.grouping import Appearance
 from reid.matching.proposals import Comparison
 from reid.matching.start_times import match_videos, parse_start_times
+
+
+def recorded_video(path: Path, started: datetime | None) -> Path:
+    """A short MP4 written by OpenCV's FFmpeg, its movie header stamped ``started`` (None: left at 0)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+    for k in range(10):
+        writer.write(np.full((48, 64, 3), 20 * k, np.uint8))
+    writer.release()
+    data = bytearray(path.read_bytes())
+    at = data.index(b"mvhd") + 4
+    assert data[at] == 0, "a version-0 movie header: 32-bit times"
+    seconds = 0 if started is None else int((started - QUICKTIME_EPOCH).total_seconds())
+    data[at + 4 : at + 8] = seconds.to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_the_start_times_recorded_in_the_video_files_are_read(tmp_path):
+    ten = datetime(2026, 3, 1, 10, 0, 0, tzinfo=UTC)
+    cam0 = recorded_video(tmp_path / "cam0.mp4", ten)
+    cam1 = recorded_video(tmp_path / "cam1.mp4", ten.replace(second=2))
+    assert creation_time(cam0) == ten
+    assert recorded_start_times([str(cam1), str(cam0), str(cam0)], tmp_path) == {str(cam0): 0.0, str(cam1): 2.0}
+    assert recorded_start_times(["cam0.mp4", "cam1.mp4"], tmp_path) == {"cam0.mp4": 0.0, "cam1.mp4": 2.0}
+    # one video without a time, missing, or not a video: no clock for any (they could not be compared)
+    unknown = recorded_video(tmp_path / "unknown.mp4", None)
+    assert creation_time(unknown) is None and recorded_start_times([str(cam0), str(unknown)], tmp_path) == {}
+    assert recorded_start_times([str(cam0), str(tmp_path / "gone.mp4")], tmp_path) == {}
+    (tmp_path / "notes.mp4").write_text("not a video")
+    assert recorded_start_times([str(cam0), str(tmp_path / "notes.mp4")], tmp_path) == {}
+    assert recorded_start_times([str(cam0)], tmp_path) == {}  # one video: nothing to compare
+
 
 # --- parsing --start-times
 
@@ -203,6 +239,19 @@ def test_the_plan_says_when_two_cameras_saw_the_folders_it_merges(two_cameras, m
     # without start times the plan is the same, and says nothing about the time
     proc = reid(two_cameras, "--weights", mobilenet_v2, "--dry-run")
     assert "1. id_1 (8 crops)  <-  id_2 (8 crops)" in proc.stdout and "in view" not in proc.stdout
+    # where the video files are there and recorded when they started, their times are used
+    ten = datetime(2026, 3, 1, 10, 0, 0, tzinfo=UTC)
+    videos = {"cam0.mp4": ten, "cam1.mp4": ten.replace(second=1)}
+    for name, started in videos.items():
+        recorded_video(two_cameras / name, started)
+    for track in (two_cameras / "persons").glob("id_*/track.json"):
+        metadata = json.loads(track.read_text())
+        metadata["video"] = metadata["video_name"]  # as tracked from this folder: a relative path
+        track.write_text(json.dumps(metadata))
+    proc = reid(two_cameras, "--weights", mobilenet_v2, "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "Start times: as recorded in the 2 video files (--start-times overrides them)." in proc.stdout
+    assert "id_1 (cam0.mp4) and id_2 (cam1.mp4) were in view at the same time for 1.0 s" in proc.stdout
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from .cross_camera import add_cross_camera_evidence
 from .decision import Decision, decide, plan_lines, question
 from .downloads import check_weights_file
 from .embedding import embed_folders
+from .file_times import recorded_start_times
 from .folders import Folder, scan_folders
 from .review_each import review_and_keep
 from .review_form import order_for_review
@@ -131,12 +132,16 @@ def _take_lease(request: MatchingRequest) -> Lease | None:
 
 
 def _start_times(request: MatchingRequest, folders: Sequence[Folder]) -> dict[str, float]:
-    """``--start-times`` by the videos' paths as the folders' tracks give them; a name no folder's
-    video has is a mistake found before any work."""
+    """``--start-times`` by the videos' paths as the folders' tracks give them (a name no folder's video
+    has is a mistake found before any work); without it, the times the video files recorded."""
+    videos = [t.video for f in folders for t in f.appearances]
     if not request.start_times:
-        return {}
+        recorded = recorded_start_times(videos, Path.cwd())
+        if recorded:
+            print(f"Start times: as recorded in the {len(recorded)} video files (--start-times overrides them).")
+        return recorded
     try:
-        return match_videos(dict(request.start_times), [t.video for f in folders for t in f.appearances])
+        return match_videos(dict(request.start_times), videos)
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
