@@ -13,6 +13,7 @@ from reid.matching.decision import decide, plan_lines, threshold_choice
 from reid.matching.embedding import set_vectors
 from reid.matching.folders import Folder
 from reid.matching.grouping import Appearance, normalize_rows
+from reid.matching.proposals import Comparison
 from reid.matching.seen_together import pairs_compared, seen_together_similarities
 from reid.matching.threshold import EXPECTED_WRONG, MIN_PAIRS, camera_threshold, choose_threshold
 
@@ -63,6 +64,8 @@ def test_folders_seen_together_are_compared_on_their_crops_of_the_frames_they_sh
     boxed_twice = folder_of("id_3", range(0, 50, 10), np.stack([a] * 5), (1, 0, 21, 60))  # on id_1's box
     assert seen_together_similarities([handed, boxed_twice], [(0, 1)]) == {}  # perhaps one person: left out
     assert pairs_compared([handed, person_b, boxed_twice], {(0, 1), (0, 2)}) == {"v.mp4": 1}
+    # and not kept apart: the looks decide; two boxes apart in one frame are two people, whatever the looks
+    assert Comparison([handed, person_b, boxed_twice]).seen_together == {(0, 1), (1, 2)}
 
 
 def test_the_highest_cameras_threshold_is_taken_and_said():

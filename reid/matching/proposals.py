@@ -14,6 +14,7 @@ from .grouping import cannot_link_pairs, choose_survivor, group_similarity
 from .linking import LINK_BONUS, group_with_links
 from .motion import MotionEvidence, motion_evidence
 from .neighbours import nearest_neighbour_pairs
+from .seen_together import boxed_twice
 
 
 @dataclass
@@ -68,7 +69,9 @@ class Comparison:
 
     @cached_property
     def seen_together(self) -> set[tuple[int, int]]:
-        return cannot_link_pairs([f.appearances for f in self.folders])
+        """Pairs seen in the same frames, but for one person boxed twice (``seen_together.boxed_twice``)."""
+        pairs = cannot_link_pairs([f.appearances for f in self.folders])
+        return {(i, j) for i, j in pairs if not boxed_twice(self.folders[i], self.folders[j])}
 
     @cached_property
     def kept_apart(self) -> set[tuple[int, int]]:

@@ -11,7 +11,10 @@ in the frames both were visible; a pair without a crop in them is left out.
 A detector also boxes one person twice now and then (a second box on the upper body, or a box that
 lingers), and the tracker makes two tracks of it. Their crops in the shared frames sit on one
 another: a pair whose boxes, at the nearest crops in time, mostly overlap by ``SAME_PLACE`` or more
-may be one person and is left out too (on Venice, three such pairs of one person looked 0.71 alike).
+may be one person (``boxed_twice``). It is left out here (on Venice, three such pairs of one person
+looked 0.71 alike), and it is not kept apart either: the looks decide, as for any two folders
+(``proposals.Comparison``). On Venice that joined two such pairs (39 folders to 37) and no two
+people; TUD and Terrace had none.
 """
 
 from __future__ import annotations
@@ -91,12 +94,23 @@ def seen_together_similarities(folders: Sequence[Folder], pairs: Iterable[tuple[
         a, b = folders[i], folders[j]
         if a.camera != b.camera:
             continue
-        runs = shared_frames(a.appearances, b.appearances)
-        rows_a, rows_b = crops_within(a, runs), crops_within(b, runs)
+        rows_a, rows_b = _shared_crops(a, b)
         if not rows_a or not rows_b or same_place(a, rows_a, b, rows_b):
             continue
         found[a.camera].append(float(a.vectors[rows_a].mean(axis=0) @ b.vectors[rows_b].mean(axis=0)))
     return {camera: np.array(values) for camera, values in found.items()}
+
+
+def boxed_twice(a: Folder, b: Folder) -> bool:
+    """Whether two folders seen together may be one person boxed twice: their crops of the frames they
+    shared sit on one another."""
+    rows_a, rows_b = _shared_crops(a, b)
+    return bool(rows_a and rows_b) and same_place(a, rows_a, b, rows_b)
+
+
+def _shared_crops(a: Folder, b: Folder) -> tuple[list[int], list[int]]:
+    runs = shared_frames(a.appearances, b.appearances)
+    return crops_within(a, runs), crops_within(b, runs)
 
 
 def pairs_compared(folders: Sequence[Folder], seen_together: Collection[tuple[int, int]]) -> dict[str, int]:
