@@ -13,6 +13,7 @@ import hashlib
 import os
 import pty
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -31,6 +32,12 @@ sys.modules.setdefault("triton", None)
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+# A shell that starts the tests in the background (`nohup ... &`) makes them ignore Ctrl-C, and every
+# script they start inherits that: the tests that press Ctrl-C at a script would then wait for it
+# forever. Caught here, SIGINT reaches the scripts as Ctrl-C does.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # rtsp_server.py is a program the stream tests start with the system Python (it imports gi,
 # which the virtual environment lacks): not a test module, so --doctest-modules must not import it.
