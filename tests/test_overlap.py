@@ -94,8 +94,14 @@ class MergeAtTerminal:
         return self.finish()
 
     def finish(self) -> subprocess.CompletedProcess:
-        out, err = self.process.communicate(timeout=300)
-        os.close(self.primary)
+        try:
+            out, err = self.process.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # a hung script must not outlive its test
+            self.process.communicate()
+            pytest.fail("hang guard: the merge did not stop within 300 s")
+        finally:
+            os.close(self.primary)
         return subprocess.CompletedProcess(self.process.args, self.process.returncode, out, err)
 
 
