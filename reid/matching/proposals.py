@@ -71,7 +71,7 @@ class Comparison:
     def seen_together(self) -> set[tuple[int, int]]:
         """Pairs seen in the same frames, but for one person boxed twice (``seen_together.boxed_twice``)."""
         pairs = cannot_link_pairs([f.appearances for f in self.folders])
-        return {(i, j) for i, j in pairs if not boxed_twice(self.folders[i], self.folders[j])}
+        return pairs - boxed_twice(self.folders, pairs)
 
     @cached_property
     def kept_apart(self) -> set[tuple[int, int]]:

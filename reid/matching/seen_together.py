@@ -50,13 +50,34 @@ def shared_frames(a: Sequence[Appearance], b: Sequence[Appearance]) -> list[tupl
     return sorted(found)
 
 
+class _Crops:
+    """A folder's crops that have a frame, in frame order: their rows of ``folder.vectors``, frames and
+    boxes as arrays, made once per folder (a folder takes part in many pairs)."""
+
+    def __init__(self, folder: Folder) -> None:
+        matched = folder.vectors is not None and len(folder.vectors) == len(folder.images)
+        rows = [k for k, p in enumerate(folder.images) if matched and p.name in folder.frames]
+        frames = np.array([folder.frames[folder.images[k].name] for k in rows], dtype=np.int64)
+        order = np.argsort(frames, kind="stable")
+        self.rows = np.array(rows, dtype=np.intp)[order]
+        self.frames = frames[order]
+        boxes = [folder.boxes.get(folder.images[k].name) for k in self.rows]
+        self.boxed = np.array([box is not None for box in boxes], dtype=bool)
+        self.boxes = np.array([box if box is not None else (0.0, 0.0, 0.0, 0.0) for box in boxes], float).reshape(-1, 4)
+
+    def within(self, runs: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Positions (in frame order) of the crops taken in ``runs`` of frames."""
+        inside = np.zeros(len(self.frames), dtype=bool)
+        for start, end in runs:
+            inside[np.searchsorted(self.frames, start, "left") : np.searchsorted(self.frames, end, "right")] = True
+        return np.flatnonzero(inside)
+
+
 def crops_within(folder: Folder, runs: Sequence[tuple[int, int]]) -> list[int]:
     """Rows of ``folder.vectors`` whose crops were taken in ``runs`` of frames (none when the rows
     cannot be matched to crops: an unreadable crop has no row)."""
-    if folder.vectors is None or len(folder.vectors) != len(folder.images):
-        return []
-    frames = [folder.frames.get(p.name) for p in folder.images]
-    return [k for k, f in enumerate(frames) if f is not None and any(s <= f <= e for s, e in runs)]
+    crops = _Crops(folder)
+    return sorted(int(k) for k in crops.rows[crops.within(runs)])
 
 
 def overlap(a: Box, b: Box) -> float:
@@ -74,43 +95,66 @@ def overlap(a: Box, b: Box) -> float:
 
 def same_place(a: Folder, rows_a: Sequence[int], b: Folder, rows_b: Sequence[int]) -> bool:
     """Whether the crops of ``a`` (``rows_a``) mostly sit on ``b``'s nearest crop in time."""
-    found = []
-    for k in rows_a:
-        name = a.images[k].name
-        if name not in a.boxes:
-            continue
-        nearest = min(rows_b, key=lambda m: abs(b.frames[b.images[m].name] - a.frames[name]))
-        other = b.boxes.get(b.images[nearest].name)
-        if other is not None:
-            found.append(overlap(a.boxes[name], other))
-    return bool(found) and float(np.median(found)) >= SAME_PLACE
+    crops_a, crops_b = _Crops(a), _Crops(b)
+    at_a = np.flatnonzero(np.isin(crops_a.rows, rows_a))
+    at_b = np.flatnonzero(np.isin(crops_b.rows, rows_b))
+    return _same_place(crops_a, at_a, crops_b, at_b)
+
+
+def _same_place(a: _Crops, at_a: np.ndarray, b: _Crops, at_b: np.ndarray) -> bool:
+    """``same_place`` on crops by their positions in frame order (``at_b`` increasing)."""
+    at_a = at_a[a.boxed[at_a]]
+    if len(at_a) == 0 or len(at_b) == 0:
+        return False
+    gap = np.abs(b.frames[at_b][None, :] - a.frames[at_a][:, None])  # at most a few dozen crops a side
+    other = at_b[np.argmin(gap, axis=1)]  # the nearest in time, the earlier of two as near
+    keep = b.boxed[other]
+    if not keep.any():
+        return False
+    found = [overlap(tuple(x), tuple(y)) for x, y in zip(a.boxes[at_a[keep]], b.boxes[other[keep]], strict=True)]
+    return float(np.median(found)) >= SAME_PLACE
 
 
 def seen_together_similarities(folders: Sequence[Folder], pairs: Iterable[tuple[int, int]]) -> dict[str, np.ndarray]:
     """Each camera's similarities of the folders ``pairs`` (indices, seen in the same frames), each
     pair compared on its crops in the frames both were visible (the module docstring says why)."""
+    crops: dict[int, _Crops] = {}
     found: dict[str, list[float]] = defaultdict(list)
     for i, j in pairs:
         a, b = folders[i], folders[j]
         if a.camera != b.camera:
             continue
-        rows_a, rows_b = _shared_crops(a, b)
-        if not rows_a or not rows_b or same_place(a, rows_a, b, rows_b):
+        ca, cb = _crops(crops, i, a), _crops(crops, j, b)
+        at_a, at_b = _shared(a, ca, b, cb)
+        if len(at_a) == 0 or len(at_b) == 0 or _same_place(ca, at_a, cb, at_b):
             continue
-        found[a.camera].append(float(a.vectors[rows_a].mean(axis=0) @ b.vectors[rows_b].mean(axis=0)))
+        mean_a, mean_b = a.vectors[ca.rows[at_a]].mean(axis=0), b.vectors[cb.rows[at_b]].mean(axis=0)
+        found[a.camera].append(float(mean_a @ mean_b))
     return {camera: np.array(values) for camera, values in found.items()}
 
 
-def boxed_twice(a: Folder, b: Folder) -> bool:
-    """Whether two folders seen together may be one person boxed twice: their crops of the frames they
-    shared sit on one another."""
-    rows_a, rows_b = _shared_crops(a, b)
-    return bool(rows_a and rows_b) and same_place(a, rows_a, b, rows_b)
+def boxed_twice(folders: Sequence[Folder], pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The ``pairs`` of folders seen together that may be one person boxed twice: their crops of the
+    frames they shared sit on one another."""
+    crops: dict[int, _Crops] = {}
+    found = set()
+    for i, j in pairs:
+        ca, cb = _crops(crops, i, folders[i]), _crops(crops, j, folders[j])
+        at_a, at_b = _shared(folders[i], ca, folders[j], cb)
+        if len(at_a) and len(at_b) and _same_place(ca, at_a, cb, at_b):
+            found.add((i, j))
+    return found
 
 
-def _shared_crops(a: Folder, b: Folder) -> tuple[list[int], list[int]]:
+def _crops(made: dict[int, _Crops], index: int, folder: Folder) -> _Crops:
+    if index not in made:
+        made[index] = _Crops(folder)
+    return made[index]
+
+
+def _shared(a: Folder, ca: _Crops, b: Folder, cb: _Crops) -> tuple[np.ndarray, np.ndarray]:
     runs = shared_frames(a.appearances, b.appearances)
-    return crops_within(a, runs), crops_within(b, runs)
+    return ca.within(runs), cb.within(runs)
 
 
 def pairs_compared(folders: Sequence[Folder], seen_together: Collection[tuple[int, int]]) -> dict[str, int]:
