@@ -74,18 +74,24 @@ def decide(
     obeying the person's earlier ``answers``."""
     readable = [f for f in folders if f.embedding is not None]
     normalisation = normalise_per_camera(readable)
-    choice = threshold_choice(readable, config, normalisation.applied, answers)
-    decision = decide_at(readable, choice.value, normalisation, use_motion, answers=answers)
+    seen = _seen_together(readable)  # once: the threshold and the splitter both ask
+    choice = threshold_choice(readable, config, normalisation.applied, answers, seen)
+    decision = decide_at(readable, choice.value, normalisation, use_motion, answers=answers, seen=seen)
     decision.choice = choice
     return decision
 
 
 def threshold_choice(
-    folders: Sequence[Folder], config: MatchingConfig, camera_normalised: bool, answers: Answers | None = None
+    folders: Sequence[Folder],
+    config: MatchingConfig,
+    camera_normalised: bool,
+    answers: Answers | None = None,
+    seen: dict[str, np.ndarray] | None = None,
 ) -> ThresholdChoice:
     """``--threshold`` when given; else the footage's own (``threshold.py``), from the folders seen together
     as they are now (before any split), or the backbone's default when too few were; taught by the
-    person's ``answers`` where they have some (``learning.py``)."""
+    person's ``answers`` where they have some (``learning.py``); ``seen``: ``_seen_together(folders)``,
+    when already made."""
     if config.threshold is not None:
         return ThresholdChoice(config.threshold, "given with --threshold")
     default = config.threshold_for(camera_normalised)
@@ -93,7 +99,7 @@ def threshold_choice(
         return ThresholdChoice(default, f"{config.backbone}'s default")
     pairs = cannot_link_pairs([f.appearances for f in folders])
     return choose_learned_threshold(
-        seen_together_similarities(folders, pairs),
+        seen_together_similarities(folders, pairs) if seen is None else seen,
         answers or Answers(),
         default,
         f"{config.backbone}'s default",
@@ -114,15 +120,16 @@ def decide_at(
     link_bonus: float = LINK_BONUS,
     splits: list[ProposedSplit] | None = None,
     answers: Answers | None = None,
+    seen: dict[str, np.ndarray] | None = None,
 ) -> Decision:
     """The plan at ``threshold`` for folders already embedded and normalised (an evaluation sweeps it).
     A track is split where its two sides look as unlike as most people seen together in its video
     do (``unlike_levels``), or, in a video with too few of them, under the threshold. ``splits``:
     those to make instead (the person answered each); ``answers``: the person's earlier answers,
-    obeyed (``answers.py``)."""
+    obeyed (``answers.py``); ``seen``: ``_seen_together(folders)``, when already made."""
     answers = answers or Answers()
     if splits is None:
-        found = find_splits(folders, threshold, unlike_levels(_seen_together(folders)))
+        found = find_splits(folders, threshold, unlike_levels(_seen_together(folders) if seen is None else seen))
         splits = [s for s in found if not answers.keeps_whole(s.folder)]
     comparison = Comparison(apply_splits(folders, splits), use_motion, link_bonus, answers)
     proposals = order_proposals(comparison.proposals(threshold), threshold)  # numbered as they are asked
