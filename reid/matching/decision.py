@@ -131,7 +131,8 @@ def decide_at(
     if splits is None:
         found = find_splits(folders, threshold, unlike_levels(_seen_together(folders) if seen is None else seen))
         splits = [s for s in found if not answers.keeps_whole(s.folder)]
-    comparison = Comparison(apply_splits(folders, splits), use_motion, link_bonus, answers)
+    handovers = {part: owner for s in splits for part, owner in s.owners.items()}
+    comparison = Comparison(apply_splits(folders, splits), use_motion, link_bonus, answers, handovers)
     proposals = order_proposals(comparison.proposals(threshold), threshold)  # numbered as they are asked
     return Decision(threshold, normalisation, splits, comparison, proposals)
 

@@ -28,9 +28,11 @@ def link_components(
     pairs: Iterable[tuple[int, int]],
     min_similarity: float,
     cannot_link: Iterable[tuple[int, int]] = (),
+    forced: Iterable[tuple[int, int]] = (),
 ) -> list[list[int]]:
     """Components (sorted lists of indices) joined by the ``pairs`` whose similarity is at least
     ``min_similarity``, most similar first, never joining a cannot-link pair; singletons included.
+    The ``forced`` pairs are joined first, whatever their similarity (a crop handed to its person).
 
     >>> e = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
     >>> link_components(e, [(0, 1), (1, 2)], 0.5)
@@ -44,7 +46,7 @@ def link_components(
         cannot[i].add(j)
         cannot[j].add(i)
     scored = sorted(((float(embeddings[i] @ embeddings[j]), i, j) for i, j in pairs), reverse=True)
-    for similarity, i, j in scored:
+    for similarity, i, j in [(np.inf, i, j) for i, j in forced] + scored:
         a, b = component[i], component[j]
         if similarity < min_similarity or a == b or any(cannot[m] & members[b] for m in members[a]):
             continue
@@ -61,10 +63,11 @@ def group_with_links(
     cannot_link: set[tuple[int, int]],
     continuations: Mapping[tuple[int, int], object],
     link_bonus: float = LINK_BONUS,
+    forced: Iterable[tuple[int, int]] = (),
 ) -> list[list[int]]:
     """``group_folders`` after linking continuations (see the module docstring); same result
     shape: groups of two or more indices, largest first."""
-    components = link_components(embeddings, continuations, threshold - link_bonus, cannot_link)
+    components = link_components(embeddings, continuations, threshold - link_bonus, cannot_link, forced)
     if all(len(c) == 1 for c in components):
         return group_folders(embeddings, threshold, cannot_link, weights=weights)
     w = np.asarray(weights, dtype=np.float64)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -15,6 +15,7 @@ from .linking import LINK_BONUS, group_with_links
 from .motion import MotionEvidence, motion_evidence
 from .neighbours import nearest_neighbour_pairs
 from .seen_together import boxed_twice
+from .splitting import PART_MARK
 
 
 @dataclass
@@ -51,11 +52,20 @@ class Comparison:
         use_motion: bool = True,
         link_bonus: float = LINK_BONUS,
         answers: Answers | None = None,
+        handovers: Mapping[str, str] | None = None,
     ) -> None:
         self.folders = [f for f in folders if f.embedding is not None]
         self.use_motion = use_motion
         self.link_bonus = link_bonus
         self.answers = answers or Answers()
+        self.handovers = dict(handovers or {})  # a crop cut off a track -> the folder it goes to
+
+    @cached_property
+    def handed(self) -> set[tuple[int, int]]:
+        """The pairs (i < j) of a handed-over crop and the folder it goes to (``strays.py``)."""
+        index = {f.name: i for i, f in enumerate(self.folders)}
+        pairs = [(index[a], index[b]) for a, b in self.handovers.items() if a in index and b in index]
+        return {(min(pair), max(pair)) for pair in pairs}
 
     @cached_property
     def embeddings(self) -> np.ndarray:
@@ -71,7 +81,7 @@ class Comparison:
     def seen_together(self) -> set[tuple[int, int]]:
         """Pairs seen in the same frames, but for one person boxed twice (``seen_together.boxed_twice``)."""
         pairs = cannot_link_pairs([f.appearances for f in self.folders])
-        return pairs - boxed_twice(self.folders, pairs)
+        return pairs - boxed_twice(self.folders, pairs) - self.handed  # a handed crop's box sat on its owner's
 
     @cached_property
     def kept_apart(self) -> set[tuple[int, int]]:
@@ -94,7 +104,7 @@ class Comparison:
             return []
         continuations = self.motion.continuations
         return group_with_links(
-            self.embeddings, self.crop_counts, threshold, self.cannot_link, continuations, self.link_bonus
+            self.embeddings, self.crop_counts, threshold, self.cannot_link, continuations, self.link_bonus, self.handed
         )
 
     def proposals(self, threshold: float) -> list[ProposedGroup]:
@@ -118,7 +128,12 @@ class Comparison:
         return self.proposal(rest) if len(rest) >= 2 else None
 
     def _evidence(self, group: Sequence[int]) -> list[str]:
-        found = []
+        found = [
+            f"{self.folders[i].name} (a crop cut off {self.folders[i].name.split(PART_MARK)[0]}) shows "
+            f"{self.folders[j].name}'s person: their tracks were side by side then"
+            for i, j in (pair if self.folders[pair[0]].name in self.handovers else pair[::-1] for pair in self.handed)
+            if i in group and j in group
+        ]
         for (i, j), step in sorted(self.motion.continuations.items()):
             if i in group and j in group:
                 first, later = sorted((self.folders[i], self.folders[j]), key=lambda f: f.appearances[0].first)

@@ -166,9 +166,13 @@ def _split_html(number: int, split: ProposedSplit, crops_per_folder: int, answer
     parts = [f'<div class="group split" id="split-{number}"><h3>{html.escape(describe(split))}</h3>']
     if answering:
         parts.append(choice_html(f"split-{number}", f"Split {split.folder.name}?"))
-    for number, part in enumerate(split.parts):
-        note = " (stays)" if number == 0 else f", from frame {split.switch_frames[number - 1]}"
-        parts.append(_folder_html(part, note, crops_per_folder, survivor=number == 0))
+    for part in split.parts:
+        kept = part is split.kept
+        if part.name in split.owners:
+            note = f", goes to {split.owners[part.name]}"
+        else:
+            note = " (stays)" if kept else f", from frame {min(part.frames.values())}"
+        parts.append(_folder_html(part, note, crops_per_folder, survivor=kept))
     parts.append("</div>")
     return "\n".join(parts)
 

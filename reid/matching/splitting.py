@@ -30,6 +30,7 @@ from ..core.cli import plural
 from .cuts import cut_at_doubts, cut_by_looks, mean_similarity
 from .folders import Folder
 from .grouping import Appearance
+from .strays import Handover, by_video, stray_end
 from .switches import Step, steps
 from .threshold import UNLIKE_RATE
 
@@ -57,6 +58,7 @@ class SplitRule:
     jumps: bool = True  # a move faster than a person walks and a change of look
     resizes: bool = True  # a box much taller or shorter than the one before and a change of look
     looks_alone: bool = True  # a change of look alone, each side at least looks_min_part crops
+    handovers: bool = True  # a first or last crop of the person beside the track goes to their folder
     min_part: int = MIN_PART
     looks_min_part: int = LOOKS_MIN_PART
 
@@ -73,7 +75,13 @@ class ProposedSplit:
     folder: Folder  # as it is now
     parts: list[Folder]  # in time order; the first keeps the folder's name
     similarity: float  # the highest similarity of the two sides of a cut: under the level
-    reasons: list[str] = field(default_factory=list)  # why each part after the first begins
+    reasons: dict[str, str] = field(default_factory=dict)  # part name -> why it is cut off (but the kept part)
+    owners: dict[str, str] = field(default_factory=dict)  # a part of one crop -> the folder it goes to
+
+    @property
+    def kept(self) -> Folder:
+        """The part that keeps the folder's name."""
+        return next(part for part in self.parts if part.name == self.folder.name)
 
     @property
     def switch_frames(self) -> list[int]:
@@ -88,19 +96,57 @@ def find_splits(
     rule: SplitRule = DEFAULT_RULE,
 ) -> list[ProposedSplit]:
     """The folders to split (see the module docstring): ``levels`` by camera (a folder's video), the
-    merge ``threshold`` for a camera without one."""
-    found = []
+    merge ``threshold`` for a camera without one. A first or last crop that shows the person whose
+    track was beside it is handed to that person's folder (``strays.py``), if that folder is not split."""
+    cut: dict[str, _Cuts] = {}
     for folder in folders:
         level = (levels or {}).get(folder.camera)
-        split = _split(folder, threshold if level is None else level, level is not None, rule)
-        if split is not None:
-            found.append(split)
-    return found
+        found = _cuts(folder, threshold if level is None else level, level is not None, rule)
+        if found is not None:
+            cut[folder.name] = found
+    if rule.handovers:
+        for video in by_video(folders).values():
+            whole = [f for f in video if f.name not in cut or len(cut[f.name].runs) < 2]
+            for folder in video:
+                if folder.name in cut:
+                    _hand_over(folder, cut[folder.name], whole, threshold)
+    return [found.proposed(folder) for folder in folders if (found := cut.get(folder.name)) and len(found.runs) > 1]
 
 
-def _split(folder: Folder, level: float, footage: bool, rule: SplitRule) -> ProposedSplit | None:
-    """``folder`` cut where it changes person, or None; ``footage``: whether ``level`` is the
-    footage's (else the merge threshold)."""
+@dataclass
+class _Cuts:
+    """Where one folder is cut: ``runs`` of positions in ``order`` (its crops in frame order)."""
+
+    order: list[int]
+    runs: list[list[int]]
+    between: list[Step]
+    doubts: list[bool]
+    level: float
+    under: str
+    fps: float
+    handed: dict[int, Handover] = field(default_factory=dict)  # run number -> where its one crop goes
+
+    def proposed(self, folder: Folder) -> ProposedSplit:
+        """The split: the first run not handed over keeps the folder's name, the others are new parts."""
+        vectors = folder.vectors[self.order]
+        sides = [mean_similarity(vectors, a, b) for a, b in itertools.pairwise(self.runs)]
+        kept = next(number for number in range(len(self.runs)) if number not in self.handed)
+        names, parts, reasons = iter(range(2, len(self.runs) + 1)), [], {}
+        for number, run in enumerate(self.runs):
+            name = folder.name if number == kept else f"{folder.name}{PART_MARK}{next(names)}"
+            parts.append(_part(folder, [self.order[k] for k in run], name))
+            if number in self.handed:
+                reasons[name] = self.handed[number].describe()
+            elif number != kept:
+                step = self.between[run[0] - 1]
+                reasons[name] = _reason(step, self.doubts[run[0] - 1], sides[number - 1], self.under, self.fps)
+        owners = {parts[number].name: h.owner for number, h in self.handed.items()}
+        return ProposedSplit(folder, parts, max(sides), reasons, owners)
+
+
+def _cuts(folder: Folder, level: float, footage: bool, rule: SplitRule) -> _Cuts | None:
+    """Where ``folder`` changes person (one run when nowhere), or None when it cannot be split;
+    ``footage``: whether ``level`` is the footage's (else the merge threshold)."""
     order = _time_order(folder, rule.min_part)
     if order is None:
         return None
@@ -113,20 +159,28 @@ def _split(folder: Folder, level: float, footage: bool, rule: SplitRule) -> Prop
     runs = cut_at_doubts(vectors, doubts, level, rule.min_part)
     if rule.looks_alone:
         runs = [piece for run in runs for piece in cut_by_looks(vectors, run, level, rule.looks_min_part)]
-    if len(runs) < 2:
-        return None
-    sides = [mean_similarity(vectors, a, b) for a, b in itertools.pairwise(runs)]
     under = (
         f"under {level:.2f}, which only {UNLIKE_RATE:.0%} of the pairs of people seen together in its video reach"
         if footage
         else f"under the merge threshold {level:.2f}"
     )
-    reasons = [
-        _reason(between[run[0] - 1], doubts[run[0] - 1], similarity, under, fps)
-        for run, similarity in zip(runs[1:], sides, strict=True)
-    ]
-    parts = [_part(folder, [order[k] for k in run], number) for number, run in enumerate(runs, 1)]
-    return ProposedSplit(folder, parts, max(sides), reasons)
+    return _Cuts(order, runs, between, doubts, level, under, fps)
+
+
+def _hand_over(folder: Folder, cuts: _Cuts, whole: Sequence[Folder], threshold: float) -> None:
+    """Cut off the first crop of the first run and the last of the last where they are another's."""
+    for end in (0, -1):
+        run = cuts.runs[end]
+        handover = stray_end(folder, [cuts.order[k] for k in run], end, cuts.level, threshold, whole)
+        if handover is None:
+            continue
+        if end == 0:
+            cuts.runs[0:1] = [[run[0]], run[1:]]
+            cuts.handed = {number + 1: h for number, h in cuts.handed.items()}
+            cuts.handed[0] = handover
+        else:
+            cuts.runs[-1:] = [run[:-1], [run[-1]]]
+            cuts.handed[len(cuts.runs) - 1] = handover
 
 
 def _reason(step: Step, doubted: bool, similarity: float, under: str, fps: float) -> str:
@@ -147,8 +201,8 @@ def _time_order(folder: Folder, min_part: int) -> list[int] | None:
     return sorted(range(len(folder.images)), key=lambda k: folder.frames[folder.images[k].name])
 
 
-def _part(folder: Folder, rows: list[int], number: int) -> Folder:
-    """A part of ``folder`` as a folder of its own (the first part keeps the name). Its track spans
+def _part(folder: Folder, rows: list[int], name: str) -> Folder:
+    """A part of ``folder`` as a folder of its own, called ``name``. Its track spans
     its own crops, from the first one's box to the last one's: the track's own ends may show the
     other person. A crop without a recorded box leaves that end unknown (no motion evidence)."""
     images = [folder.images[k] for k in rows]  # in frame order
@@ -164,7 +218,6 @@ def _part(folder: Folder, rows: list[int], number: int) -> Folder:
         first_box=boxes.get(images[0].name),
         last_box=boxes.get(images[-1].name),
     )
-    name = folder.name if number == 1 else f"{folder.name}{PART_MARK}{number}"
     return Folder(name, folder.path, images, [appearance], vectors.mean(axis=0), vectors, folder.camera, frames, boxes)
 
 
@@ -187,13 +240,20 @@ def part_files(part: Folder) -> list[str]:
 
 def describe(split: ProposedSplit) -> str:
     """The split in the plan's words: where the track changes person, and why."""
-    parts = " ".join(
-        f"From frame {start}, {plural(len(part.images), 'crop')} {'becomes' if len(part.images) == 1 else 'become'} "
-        f"a new folder: {reason}."
-        for part, start, reason in zip(split.parts[1:], split.switch_frames, split.reasons, strict=True)
-    )
-    first, times = len(split.parts[0].images), len(split.parts) - 1
+    said = []
+    for k, part in enumerate(split.parts):
+        if part is split.kept:
+            continue
+        start, why = min(part.frames.values()), split.reasons[part.name]
+        if part.name in split.owners:
+            said.append(f"Its {'first' if k == 0 else 'last'} crop is another person's: {why}.")
+        else:
+            crops = f"{plural(len(part.images), 'crop')} {'becomes' if len(part.images) == 1 else 'become'}"
+            said.append(f"From frame {start}, {crops} a new folder: {why}.")
+    times = len(split.parts) - 1
+    kept = len(split.kept.images)
+    which = "first " if split.parts[0] is split.kept else ""
     return (
         f"{split.folder.name} seems to change person {_TIMES.get(times, f'{times} times')}: it keeps its "
-        f"first {'crop' if first == 1 else plural(first, 'crop')}. {parts}"
+        f"{which}{'crop' if kept == 1 else plural(kept, 'crop')}. {' '.join(said)}"
     )
