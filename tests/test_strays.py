@@ -83,3 +83,28 @@ def test_no_handover_to_a_folder_that_is_itself_split():
     bob_then_carol = track("id_2", [BOB] * 5 + [CAROL] * 5, 60, 220.0)
     splits = find_splits([alice, bob_then_carol], threshold=0.5)
     assert [s.folder.name for s in splits] == ["id_2"]
+
+
+def test_an_accepted_handover_moves_the_crop_without_a_second_question(capsys):
+    from reid.matching.review_each import review_each
+    from reid.matching.review_form import PageAnswers, accept_answers
+
+    alice = track("id_1", [BOB] + [ALICE] * 6, 100, 200.0)
+    bob = track("id_2", [BOB] * 6, 60, 220.0)
+    decision = decide_at([alice, bob], 0.5, OFF)
+    questions = []
+    accepted, said = review_each(decision, [alice, bob], lambda q: questions.append(q) or "y")
+    assert len(questions) == 1 and questions[0].startswith("Split 1 of 1: id_1 seems to change person once")
+    (group,) = accepted.proposals
+    assert {f.name for f in group.folders} == {"id_2", "id_1~2"}
+    out = capsys.readouterr().out
+    assert "Group 1 of 1: id_1~2 goes to id_2, as split 1 said." in out and "Accepted 1 of 1 proposal." in out
+
+    # refused, the crop stays where it was and nothing is grouped
+    accepted, _ = review_each(decision, [alice, bob], lambda q: "n")
+    assert not accepted.changes
+
+    # in the browser: the split approved and the group left alone moves the crop; refused, it does not
+    assert accept_answers(decision, [alice, bob], PageAnswers(splits={0: "yes"})).accepted.proposals
+    refused = accept_answers(decision, [alice, bob], PageAnswers(splits={0: "yes"}, groups={0: "no"}))
+    assert refused.accepted.splits and not refused.accepted.proposals

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ..core.config import MatchingConfig
+from ..matching.accepting import moved_with, remember_split
 from ..matching.accepting import remember_group as remember
-from ..matching.accepting import remember_split
 from ..matching.answers import Answers
 from ..matching.decision import Decision, decide, decide_at
 from ..matching.folders import Folder
@@ -221,10 +221,16 @@ def _one_round(
 ) -> Iterator[None]:
     """The plan's questions, one answer per step (kept in ``said``; accepted ones added to ``splits`` and
     ``groups``): its splits, its groups as ``--review-each`` orders them, else its nearest miss."""
+    moved: set[tuple[str, ...]] = set()  # groups that carry a split's crop to its owner: one answer with it
     for split in decision.splits:
         accepted = answer_split(split, truth)
         remember_split(split, accepted, said)
         splits += [split] if accepted else []
+        for group in decision.proposals if accepted else ():
+            if moved_with(group, [split]) is not None:  # as review_each carries it out with the split
+                remember(group, group, said)
+                groups.append(group)
+                moved.add(tuple(sorted(f.name for f in group.folders)))
         yield
     if len(splits) < len(decision.splits):  # the folders not split are grouped again, as review_each does
         c = decision.comparison
@@ -232,6 +238,11 @@ def _one_round(
             working, decision.threshold, decision.normalisation, c.use_motion, c.link_bonus, splits, said
         )
     for group in decision.proposals:  # as --review-each asks them (the plan's order, ``order_proposals``)
+        if moved_with(group, splits) is not None:  # not asked: the split's answer said where its crop goes
+            if tuple(sorted(f.name for f in group.folders)) not in moved:
+                remember(group, group, said)
+                groups.append(group)
+            continue
         answer = answer_group(group, truth)
         accepted = group if answer == "y" else None if answer is None else decision.comparison.without(group, answer)
         remember(group, accepted, said)

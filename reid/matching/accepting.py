@@ -68,6 +68,13 @@ def remember_group(asked: ProposedGroup, accepted: ProposedGroup | None, said: A
         said.add(left_out, [f for f in asked.folders if f.name != left_out.name], same=False)
 
 
+def moved_with(group: ProposedGroup, splits: Sequence[ProposedSplit]) -> ProposedSplit | None:
+    """The split among ``splits`` (those accepted) that cut off the crop ``group`` puts with its owner and
+    nothing else (``strays.py``): accepting that split said where the crop goes, so the group is not asked."""
+    names = {f.name for f in group.folders}
+    return next((s for s in splits if any(names == {part, owner} for part, owner in s.owners.items())), None)
+
+
 def accepted_plan(decision: Decision, splits: list[ProposedSplit], groups: list[ProposedGroup]) -> Decision:
     """One plan of the splits and groups accepted, carried out as the plain y/n plan is."""
     return Decision(decision.threshold, decision.normalisation, splits, decision.comparison, groups, decision.choice)

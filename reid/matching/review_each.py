@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..core.cli import plural
 from ..core.paths import shown_path
-from .accepting import accepted_plan, names_of, regroup, remember_group, remember_split
+from .accepting import accepted_plan, moved_with, names_of, regroup, remember_group, remember_split
 from .answers import Answers, answers_path, keep_answers
 from .decision import Decision
 from .folders import Folder
@@ -44,13 +44,22 @@ def review_each(decision: Decision, folders: Sequence[Folder], ask: Ask) -> tupl
         decision = regrouped
     groups = []
     for number, group in enumerate(decision.proposals, 1):  # in the plan's order (``order_proposals``)
-        accepted_group = _answer(decision, number, group, ask)
+        moved = moved_with(group, splits)
+        if moved is not None:  # the split's answer said where its crop goes
+            part = next(f.name for f in group.folders if f.name in moved.owners)
+            said_by = splits_asked.index(moved) + 1
+            owner = moved.owners[part]
+            print(f"Group {number} of {len(decision.proposals)}: {part} goes to {owner}, as split {said_by} said.")
+            accepted_group = group
+        else:
+            accepted_group = _answer(decision, number, group, ask)
         remember_group(group, accepted_group, said)
         if accepted_group is not None:
             groups.append(accepted_group)
     accepted = accepted_plan(decision, splits, groups)
-    asked = len(splits_asked) + len(decision.proposals)
-    taken = len(splits) + len(groups)
+    moves = sum(moved_with(g, splits) is not None for g in decision.proposals)
+    asked = len(splits_asked) + len(decision.proposals) - moves
+    taken = len(splits) + len(groups) - moves
     print(f"Accepted {taken} of {plural(asked, 'proposal')}.")
     return accepted, said
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..core.errors import InputError
-from .accepting import accepted_plan, leave_out, regroup, remember_group, remember_split
+from .accepting import accepted_plan, leave_out, moved_with, regroup, remember_group, remember_split
 from .answers import Answers
 from .decision import Decision
 from .folders import Folder
@@ -90,6 +90,8 @@ def accept_answers(decision: Decision, folders: Sequence[Folder], page: PageAnsw
     groups, skipped = [], []
     for index, asked in enumerate(decision.proposals):
         answer, names = page.groups.get(index), page.left_out.get(index, [])
+        if answer is None and not names and moved_with(asked, splits) is not None:
+            answer = "yes"  # the crop its accepted split cut off goes where the split said
         if answer is None and not names:
             continue
         if not {f.name for f in asked.folders} <= known:
