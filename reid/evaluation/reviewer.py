@@ -235,7 +235,14 @@ def _one_round(
     if len(splits) < len(decision.splits):  # the folders not split are grouped again, as review_each does
         c = decision.comparison
         decision = decide_at(
-            working, decision.threshold, decision.normalisation, c.use_motion, c.link_bonus, splits, said
+            working,
+            decision.threshold,
+            decision.normalisation,
+            c.use_motion,
+            c.link_bonus,
+            splits,
+            said,
+            start_times=c.start_times,
         )
     for group in decision.proposals:  # as --review-each asks them (the plan's order, ``order_proposals``)
         if moved_with(group, splits) is not None:  # not asked: the split's answer said where its crop goes

@@ -41,6 +41,7 @@ from ..core.config import MatchingConfig, TrackingConfig
 from ..core.errors import InputError
 from ..matching import linking
 from ..matching import options as matching_options
+from ..matching.start_times import parse_start_times
 from ..tracking import options as tracking_options
 from ..tracking.mot import read_mot
 from . import video_tracking
@@ -101,6 +102,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.matching = config_from_args(
         parser, MatchingConfig, args, MATCHING_FLAGS, **shared, **input_size_fields(parser, args)
     )
+    try:
+        args.start_times = parse_start_times(args.start_times)
+    except ValueError as exc:
+        parser.error(f"--start-times: {exc}")
     return args
 
 
@@ -131,6 +136,14 @@ def _add_merge_flags(parser: argparse.ArgumentParser) -> None:
     motion.add_argument("--no-motion", action="store_true", help="plan without the motion evidence (motion.py)")
     motion.add_argument(
         "--compare-motion", action="store_true", help="score the plan both without and with the motion evidence"
+    )
+    parser.add_argument(
+        "--start-times",
+        action="append",
+        default=[],
+        metavar="VIDEO=TIME",
+        help="when each video started, as deeplearningg_reID.py takes it: the plan then places the folders of "
+        "synchronised cameras on their common ground (ground_plane.py)",
     )
     parser.add_argument(
         "--link-bonus",

@@ -109,11 +109,17 @@ def _merge(
     from ..matching.embedding import embed_folders
     from ..matching.features import load_extractor
     from ..matching.keys import model_key
+    from ..matching.start_times import match_videos
 
     matching: MatchingConfig = args.matching
     cache = EmbeddingCache(persons, model_key(matching))
     extractor = functools.cache(lambda: load_extractor(matching))  # loaded once, if a crop needs it
     embed_folders(scan_folders(persons), extractor, cache)  # all, so that the cache keeps every video's crops
+    videos = [t.video for s in scored for t in s.folder.appearances]
+    try:
+        start_times = match_videos(args.start_times, videos) if args.start_times else {}
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
     def sweep(
         thresholds: list[float], chosen: list[Variant], normalise: bool
@@ -128,6 +134,7 @@ def _merge(
             chosen,
             normalise,
             cache,
+            start_times,
         )
 
     default = Variant(True, LINK_BONUS)

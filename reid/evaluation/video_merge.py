@@ -9,7 +9,7 @@ take its new label in the MOT scores. Nothing is moved.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -194,12 +194,14 @@ def merge_sweeps(
     variants: Sequence[Variant] = (Variant(),),
     normalise: bool = True,
     cache: Cache | None = None,
+    start_times: Mapping[str, float] | None = None,
 ) -> tuple[Normalisation, list[MergeSweep]]:
     """The plan of each variant at each threshold, and at the threshold a real merge would choose
     (``default_for(folders, normalised)``: the footage's, or the default of the mode applied).
     Folders without an embedding (no readable crop) stay alone, as they do in a real merge. The
     folders are embedded again (from ``cache`` when given), so a normalisation of an earlier call
-    on some of them is undone."""
+    on some of them is undone. ``start_times``: the videos' starts on one clock (by their paths in
+    track.json), as ``deeplearningg_reID.py --start-times`` gives them to the plan."""
     folders: list[Folder] = [s.folder for s in scored]
     embed_folders(folders, load_extractor, NoCache() if cache is None else cache)
     readable = [f for f in folders if f.embedding is not None]
@@ -209,7 +211,9 @@ def merge_sweeps(
     for variant in variants:
 
         def plan(threshold: float, variant: Variant = variant) -> Outcome:
-            decision = decide_at(readable, threshold, normalisation, variant.motion, variant.link_bonus)
+            decision = decide_at(
+                readable, threshold, normalisation, variant.motion, variant.link_bonus, start_times=start_times
+            )
             return score_plan(scored, decision, gt, hypotheses)
 
         motion = proposals.Comparison(readable, use_motion=variant.motion).motion

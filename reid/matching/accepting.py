@@ -35,6 +35,7 @@ def regroup(decision: Decision, folders: Sequence[Folder], splits: list[Proposed
         comparison.link_bonus,
         splits,
         comparison.answers,
+        start_times=comparison.start_times,
     )
 
 

@@ -2,12 +2,14 @@
 
 Synchronised cameras whose views overlap show one person at the same time, so two folders of two
 videos seen at the same time may well be one person: simultaneity across cameras is never a veto
-(``grouping.cannot_link_pairs`` only joins tracks of one video). Where the videos' start times are
+(``grouping.cannot_link_pairs`` only joins tracks of one video; ``ground_plane.py`` keeps apart
+only folders that two cameras saw far apart at the same time). Where the videos' start times are
 known (``--start-times``, ``start_times.py``), the plan says, for each pair of cameras in a group,
 for how long their folders were in view together, or how far apart in time they were. It is said,
 not scored: on the EPFL Terrace clips, folders of one person from the two cameras are in view
 together about as often as folders of two people (15% and 14% of their pairs), and a similarity
 bonus for them gained less than the same bonus for pairs never seen together (docs/accuracy.md).
+Where they stood is scored: ``ground_plane.py``.
 
 A frame ``f`` of a video of ``fps`` frames per second that started at ``start`` covers the seconds
 ``[start + f / fps, start + (f + 1) / fps)``.

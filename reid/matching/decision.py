@@ -3,7 +3,7 @@ the folders to split, and the groups to merge, with the words that explain each 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,15 +68,22 @@ class Decision:
 
 
 def decide(
-    folders: Sequence[Folder], config: MatchingConfig, use_motion: bool = True, answers: Answers | None = None
+    folders: Sequence[Folder],
+    config: MatchingConfig,
+    use_motion: bool = True,
+    answers: Answers | None = None,
+    start_times: Mapping[str, float] | None = None,
 ) -> Decision:
     """The plan for the embedded ``folders`` (their vectors are normalised in place when it applies),
-    obeying the person's earlier ``answers``."""
+    obeying the person's earlier ``answers``; ``start_times``: the videos' starts on one clock, where
+    known (``ground_plane.py`` then places the folders of synchronised cameras)."""
     readable = [f for f in folders if f.embedding is not None]
     normalisation = normalise_per_camera(readable)
     seen = _seen_together(readable)  # once: the threshold and the splitter both ask
     choice = threshold_choice(readable, config, normalisation.applied, answers, seen)
-    decision = decide_at(readable, choice.value, normalisation, use_motion, answers=answers, seen=seen)
+    decision = decide_at(
+        readable, choice.value, normalisation, use_motion, answers=answers, seen=seen, start_times=start_times
+    )
     decision.choice = choice
     return decision
 
@@ -121,18 +128,21 @@ def decide_at(
     splits: list[ProposedSplit] | None = None,
     answers: Answers | None = None,
     seen: dict[str, np.ndarray] | None = None,
+    start_times: Mapping[str, float] | None = None,
 ) -> Decision:
     """The plan at ``threshold`` for folders already embedded and normalised (an evaluation sweeps it).
     A track is split where its two sides look as unlike as most people seen together in its video
     do (``unlike_levels``), or, in a video with too few of them, under the threshold. ``splits``:
     those to make instead (the person answered each); ``answers``: the person's earlier answers,
-    obeyed (``answers.py``); ``seen``: ``_seen_together(folders)``, when already made."""
+    obeyed (``answers.py``); ``seen``: ``_seen_together(folders)``, when already made; ``start_times``:
+    as for ``decide``."""
     answers = answers or Answers()
     if splits is None:
         found = find_splits(folders, threshold, unlike_levels(_seen_together(folders) if seen is None else seen))
         splits = [s for s in found if not answers.keeps_whole(s.folder)]
     handovers = {part: owner for s in splits for part, owner in s.owners.items()}
-    comparison = Comparison(apply_splits(folders, splits), use_motion, link_bonus, answers, handovers)
+    parts = apply_splits(folders, splits)
+    comparison = Comparison(parts, use_motion, link_bonus, answers, handovers, start_times)
     proposals = order_proposals(comparison.proposals(threshold), threshold)  # numbered as they are asked
     return Decision(threshold, normalisation, splits, comparison, proposals)
 
@@ -142,6 +152,7 @@ def plan_lines(decision: Decision, backbone: str) -> list[str]:
     lines = [f"Features: {backbone}, threshold {decision.threshold:.3f}; {decision.normalisation.describe()}."]
     if decision.choice is not None:
         lines.append(f"Threshold: {decision.choice.basis}.")
+    lines += [f"Cameras: {said}." for said in decision.comparison.ground.said]
     if BACKBONES[backbone].kind == "keras":
         lines.append(
             "Note: ImageNet features are not trained to tell people apart and find few of the same people; "

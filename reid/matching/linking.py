@@ -29,14 +29,18 @@ def link_components(
     min_similarity: float,
     cannot_link: Iterable[tuple[int, int]] = (),
     forced: Iterable[tuple[int, int]] = (),
+    bars: Mapping[tuple[int, int], float] | None = None,
 ) -> list[list[int]]:
     """Components (sorted lists of indices) joined by the ``pairs`` whose similarity is at least
-    ``min_similarity``, most similar first, never joining a cannot-link pair; singletons included.
-    The ``forced`` pairs are joined first, whatever their similarity (a crop handed to its person).
+    ``min_similarity`` (or, for the pairs in ``bars``, their own bar), most similar first, never joining
+    a cannot-link pair; singletons included. The ``forced`` pairs are joined first, whatever their
+    similarity (a crop handed to its person).
 
     >>> e = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
     >>> link_components(e, [(0, 1), (1, 2)], 0.5)
     [[0, 1], [2]]
+    >>> link_components(e, [(0, 1)], 0.5, bars={(1, 2): 0.0})
+    [[0, 1, 2]]
     """
     n = len(embeddings)
     component = list(range(n))
@@ -45,10 +49,13 @@ def link_components(
     for i, j in cannot_link:
         cannot[i].add(j)
         cannot[j].add(i)
-    scored = sorted(((float(embeddings[i] @ embeddings[j]), i, j) for i, j in pairs), reverse=True)
+    bar = {pair: min_similarity for pair in pairs}
+    for pair, own in (bars or {}).items():
+        bar[pair] = min(own, bar.get(pair, own))
+    scored = sorted(((float(embeddings[i] @ embeddings[j]), i, j) for i, j in bar), reverse=True)
     for similarity, i, j in [(np.inf, i, j) for i, j in forced] + scored:
         a, b = component[i], component[j]
-        if similarity < min_similarity or a == b or any(cannot[m] & members[b] for m in members[a]):
+        if similarity < bar.get((i, j), -np.inf) or a == b or any(cannot[m] & members[b] for m in members[a]):
             continue
         for m in members[b]:
             component[m] = a
@@ -64,10 +71,11 @@ def group_with_links(
     continuations: Mapping[tuple[int, int], object],
     link_bonus: float = LINK_BONUS,
     forced: Iterable[tuple[int, int]] = (),
+    bars: Mapping[tuple[int, int], float] | None = None,
 ) -> list[list[int]]:
     """``group_folders`` after linking continuations (see the module docstring); same result
     shape: groups of two or more indices, largest first."""
-    components = link_components(embeddings, continuations, threshold - link_bonus, cannot_link, forced)
+    components = link_components(embeddings, continuations, threshold - link_bonus, cannot_link, forced, bars)
     if all(len(c) == 1 for c in components):
         return group_folders(embeddings, threshold, cannot_link, weights=weights)
     w = np.asarray(weights, dtype=np.float64)

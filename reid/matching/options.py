@@ -92,10 +92,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="VIDEO=TIME",
-        help="when each video started, so that the plan can say whether folders of two cameras were in view at the "
-        "same time (never a reason not to merge: cameras whose views overlap show one person at once). VIDEO: its "
-        "file name as in track.json; TIME: an ISO 8601 date-time (2026-03-01T10:00:00) or seconds (0, 12.5). "
-        "Repeat it, or separate several with commas",
+        help="when each video started: folders of synchronised cameras that see one ground are then placed on it, "
+        "linked when in one place at the same time and kept apart when far apart, and the plan says when the "
+        "folders it joins were in view together. VIDEO: its file name as in track.json; TIME: an ISO 8601 "
+        "date-time (2026-03-01T10:00:00) or seconds (0, 12.5). Repeat it, or separate several with commas",
     )
     parser.add_argument(
         "--host",

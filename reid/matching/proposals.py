@@ -10,12 +10,17 @@ import numpy as np
 
 from .answers import Answers
 from .folders import Folder
+from .ground_plane import GroundEvidence, ground_evidence
 from .grouping import cannot_link_pairs, choose_survivor, group_similarity
 from .linking import LINK_BONUS, group_with_links
 from .motion import MotionEvidence, motion_evidence
 from .neighbours import nearest_neighbour_pairs
 from .seen_together import boxed_twice
 from .splitting import PART_MARK
+
+# How much less appearance similarity two folders in one place need (``ground_plane.py``): a place shared
+# at the same time is strong evidence, yet a track handed from one person to another is in both places.
+GROUND_BONUS = 0.2
 
 
 @dataclass
@@ -53,12 +58,21 @@ class Comparison:
         link_bonus: float = LINK_BONUS,
         answers: Answers | None = None,
         handovers: Mapping[str, str] | None = None,
+        start_times: Mapping[str, float] | None = None,
     ) -> None:
         self.folders = [f for f in folders if f.embedding is not None]
         self.use_motion = use_motion
         self.link_bonus = link_bonus
         self.answers = answers or Answers()
         self.handovers = dict(handovers or {})  # a crop cut off a track -> the folder it goes to
+        self.start_times = dict(start_times or {})  # video (as in track.json) -> its start on one clock (seconds)
+
+    @cached_property
+    def ground(self) -> GroundEvidence:
+        """Folders of two synchronised cameras in one place, or apart (``ground_plane.py``)."""
+        if len(self.start_times) < 2:
+            return GroundEvidence(set(), set(), {})
+        return ground_evidence(self.folders, self.start_times)
 
     @cached_property
     def handed(self) -> set[tuple[int, int]]:
@@ -90,7 +104,7 @@ class Comparison:
 
     @cached_property
     def cannot_link(self) -> set[tuple[int, int]]:
-        return self.seen_together | self.motion.vetoes | self.kept_apart
+        return self.seen_together | self.motion.vetoes | self.kept_apart | self.ground.apart
 
     @cached_property
     def crop_counts(self) -> list[int]:
@@ -104,8 +118,19 @@ class Comparison:
             return []
         continuations = self.motion.continuations
         return group_with_links(
-            self.embeddings, self.crop_counts, threshold, self.cannot_link, continuations, self.link_bonus, self.handed
+            self.embeddings,
+            self.crop_counts,
+            threshold,
+            self.cannot_link,
+            continuations,
+            self.link_bonus,
+            self.handed,
+            dict.fromkeys(self.ground.same_place, self._ground_bar(threshold)),
         )
+
+    def _ground_bar(self, threshold: float) -> float:
+        """The similarity two folders in one place need (``GROUND_BONUS`` under the threshold)."""
+        return threshold - GROUND_BONUS
 
     def proposals(self, threshold: float) -> list[ProposedGroup]:
         """The groups as merge proposals: the survivor (most crops, then the lowest id) and its members."""
@@ -129,6 +154,11 @@ class Comparison:
 
     def _evidence(self, group: Sequence[int]) -> list[str]:
         found = [
+            f"{self.folders[i].name} and {self.folders[j].name}: two cameras saw them in one place at the same time"
+            for i, j in sorted(self.ground.same_place)
+            if i in group and j in group
+        ]
+        found += [
             f"{self.folders[i].name} (a crop cut off {self.folders[i].name.split(PART_MARK)[0]}) shows "
             f"{self.folders[j].name}'s person: their tracks were side by side then"
             for i, j in (pair if self.folders[pair[0]].name in self.handovers else pair[::-1] for pair in self.handed)
@@ -173,6 +203,8 @@ class Comparison:
             return "seen at the same time in one video"
         if (i, j) in self.kept_apart:
             return "you said they are two people"
+        if (i, j) in self.ground.apart:
+            return "seen at the same time by two cameras, in different places"
         if (i, j) in self.motion.vetoes:
             return "one appears too far from where the other was, too soon after, to be the same person"
         if similarity < threshold:

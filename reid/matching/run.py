@@ -179,7 +179,7 @@ def _compare_and_merge(
 ) -> None:
     embed(request, with_images, reporter)
     with reporter.step("comparing", len(with_images), "folder") as step:
-        decision = decide(with_images, request.config, answers=answers)
+        decision = decide(with_images, request.config, answers=answers, start_times=start_times)
         add_cross_camera_evidence(decision.proposals, start_times)
         if request.mode == "server":
             order_for_review(decision)  # the answers that matter most first, in the plan printed and on the page
