@@ -171,17 +171,18 @@ def review(
     every: int = 5,
     use_motion: bool = True,
     per_plan: int | None = None,
+    start_times: Mapping[str, float] | None = None,
 ) -> list[Point]:
     """The count after 0, ``every``, 2 ``every``, ... answers up to ``answers_wanted`` (module docstring);
     ``folders`` are embedded (raw crop vectors, not normalised). ``per_plan``: answers after which the
     plan is made again from all the answers so far (None: each plan is asked through, as
-    ``--review-each`` asks it)."""
+    ``--review-each`` asks it); ``start_times``: the videos' starts, as ``--start-times`` gives them."""
     state = State([fresh(f) for f in folders if f.vectors is not None])
     said, points, asked = Answers(), [], 0
 
     def plan(on: State) -> tuple[Decision, list[Folder]]:
         working = [fresh(f) for f in on.folders]
-        return decide(working, config, use_motion, said), working
+        return decide(working, config, use_motion, said, start_times), working
 
     def record(on: State) -> None:
         decision, _ = plan(on)
