@@ -130,3 +130,34 @@ def test_views_without_a_common_ground_say_nothing():
     evidence = ground_evidence(folders, STARTS)
     assert evidence.mappings == {} and evidence.same_place == set() and evidence.apart == set()
     assert learn_mapping([]) is None
+
+
+def test_the_plan_and_the_review_page_say_what_the_ground_gave():
+    from reid.matching.decision import plan_lines
+    from reid.matching.report import render
+
+    decision = decide_at(terrace(), 0.5, OFF, start_times=STARTS)
+    assert "Cameras: a.mp4 and b.mp4 see one ground: 6 pairs of folders" in "\n".join(plan_lines(decision, "reid-0287"))
+    page = render(
+        decision.proposals,
+        [],
+        threshold=0.5,
+        backbone="reid-0287",
+        persons_dir=Path("/p"),
+        folders_total=12,
+        cameras=decision.comparison.ground.said,
+    )
+    assert "Cameras: a.mp4 and b.mp4 see one ground: 6 pairs of folders" in page
+    # without start times the plan has no such line
+    assert not any(line.startswith("Cameras:") for line in plan_lines(decide_at(terrace(), 0.5, OFF), "reid-0287"))
+
+
+def test_the_evaluation_refuses_start_times_it_cannot_read(capsys):
+    import pytest
+
+    from reid.evaluation.video import parse_args
+
+    with pytest.raises(SystemExit) as stop:
+        parse_args(["--video", "a.mp4", "--gt", "gt.txt", "--start-times", "a.mp4"])
+    assert stop.value.code == 2
+    assert "--start-times: 'a.mp4' must look like VIDEO=TIME" in capsys.readouterr().err

@@ -93,6 +93,7 @@ def render(
     backbone: str,
     persons_dir: Path,
     threshold_basis: str | None = None,
+    cameras: Sequence[str] = (),
     folders_total: int,
     dry_run: bool = False,
     splits: Sequence[ProposedSplit] = (),
@@ -116,6 +117,7 @@ def render(
     ]
     if threshold_basis:
         parts.append(f'<div class="summary">Threshold: {html.escape(threshold_basis)}.</div>')
+    parts += [f'<div class="summary">Cameras: {html.escape(said)}.</div>' for said in cameras]
     if answering:
         parts.append(form_start(review_token))
     if splits:

@@ -74,6 +74,7 @@ def serve_review(
         splits=decision.splits,
         threshold=decision.threshold,
         threshold_basis=decision.choice.basis if decision.choice else None,
+        cameras=decision.comparison.ground.said,
         backbone=backbone,
         persons_dir=persons_dir,
         folders_total=folders_total,

@@ -268,6 +268,7 @@ def write_review_page(request: MatchingRequest, decision: Decision, folders_tota
         splits=decision.splits,
         threshold=decision.threshold,
         threshold_basis=decision.choice.basis if decision.choice else None,
+        cameras=decision.comparison.ground.said,
         backbone=request.config.backbone,
         persons_dir=request.persons_dir,
         folders_total=folders_total,
