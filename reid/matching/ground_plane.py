@@ -28,7 +28,7 @@ percentile), as close as one fitted on the ground truth's boxes; of the pairs of
 one person, every pair within 0.2 body heights was one person (21 of 22 such pairs), and pairs of two
 people were 0.24 body heights apart at the least. At their true clocks 47 pairs were in one place,
 15 with a clock a second off (with the second camera's clock 0.2 or 0.4 s off, 44 and 28 against 13:
-still used; 0.6 s off, 18 against 30: not); with the second camera's clock 5, 20 or 30 s off, or with Terrace's
+still used; 0.6 s off, 18 against 30: not); with the second camera's clock 5 to 40 s off, or with Terrace's
 camera 0 beside Venice-2 (no common ground) at four clocks, a mapping was found every time, but a clock a
 second off put at least half as many pairs in one place (3 to 21 pairs), so none was used.
 """
