@@ -37,7 +37,7 @@ def test_a_track_handed_from_one_person_to_another_is_split_at_the_switch():
     mixed = folder([ALICE] * 5 + [BOB] * 4)
     (split,) = find_splits([mixed, folder([ALICE] * 6, "id_6")], threshold=0.5)
     assert split.folder is mixed and [len(p.images) for p in split.parts] == [5, 4]
-    assert split.switch_frames == [50] and split.similarity < 0.5
+    assert [min(p.frames.values()) for p in split.parts[1:]] == [50] and split.similarity < 0.5
     kept, new = split.parts
     assert kept.name == "id_5" and new.name == "id_5~2" and part_files(new)[0] == "v_f000050.jpg"
     assert new.appearances[0].segments == ((50, 80),) and kept.appearances[0].segments == ((0, 40),)
@@ -105,7 +105,7 @@ def test_a_break_in_the_track_and_a_change_of_look_split_off_two_crops():
     # The tracker lost Alice at frame 52 and found "her" at 58 on Bob, whose two crops (frames 60, 70) end the track.
     mixed = broken(folder([ALICE] * 6 + [BOB] * 2), 52, 58)
     (split,) = find_splits([mixed], threshold=0.5)
-    assert [len(p.images) for p in split.parts] == [6, 2] and split.switch_frames == [60]
+    assert [len(p.images) for p in split.parts] == [6, 2] and min(split.parts[1].frames.values()) == 60
     assert describe(split).startswith(
         "id_5 seems to change person once: it keeps its first 6 crops. From frame 60, 2 crops become a new folder: "
         "lost at frame 52 and found 0.6 s later, and the crops after look unlike those before"

@@ -23,7 +23,7 @@ from ..matching.folders import scan_folders
 from . import video, video_tracking
 from .reviewer import Point, review
 from .timeline import Timeline
-from .video_evaluation import folders_of, read_gt
+from .video_evaluation import folders_of, read_gt, start_times_of
 from .video_folders import score_folders
 
 
@@ -55,7 +55,6 @@ def curve(args: argparse.Namespace) -> tuple[list[Point], int]:
     from ..matching.embedding import embed_folders
     from ..matching.features import load_extractor
     from ..matching.keys import model_key
-    from ..matching.start_times import match_videos
 
     video.check_inputs(args)
     run = video_tracking.load(args.tracked)
@@ -67,11 +66,7 @@ def curve(args: argparse.Namespace) -> tuple[list[Point], int]:
     cache = EmbeddingCache(run.persons, model_key(args.matching))
     embed_folders(folders, functools.cache(lambda: load_extractor(args.matching)), cache)
     truth = {image: s.by_file.get(image.name) for s in scored for image in s.folder.images}
-    try:
-        videos = [t.video for f in folders for t in f.appearances]
-        start_times = match_videos(args.start_times, videos) if args.start_times else {}
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    start_times = start_times_of(args, folders)
     motion = not args.no_motion
     points = review(folders, truth, args.matching, args.answers, args.every, motion, args.per_plan, start_times)
     return points, len(timeline.visible)

@@ -109,17 +109,12 @@ def _merge(
     from ..matching.embedding import embed_folders
     from ..matching.features import load_extractor
     from ..matching.keys import model_key
-    from ..matching.start_times import match_videos
 
     matching: MatchingConfig = args.matching
     cache = EmbeddingCache(persons, model_key(matching))
     extractor = functools.cache(lambda: load_extractor(matching))  # loaded once, if a crop needs it
     embed_folders(scan_folders(persons), extractor, cache)  # all, so that the cache keeps every video's crops
-    videos = [t.video for s in scored for t in s.folder.appearances]
-    try:
-        start_times = match_videos(args.start_times, videos) if args.start_times else {}
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    start_times = start_times_of(args, [s.folder for s in scored])
 
     def sweep(
         thresholds: list[float], chosen: list[Variant], normalise: bool
@@ -141,6 +136,16 @@ def _merge(
     normalisation, sweeps = sweep(parse_thresholds(args.thresholds), variants(args), not args.no_camera_normalisation)
     same = [s.default for s in sweeps if s.variant == default and not args.no_camera_normalisation]
     return normalisation, sweeps, same[0] if same else sweep([], [default], True)[1][0].default
+
+
+def start_times_of(args: argparse.Namespace, folders: list[Folder]) -> dict[str, float]:
+    """``--start-times`` by the videos' paths as the folders' tracks give them, as the merge stage takes them."""
+    from ..matching.start_times import match_videos
+
+    try:
+        return match_videos(args.start_times, [t.video for f in folders for t in f.appearances])
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def read_gt(path: Path) -> list[MotRow]:

@@ -125,12 +125,8 @@ class Comparison:
             continuations,
             self.link_bonus,
             self.handed,
-            dict.fromkeys(self.ground.same_place, self._ground_bar(threshold)),
+            dict.fromkeys(self.ground.same_place, threshold - GROUND_BONUS),
         )
-
-    def _ground_bar(self, threshold: float) -> float:
-        """The similarity two folders in one place need (``GROUND_BONUS`` under the threshold)."""
-        return threshold - GROUND_BONUS
 
     def proposals(self, threshold: float) -> list[ProposedGroup]:
         """The groups as merge proposals: the survivor (most crops, then the lowest id) and its members."""

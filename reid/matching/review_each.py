@@ -42,10 +42,11 @@ def review_each(decision: Decision, folders: Sequence[Folder], ask: Ask) -> tupl
         if names_of(regrouped.proposals) != names_of(decision.proposals):
             print("The folders not split are grouped again:")
         decision = regrouped
-    groups = []
+    groups, moves = [], 0
     for number, group in enumerate(decision.proposals, 1):  # in the plan's order (``order_proposals``)
         moved = moved_with(group, splits)
         if moved is not None:  # the split's answer said where its crop goes
+            moves += 1
             part = next(f.name for f in group.folders if f.name in moved.owners)
             said_by = splits_asked.index(moved) + 1
             owner = moved.owners[part]
@@ -57,7 +58,6 @@ def review_each(decision: Decision, folders: Sequence[Folder], ask: Ask) -> tupl
         if accepted_group is not None:
             groups.append(accepted_group)
     accepted = accepted_plan(decision, splits, groups)
-    moves = sum(moved_with(g, splits) is not None for g in decision.proposals)
     asked = len(splits_asked) + len(decision.proposals) - moves
     taken = len(splits) + len(groups) - moves
     print(f"Accepted {taken} of {plural(asked, 'proposal')}.")

@@ -73,7 +73,7 @@ DEFAULT_RULE = SplitRule()
 @dataclass
 class ProposedSplit:
     folder: Folder  # as it is now
-    parts: list[Folder]  # in time order; the first keeps the folder's name
+    parts: list[Folder]  # in time order; one keeps the folder's name (``kept``), the first unless it is handed over
     similarity: float  # the highest similarity of the two sides of a cut: under the level
     reasons: dict[str, str] = field(default_factory=dict)  # part name -> why it is cut off (but the kept part)
     owners: dict[str, str] = field(default_factory=dict)  # a part of one crop -> the folder it goes to
@@ -82,11 +82,6 @@ class ProposedSplit:
     def kept(self) -> Folder:
         """The part that keeps the folder's name."""
         return next(part for part in self.parts if part.name == self.folder.name)
-
-    @property
-    def switch_frames(self) -> list[int]:
-        """The frame where each part after the first begins."""
-        return [min(part.frames[p.name] for p in part.images) for part in self.parts[1:]]
 
 
 def find_splits(

@@ -29,10 +29,8 @@ MIN_REST = 3
 
 @dataclass(frozen=True)
 class Handover:
-    """Crop ``row`` (of ``folder.vectors``/``folder.images``) at ``frame`` shows ``owner``'s person."""
+    """The crop at ``frame`` shows ``owner``'s person."""
 
-    folder: str
-    row: int
     frame: int
     owner: str
     own: float  # the crop's mean similarity to the rest of its track
@@ -51,7 +49,7 @@ def stray_end(
 ) -> Handover | None:
     """Whether the crop at ``run[end]`` (``end`` 0 or -1; ``run``: rows of ``folder.vectors`` in frame
     order) is another person's: unlike the rest of ``run`` (under ``level``) and as alike as
-    ``threshold`` to one of ``others`` seen next to it within ``NEAR_S``; that one, the most alike."""
+    ``threshold`` to one of ``others`` (embedded) seen next to it within ``NEAR_S``; that one, the most alike."""
     if len(run) < MIN_REST + 1 or folder.vectors is None:
         return None
     row = run[end]
@@ -67,14 +65,14 @@ def stray_end(
     fps = folder.appearances[0].fps or 25.0
     best: tuple[float, str] | None = None
     for other in others:
-        if other is folder or other.embedding is None or not _beside(other, frame, box, fps):
+        if other is folder or not _beside(other, frame, box, fps):
             continue
         similarity = float(crop @ other.embedding)
         if similarity >= threshold and (best is None or similarity > best[0]):
             best = (similarity, other.name)
     if best is None:
         return None
-    return Handover(folder.name, row, frame, best[1], round(own, 3), round(best[0], 3))
+    return Handover(frame, best[1], round(own, 3), round(best[0], 3))
 
 
 def _beside(other: Folder, frame: int, box: Sequence[float], fps: float) -> bool:
